@@ -1,0 +1,81 @@
+"""Small building blocks of the networks: convolutions, residual stacks, warping."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_prelu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
+    """3x3 convolution followed by a per-channel PReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
+        nn.PReLU(out_channels),
+    )
+
+
+class ResidualConv(nn.Module):
+    """``x + beta * conv(x)`` then PReLU; ``beta`` starts small so deep stacks train from the start."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.beta = nn.Parameter(torch.full((1, channels, 1, 1), 0.1))
+        self.act = nn.PReLU(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.beta * self.conv(x))
+
+
+class RefineBlock(nn.Module):
+    """Predicts a dense residual at the resolution of its input.
+
+    Input ``[B, in_channels, H, W]`` (H, W divisible by 4); two stride-2 convolutions take it to
+    H/4, ``depth`` residual convolutions work there, and a transposed convolution plus pixel
+    shuffle return ``[B, out_channels, H, W]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, depth: int) -> None:
+        super().__init__()
+        self.encode = nn.Sequential(conv_prelu(in_channels, width // 2, 2), conv_prelu(width // 2, width, 2))
+        self.body = nn.Sequential(*[ResidualConv(width) for _ in range(depth)])
+        self.decode = nn.Sequential(nn.ConvTranspose2d(width, out_channels * 4, 4, 2, 1), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.body(self.encode(x)))
+
+
+def pixel_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """``[1, 2, H, W]`` pixel coordinates (x, y) with the dtype and device of ``like``."""
+    ys = torch.arange(height, dtype=like.dtype, device=like.device).view(1, 1, height, 1).expand(1, 1, height, width)
+    xs = torch.arange(width, dtype=like.dtype, device=like.device).view(1, 1, 1, width).expand(1, 1, height, width)
+    return torch.cat([xs, ys], dim=1)
+
+
+def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``image`` [B,C,H,W] at ``pixel + flow`` ([B,2,H,W], pixels, x then y); borders clamp."""
+    height, width = image.shape[-2], image.shape[-1]
+    coords = pixel_grid(height, width, flow) + flow
+    # grid_sample wants [-1, 1] with align_corners=True: -1 is the first pixel centre, +1 the last.
+    scale_x = 2.0 / max(width - 1, 1)
+    scale_y = 2.0 / max(height - 1, 1)
+    grid = torch.stack([coords[:, 0] * scale_x - 1.0, coords[:, 1] * scale_y - 1.0], dim=-1)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinearly enlarge a flow field by an integer factor, scaling its vectors to match."""
+    if factor == 1:
+        return flow
+    return F.interpolate(flow, scale_factor=float(factor), mode="bilinear", align_corners=False) * factor
+
+
+def downsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool a flow field by an integer factor, scaling its vectors to match."""
+    return flow if factor == 1 else F.avg_pool2d(flow, factor) / factor
+
+
+def downsample(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool by an integer factor (H and W must be divisible by it)."""
+    return image if factor == 1 else F.avg_pool2d(image, factor)

@@ -1,0 +1,63 @@
+"""Named network sizes and the shipped weights.
+
+Weights are safetensors files whose metadata holds the architecture (``config``: JSON of
+:class:`CelFlowConfig`) and the model version, so loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from ..errors import ModelError
+from .interpolator import CelFlow, CelFlowConfig
+
+PRESETS: dict[str, CelFlowConfig] = {
+    "celflow-s": CelFlowConfig(),
+}
+DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
+WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
+
+
+def weights_dir() -> Path:
+    """``$FPSBOOST_WEIGHTS_DIR`` or the repository's ``weights/`` folder."""
+    override = os.environ.get(WEIGHTS_ENV)
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "weights"
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike, config: dict, version: str, extra: dict | None = None) -> None:
+    metadata = {"config": json.dumps(config), "version": version, **{k: str(v) for k, v in (extra or {}).items()}}
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(path), metadata=metadata)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorsError, OSError, ValueError) as error:
+        raise ModelError(f"cannot read weights {path}: {error}") from None
+
+
+def load_interpolator(path: str | os.PathLike | None = None) -> CelFlow:
+    """Build a :class:`CelFlow` from a weights file (default: the shipped model), in eval mode."""
+    path = Path(path) if path else weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
+    if not path.is_file():
+        raise ModelError(f"weights file not found: {path}")
+    metadata = read_metadata(path)
+    try:
+        config = CelFlowConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path} is not a fpsboost interpolator (no valid 'config' metadata)") from None
+    model = CelFlow(config)
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (RuntimeError, SafetensorsError) as error:
+        raise ModelError(f"weights {path} do not fit the network: {str(error).splitlines()[0]}") from None
+    return model.eval()

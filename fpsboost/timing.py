@@ -1,0 +1,143 @@
+"""Frame timing: which source keyframes and which timestep t make each output frame.
+
+Time is exact everywhere: seconds as ``Fraction`` and rates as ``Fraction`` frames per second.
+Output frame ``j`` sits at ``start + j / out_rate``; nothing is accumulated, so a two-hour film
+ends where it started plus its duration, to the frame.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterable, Iterator
+
+from .errors import OptionError
+
+# Broadcast rates are written as decimals (23.976, 29.97, 59.94) but mean k * 1000/1001.
+NTSC_DENOMINATOR = 1001
+_NTSC_MATCH_TOLERANCE = Fraction(1, 200)  # 59.94 vs 59.9400599...: well inside; 59.9 is not NTSC.
+_RATE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?\s*$")
+
+
+def parse_rate(text: str) -> Fraction:
+    """Parse a frame rate given as ``60``, ``59.94`` (read as 60000/1001) or ``60000/1001``."""
+    match = _RATE_PATTERN.match(str(text))
+    if not match:
+        raise OptionError(f"cannot read frame rate {text!r}: use a number like 60, 59.94 or 60000/1001")
+    numerator, denominator = match.groups()
+    rate = Fraction(numerator) / Fraction(denominator) if denominator else Fraction(numerator)
+    if denominator is not None and Fraction(denominator) == 0:
+        raise OptionError(f"cannot read frame rate {text!r}: division by zero")
+    if rate <= 0:
+        raise OptionError(f"frame rate must be positive, got {text!r}")
+    if denominator is None and rate.denominator != 1:
+        rate = _snap_to_ntsc(rate)
+    return rate
+
+
+def _snap_to_ntsc(rate: Fraction) -> Fraction:
+    """Return k*1000/1001 when a decimal rate is the usual rounding of one, else the rate itself."""
+    k = round(rate * NTSC_DENOMINATOR / 1000)
+    ntsc = Fraction(k * 1000, NTSC_DENOMINATOR)
+    return ntsc if k > 0 and abs(ntsc - rate) < _NTSC_MATCH_TOLERANCE else rate
+
+
+def output_frame_count(duration: Fraction, out_rate: Fraction) -> int:
+    """Frames on the output grid for a clip of ``duration`` seconds (rounded half up)."""
+    return int((duration * out_rate + Fraction(1, 2)) // 1)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A source frame that carries a drawing: the planner interpolates between consecutive keys.
+
+    ``cut_before`` marks a scene cut between the previous key and this one: output frames in that
+    interval hold the previous key instead of blending two shots.
+    """
+
+    index: int
+    time: Fraction
+    cut_before: bool = False
+
+
+@dataclass(frozen=True)
+class OutputFrame:
+    """Output frame ``index`` at ``time`` seconds: key ``key_a`` warped ``t`` of the way to ``key_b``.
+
+    ``key_b is None`` (or ``t == 0``) means the frame is source frame ``key_a`` unchanged.
+    """
+
+    index: int
+    time: Fraction
+    key_a: int
+    key_b: int | None
+    t: Fraction
+
+    @property
+    def is_original(self) -> bool:
+        return self.key_b is None or self.t == 0
+
+
+class FramePlanner:
+    """Streams keyframes in, output frames out, on a constant-rate grid.
+
+    Feed every keyframe in time order with :meth:`add_key`; each call returns the output frames
+    that lie before that key (they are now fully determined). :meth:`finish` returns the frames
+    from the last key to the end of the clip, which hold the last key.
+    """
+
+    def __init__(self, out_rate: Fraction, start: Fraction) -> None:
+        if out_rate <= 0:
+            raise OptionError("output frame rate must be positive")
+        self.out_rate = Fraction(out_rate)
+        self.start = Fraction(start)
+        self._previous: Keyframe | None = None
+        self._next_index = 0
+
+    def time_of(self, index: int) -> Fraction:
+        return self.start + Fraction(index) / self.out_rate
+
+    def add_key(self, key: Keyframe) -> list[OutputFrame]:
+        previous = self._previous
+        if previous is not None and key.time <= previous.time:
+            raise ValueError(f"keyframes must have increasing times: {previous.time} then {key.time}")
+        frames: list[OutputFrame] = []
+        if previous is None:
+            # Output starts at the first source frame, even if the grid start is earlier.
+            self.start = min(self.start, key.time)
+        else:
+            span = key.time - previous.time
+            while self.time_of(self._next_index) < key.time:
+                time = self.time_of(self._next_index)
+                if key.cut_before:
+                    frames.append(OutputFrame(self._next_index, time, previous.index, None, Fraction(0)))
+                else:
+                    t = (time - previous.time) / span
+                    frames.append(OutputFrame(self._next_index, time, previous.index, key.index, t))
+                self._next_index += 1
+        self._previous = key
+        return frames
+
+    def finish(self, end_time: Fraction) -> list[OutputFrame]:
+        """Emit the frames from the last key until ``end_time``; total = round(duration * rate)."""
+        if self._previous is None:
+            return []
+        total = output_frame_count(Fraction(end_time) - self.start, self.out_rate)
+        frames = [
+            OutputFrame(j, self.time_of(j), self._previous.index, None, Fraction(0))
+            for j in range(self._next_index, total)
+        ]
+        self._next_index = max(self._next_index, total)
+        return frames
+
+
+def plan_all(keys: Iterable[Keyframe], end_time: Fraction, out_rate: Fraction) -> Iterator[OutputFrame]:
+    """Plan a whole clip at once (convenience over :class:`FramePlanner`)."""
+    planner: FramePlanner | None = None
+    for key in keys:
+        if planner is None:
+            planner = FramePlanner(out_rate, key.time)
+        yield from planner.add_key(key)
+    if planner is not None:
+        yield from planner.finish(end_time)
