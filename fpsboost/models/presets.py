@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
@@ -41,7 +41,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
-    except (SafetensorsError, OSError, ValueError) as error:
+    except (SafetensorError, OSError, ValueError) as error:
         raise ModelError(f"cannot read weights {path}: {error}") from None
 
 
@@ -58,6 +58,6 @@ def load_interpolator(path: str | os.PathLike | None = None) -> CelFlow:
     model = CelFlow(config)
     try:
         model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, SafetensorsError) as error:
+    except (RuntimeError, SafetensorError) as error:
         raise ModelError(f"weights {path} do not fit the network: {str(error).splitlines()[0]}") from None
     return model.eval()

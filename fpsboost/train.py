@@ -1,0 +1,215 @@
+"""Training loop for the interpolation network: seeded, resumable, CPU or CUDA.
+
+    fpsboost train --out runs/celflow --steps 30000 [--real-video bikes.mp4]
+
+Every ``checkpoint_every`` steps the full state (model, optimiser, step) goes to
+``<out>/checkpoint.pt`` (tensors only: loaded with ``weights_only=True``); every validation that
+improves PSNR also exports ``<out>/best.safetensors`` with its scores in the metadata. The log
+is ``<out>/train.log`` (one JSON object a line).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
+from .models.interpolator import CelFlow, CelFlowConfig, PairFlows
+from .models.presets import PRESETS, save_weights
+
+CHARBONNIER_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that defines a training run (saved beside its checkpoints)."""
+
+    out_dir: str = "runs/celflow"
+    preset: str = "celflow-s"
+    steps: int = 30_000
+    batch_size: int = 8
+    timesteps_per_pair: int = 2
+    crop: int = 192
+    learning_rate: float = 5e-4
+    final_learning_rate: float = 3e-5
+    warmup_steps: int = 300
+    gradient_weight: float = 0.5
+    flow_weight: float = 0.01
+    flow_weight_decay_steps: int = 15_000
+    flow_weight_floor: float = 0.001
+    real_video: str | None = None
+    real_fraction: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 2
+    loader_workers: int = 1
+    log_every: int = 50
+    validate_every: int = 1000
+    checkpoint_every: int = 250
+    validation_samples: int = 48
+
+
+def charbonnier(difference: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(difference * difference + CHARBONNIER_EPSILON**2).mean()
+
+
+def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+
+
+def learning_rate_at(step: int, settings: TrainSettings) -> float:
+    """Linear warm-up, then cosine decay to ``final_learning_rate`` at ``steps``."""
+    if step < settings.warmup_steps:
+        return settings.learning_rate * (step + 1) / settings.warmup_steps
+    progress = min((step - settings.warmup_steps) / max(settings.steps - settings.warmup_steps, 1), 1.0)
+    return settings.final_learning_rate + 0.5 * (settings.learning_rate - settings.final_learning_rate) * (1 + math.cos(math.pi * progress))
+
+
+def flow_weight_at(step: int, settings: TrainSettings) -> float:
+    """Flow supervision guides early training, then fades so the photometric loss decides."""
+    fade = max(0.0, 1.0 - step / settings.flow_weight_decay_steps)
+    return settings.flow_weight_floor + (settings.flow_weight - settings.flow_weight_floor) * fade
+
+
+def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, PairFlows]:
+    """Run the network on a training batch (crops already a multiple of the stride)."""
+    flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=True)
+    index = batch["pair_index"]
+    gathered = PairFlows(flows.flow_0to1[index], flows.flow_1to0[index])
+    frames, _, _ = model.synthesizer(batch["image0"][index], batch["image1"][index], gathered, batch["timesteps"])
+    return frames, flows
+
+
+def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, settings: TrainSettings) -> tuple[torch.Tensor, dict[str, float]]:
+    frames, flows = forward_with_flows(model, batch)
+    target = batch["targets"]
+    reconstruction = charbonnier(frames - target)
+    (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
+    gradient = (pred_dx - true_dx).abs().mean() + (pred_dy - true_dy).abs().mean()
+    flow_loss = frames.new_zeros(())
+    has_flow = batch["has_flow"]
+    if has_flow.any():
+        truth = batch["flow"][has_flow]
+        levels = len(flows.intermediate)
+        for level, estimate in enumerate(flows.intermediate):
+            flow_loss = flow_loss + 0.5 ** (levels - 1 - level) * charbonnier(estimate[has_flow] - truth)
+    weight = flow_weight_at(step, settings)
+    total = reconstruction + settings.gradient_weight * gradient + weight * flow_loss
+    return total, {"loss": total.item(), "l1": reconstruction.item(), "grad": gradient.item(), "flow": flow_loss.item()}
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    mse = torch.mean((prediction.clamp(0, 1) - target) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+@torch.no_grad()
+def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, float]:
+    """Mean PSNR of the in-betweens at each validation timestep."""
+    model.eval()
+    scores: dict[float, list[float]] = {}
+    for sample in samples:
+        k = len(sample.timesteps)
+        output = model(sample.image0[None].to(device), sample.image1[None].to(device),
+                       torch.zeros(k, dtype=torch.long, device=device), sample.timesteps.to(device))
+        for t, frame, target in zip(sample.timesteps.tolist(), output.cpu(), sample.targets):
+            scores.setdefault(round(t, 3), []).append(psnr(frame, target))
+    model.train()
+    result = {f"psnr_t{t}": sum(v) / len(v) for t, v in scores.items()}
+    result["psnr"] = sum(result.values()) / len(result)
+    return result
+
+
+def _log(path: Path, record: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record), flush=True)
+
+
+def train(settings: TrainSettings) -> Path:
+    """Train (or resume) and return the path of the best exported weights."""
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    device = torch.device("cuda" if settings.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    out = Path(settings.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path, checkpoint_path, best_path = out / "train.log", out / "checkpoint.pt", out / "best.safetensors"
+    config = PRESETS[settings.preset]
+    model = CelFlow(config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    step, best_psnr, seconds = 0, -1.0, 0.0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
+        _log(log_path, {"event": "resume", "step": step})
+    else:
+        (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
+        _log(log_path, {"event": "start", **asdict(settings)})
+
+    real_frames = None
+    if settings.real_video:
+        frames = load_video_frames(settings.real_video)
+        real_frames = frames[: int(len(frames) * REAL_TRAIN_FRACTION)]
+    # Seeding by the resume step keeps a resumed run from replaying the samples it already saw.
+    stream = InterpolationStream(settings.seed * 1_000_003 + step, settings.crop, settings.timesteps_per_pair,
+                                 real_frames, settings.real_fraction if real_frames is not None else 0.0)
+    loader = DataLoader(stream, batch_size=settings.batch_size, collate_fn=collate,
+                        num_workers=settings.loader_workers, prefetch_factor=4 if settings.loader_workers else None,
+                        persistent_workers=bool(settings.loader_workers))
+    validation = validation_set(settings.validation_samples, settings.crop)
+
+    def save_checkpoint() -> None:
+        temporary = checkpoint_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "best_psnr": best_psnr, "seconds": seconds}, temporary)
+        temporary.replace(checkpoint_path)
+
+    model.train()
+    window_start = time.perf_counter()
+    data_iter = iter(loader)
+    while step < settings.steps:
+        batch = {key: value.to(device) for key, value in next(data_iter).items()}
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, settings)
+        loss, parts = training_loss(model, batch, step, settings)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        if step % settings.log_every == 0:
+            elapsed = time.perf_counter() - window_start
+            seconds += elapsed
+            window_start = time.perf_counter()
+            _log(log_path, {"step": step, **{k: round(v, 5) for k, v in parts.items()},
+                            "lr": round(learning_rate_at(step, settings), 7), "s_per_step": round(elapsed / settings.log_every, 3),
+                            "hours": round(seconds / 3600, 3)})
+        if step % settings.validate_every == 0 or step == settings.steps:
+            scores = validate(model, validation, device)
+            _log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
+            if scores["psnr"] > best_psnr:
+                best_psnr = scores["psnr"]
+                save_weights(model, best_path, config.to_dict(), f"{settings.preset}-step{step}",
+                             {"step": step, "val_psnr": round(best_psnr, 3), "train_hours": round(seconds / 3600, 3)})
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            save_checkpoint()
+    return best_path
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for field_name, field_value in asdict(TrainSettings()).items():
+        kind = type(field_value) if field_value is not None else str
+        parser.add_argument("--" + field_name.replace("_", "-"), type=kind, default=field_value)
+    train(TrainSettings(**vars(parser.parse_args())))
