@@ -26,9 +26,9 @@ def parse_rate(text: str) -> Fraction:
     if not match:
         raise OptionError(f"cannot read frame rate {text!r}: use a number like 60, 59.94 or 60000/1001")
     numerator, denominator = match.groups()
-    rate = Fraction(numerator) / Fraction(denominator) if denominator else Fraction(numerator)
     if denominator is not None and Fraction(denominator) == 0:
         raise OptionError(f"cannot read frame rate {text!r}: division by zero")
+    rate = Fraction(numerator) / Fraction(denominator) if denominator else Fraction(numerator)
     if rate <= 0:
         raise OptionError(f"frame rate must be positive, got {text!r}")
     if denominator is None and rate.denominator != 1:
@@ -104,8 +104,9 @@ class FramePlanner:
             raise ValueError(f"keyframes must have increasing times: {previous.time} then {key.time}")
         frames: list[OutputFrame] = []
         if previous is None:
-            # Output starts at the first source frame, even if the grid start is earlier.
-            self.start = min(self.start, key.time)
+            # The grid starts at the first source frame: an earlier grid point would have no
+            # source to show (and a negative t), a later one would drop the first frame.
+            self.start = key.time
         else:
             span = key.time - previous.time
             while self.time_of(self._next_index) < key.time:
