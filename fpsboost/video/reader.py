@@ -1,0 +1,300 @@
+"""Probe and decode the input video: exact timestamps, declared colour, 16-bit RGB frames.
+
+Decoding runs in the caller's thread (the pipeline puts it on its own thread). Times are exact
+``Fraction`` seconds (``pts * time_base``); nothing is accumulated except for frames whose
+timestamp is missing, which get the previous frame's time plus its duration.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+
+from ..errors import InputError
+from .colour import (
+    AVCOL_RANGE_UNSPECIFIED,
+    AVCOL_SPC_UNSPECIFIED,
+    bit_depth,
+    frame_to_rgb16,
+    is_full_range,
+    matrix_for,
+)
+
+WarningSink = Callable[[str], None]
+
+# How many of the last inter-frame gaps estimate the last frame's duration when the container
+# does not say it.
+_END_GAP_SAMPLES = 8
+# Decoding that stops this many frame intervals before the declared duration means the file is damaged.
+_TRUNCATION_TOLERANCE_FRAMES = 2
+_AV_TIME_BASE = 1_000_000
+_AVCOL_PRI_UNSPECIFIED = 2
+_AVCOL_TRC_UNSPECIFIED = 2
+
+
+@dataclass(frozen=True)
+class ColourInfo:
+    """How the stream's samples encode colour, and the tags to copy to the output.
+
+    ``matrix`` is what the stream declares; untagged streams get bt601 below 720 lines and bt709
+    otherwise (as players do); ``"rgb"`` for RGB pixel formats. The ``*_tag`` fields hold the raw
+    FFmpeg enum values (AVColorSpace, AVColorRange, AVColorPrimaries, AVColorTransferCharacteristic;
+    2 / 0 mean unspecified) so the writer can copy them unchanged.
+    """
+
+    pix_fmt: str
+    bit_depth: int
+    matrix: str
+    full_range: bool
+    primaries: str | None
+    transfer: str | None
+    colorspace_tag: int = AVCOL_SPC_UNSPECIFIED
+    range_tag: int = AVCOL_RANGE_UNSPECIFIED
+    primaries_tag: int = _AVCOL_PRI_UNSPECIFIED
+    transfer_tag: int = _AVCOL_TRC_UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learns about a file. Times in seconds, rates in frames per second."""
+
+    path: Path
+    container_format: str
+    codec: str
+    width: int
+    height: int
+    time_base: Fraction
+    average_rate: Fraction
+    start_time: Fraction
+    duration: Fraction | None
+    frame_count: int | None
+    colour: ColourInfo
+    audio_streams: int
+    subtitle_streams: int
+    video_stream_index: int = 0  # index of the decoded stream among all streams of the file
+
+
+@dataclass
+class DecodedFrame:
+    """One decoded frame in presentation order.
+
+    ``rgb`` is ``[H, W, 3]`` uint16, full range 0..65535 (10-bit input keeps its bits);
+    ``source`` is the decoded frame itself, for re-emitting originals exactly.
+    """
+
+    index: int
+    time: Fraction
+    duration: Fraction | None
+    rgb: np.ndarray
+    source: av.VideoFrame
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input is a directory, not a video file: {path}")
+    try:
+        return av.open(str(path), mode="r")
+    except PermissionError as error:
+        raise InputError(f"cannot read {path}: permission denied") from error
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {path}: not a video file or damaged ({_reason(error)})") from error
+
+
+def _reason(error: BaseException) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first real video stream (cover art attached to audio files does not count)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    if container.streams.audio:
+        raise InputError(f"{path} is audio only: it has no video stream")
+    raise InputError(f"{path} has no video stream")
+
+
+def _tag_name(enum_type: type, value: int) -> str | None:
+    try:
+        member = enum_type(value)
+    except ValueError:
+        return None
+    return None if member.name == "UNSPECIFIED" else member.name.lower()
+
+
+def _colour(stream: av.video.stream.VideoStream) -> ColourInfo:
+    context = stream.codec_context
+    pix_fmt = context.format.name if context.format is not None else None
+    if pix_fmt is None:
+        raise InputError("cannot tell the pixel format of the video stream (unsupported or damaged)")
+    from av.video.reformatter import ColorPrimaries, ColorTrc
+
+    return ColourInfo(
+        pix_fmt=pix_fmt,
+        bit_depth=bit_depth(pix_fmt),
+        matrix=matrix_for(context.colorspace, context.height, pix_fmt),
+        full_range=is_full_range(context.color_range, pix_fmt),
+        primaries=_tag_name(ColorPrimaries, context.color_primaries),
+        transfer=_tag_name(ColorTrc, context.color_trc),
+        colorspace_tag=int(context.colorspace),
+        range_tag=int(context.color_range),
+        primaries_tag=int(context.color_primaries),
+        transfer_tag=int(context.color_trc),
+    )
+
+
+def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
+    stream = _video_stream(container, path)
+    time_base = stream.time_base
+    if time_base is None:
+        raise InputError(f"cannot read {path}: the video stream has no time base")
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate or rate <= 0:
+        raise InputError(f"cannot read {path}: the video stream has no frame rate")
+    start = Fraction(stream.start_time) * time_base if stream.start_time is not None else Fraction(0)
+    duration: Fraction | None = None
+    if stream.duration:
+        duration = Fraction(stream.duration) * time_base
+    elif container.duration:
+        container_start = Fraction(container.start_time or 0, _AV_TIME_BASE)
+        duration = Fraction(container.duration, _AV_TIME_BASE) + container_start - start
+    frame_count = stream.frames or (round(duration * rate) if duration else None)
+    if stream.codec_context.width <= 0 or stream.codec_context.height <= 0:
+        raise InputError(f"cannot read {path}: the video stream has no picture size")
+    return VideoInfo(
+        path=path,
+        container_format=container.format.name,
+        codec=stream.codec_context.name,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        time_base=time_base,
+        average_rate=Fraction(rate),
+        start_time=start,
+        duration=duration,
+        frame_count=frame_count,
+        colour=_colour(stream),
+        audio_streams=len(container.streams.audio),
+        subtitle_streams=len(container.streams.subtitles),
+        video_stream_index=stream.index,
+    )
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read the header of ``path``; raise ``InputError`` with one line if it is not a usable video."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        return _info(container, path)
+    finally:
+        container.close()
+
+
+class VideoReader:
+    """Decode a video file frame by frame; use as a context manager.
+
+    Iterating yields ``DecodedFrame`` in presentation order with exact times; after iteration
+    ``end_time`` is the time the last frame stops being shown. A damaged or truncated file
+    yields the frames that decode, reports once through ``on_warning`` and stops cleanly;
+    a file where no frame decodes raises ``InputError``.
+    """
+
+    def __init__(self, path: str | Path, on_warning: WarningSink | None = None) -> None:
+        self.path = Path(path)
+        self.on_warning = on_warning or (lambda message: None)
+        self._container = _open(self.path)
+        try:
+            self.info = _info(self._container, self.path)
+        except BaseException:
+            self._container.close()
+            raise
+        self.end_time: Fraction | None = None
+        self.frames_decoded = 0
+        self.damaged = False
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        info = self.info
+        stream = self._container.streams[info.video_stream_index]
+        stream.thread_type = "AUTO"
+        default_duration = 1 / info.average_rate
+        previous: DecodedFrame | None = None
+        gaps: list[Fraction] = []
+        reordered_warning_sent = False
+        for source in self._decode(stream):
+            duration = Fraction(source.duration) * info.time_base if source.duration else None
+            if source.pts is not None:
+                time = Fraction(source.pts) * info.time_base
+            elif previous is not None:
+                time = previous.time + (previous.duration or default_duration)
+            else:
+                time = info.start_time
+            if previous is not None and time <= previous.time:
+                if not reordered_warning_sent:
+                    self.on_warning(
+                        f"input has non-increasing timestamps at frame {previous.index + 1}; "
+                        "placing such frames one frame interval after the previous one"
+                    )
+                    reordered_warning_sent = True
+                time = previous.time + (previous.duration or default_duration)
+            if previous is not None:
+                gaps.append(time - previous.time)
+                del gaps[:-_END_GAP_SAMPLES]
+            rgb = frame_to_rgb16(source, info.colour.matrix, info.colour.full_range)
+            previous = DecodedFrame(self.frames_decoded, time, duration, rgb, source)
+            self.frames_decoded += 1
+            self.end_time = time + (duration or (statistics.median(gaps) if gaps else default_duration))
+            yield previous
+        if previous is None:
+            raise InputError(f"cannot read {self.path}: no video frame could be decoded")
+        self._check_complete()
+
+    def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+        """Decoded frames in presentation order; stops (and marks damage) at the first error.
+
+        The demuxer's final empty packet flushes the decoder; after an early stop the decoder is
+        flushed explicitly so frames it still holds (B-frame reordering) are not lost.
+        """
+        try:
+            for packet in self._container.demux(stream):
+                if packet.is_corrupt:
+                    self.damaged = True
+                    break
+                yield from packet.decode()
+        except av.FFmpegError:
+            self.damaged = True
+        if not self.damaged:
+            return
+        try:
+            yield from stream.codec_context.decode(None)
+        except av.FFmpegError:
+            pass
+
+    def _check_complete(self) -> None:
+        """Warn once if decoding stopped early: an error, or well short of the declared duration."""
+        info = self.info
+        if not self.damaged and info.duration is not None and self.end_time is not None:
+            declared_end = info.start_time + info.duration
+            missing = (declared_end - self.end_time) * info.average_rate
+            self.damaged = missing > _TRUNCATION_TOLERANCE_FRAMES
+        if self.damaged:
+            count = self.frames_decoded
+            self.on_warning(
+                f"input is damaged after frame {count}; processing the {count} frames that decode"
+            )

@@ -1,0 +1,503 @@
+"""Encode the output video at an exact constant rate, copy audio and subtitles, rename atomically.
+
+Video is encoded into a hidden temporary file beside the target. On close, if the input has
+audio or subtitle streams, a second hidden file is muxed from the encoded video and the input's
+packets (copied unchanged where the container accepts the codec, else re-encoded: see
+``_plan_stream``); the finished file is then renamed onto the target name. An exception or
+``abort()`` removes every temporary file and leaves nothing under the target name.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import secrets
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from ..errors import OptionError, OutputError
+from .colour import (
+    AVCOL_RANGE_JPEG,
+    AVCOL_RANGE_MPEG,
+    AVCOL_RANGE_UNSPECIFIED,
+    bit_depth,
+    is_full_range,
+    nearest_pix_fmt,
+    rgb16_to_frame,
+    frame_to_rgb16,
+)
+from .reader import VideoInfo
+
+WarningSink = Callable[[str], None]
+
+DEFAULT_VIDEO_CODEC = "libx264"
+_X264_CONTAINERS = {".mp4", ".mkv", ".mov", ".m4v"}
+# Finest output time base we use: a common multiple of the input's and the output rate's grids
+# when that stays below this denominator, else this many ticks per second.
+_MAX_TIME_BASE_DENOMINATOR = 1_000_000
+# Text subtitles in a container that refuses them are converted to the container's text format.
+_TEXT_SUBTITLE_CODEC = {"mp4": "mov_text", "mov": "mov_text", "matroska": "subrip", "webm": "webvtt"}
+_TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+_FALLBACK_AUDIO_CODECS = ("aac", "libopus", "opus", "libvorbis", "flac", "mp3", "libmp3lame")
+_TEMP_MARKER = ".fpsboost-tmp-"
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How to encode the output video stream.
+
+    ``codec`` None means libx264 for .mp4/.mkv/.mov (else the container's default);
+    ``pix_fmt`` None means the input's pixel format when the encoder supports it, else the
+    encoder's nearest; ``options`` are passed to the encoder unchanged.
+    """
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    overwrite: bool = False
+
+
+def _temp_path(target: Path, suffix: str = "") -> Path:
+    """Hidden name beside ``target`` that keeps its extension, so the muxer picks the same format."""
+    token = secrets.token_hex(4)
+    return target.with_name(f".{target.name}{_TEMP_MARKER}{token}{suffix}{target.suffix}")
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _validate_output(output: Path, source: VideoInfo, overwrite: bool) -> None:
+    if output.resolve() == source.path.resolve() or (
+        output.exists() and source.path.exists() and os.path.samefile(output, source.path)
+    ):
+        raise OutputError(f"output {output} is the input file; choose another name")
+    if output.is_dir():
+        raise OutputError(f"output {output} is a directory; give a file name such as out.mp4")
+    if output.exists() and not overwrite:
+        raise OutputError(f"output {output} already exists (use --overwrite to replace it)")
+    directory = output.parent
+    if not directory.is_dir():
+        raise OutputError(f"output directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {directory} is not writable")
+    if not output.suffix:
+        raise OutputError(f"output {output} has no extension; use .mp4, .mkv or .mov")
+
+
+def _encoder(name: str) -> av.codec.Codec:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError) as error:
+        raise OptionError(f"unknown video encoder {name!r} (try libx264, libx265, libsvtav1 or ffv1)") from error
+    if codec.type != "video":
+        raise OptionError(f"{name!r} is a {codec.type} encoder, not a video encoder")
+    return codec
+
+
+def _pixel_format(settings: EncodeSettings, source: VideoInfo, codec: av.codec.Codec) -> str:
+    supported = [fmt.name for fmt in (codec.video_formats or [])]
+    if settings.pix_fmt is not None:
+        try:
+            av.VideoFormat(settings.pix_fmt)
+        except (ValueError, av.FFmpegError) as error:
+            raise OptionError(f"unknown pixel format {settings.pix_fmt!r}") from error
+        if supported and settings.pix_fmt not in supported:
+            raise OptionError(
+                f"encoder {codec.name} cannot write pixel format {settings.pix_fmt!r} "
+                f"(it supports {', '.join(supported)})"
+            )
+        return settings.pix_fmt
+    if not supported:
+        return source.colour.pix_fmt
+    return nearest_pix_fmt(source.colour.pix_fmt, supported)
+
+
+def _output_time_base(source: VideoInfo, rate: Fraction) -> Fraction:
+    """A time base on which the input's timestamps and every ``start + j / rate`` fall exactly."""
+    denominator = math.lcm(source.start_time.denominator, rate.numerator, source.time_base.denominator)
+    if denominator > _MAX_TIME_BASE_DENOMINATOR:
+        return Fraction(1, _MAX_TIME_BASE_DENOMINATOR)
+    return Fraction(1, denominator)
+
+
+class VideoWriter:
+    """Write frames at exact times into ``output_path``; use as a context manager.
+
+    ``write`` takes ``[H, W, 3]`` uint16 RGB (0..65535) or an original ``av.VideoFrame`` (re-emitted
+    without conversion when its pixel format is the output's). Leaving the ``with`` block normally
+    finishes the file (``close``); an exception leaves nothing behind (``abort``).
+    """
+
+    def __init__(
+        self,
+        output_path: str | Path,
+        source: VideoInfo,
+        rate: Fraction,
+        settings: EncodeSettings,
+        on_warning: WarningSink | None = None,
+    ) -> None:
+        self.output_path = Path(output_path)
+        self.source = source
+        self.rate = Fraction(rate)
+        self.settings = settings
+        self.on_warning = on_warning or (lambda message: None)
+        if self.rate <= 0:
+            raise OptionError(f"output frame rate must be positive, got {rate}")
+        _validate_output(self.output_path, source, settings.overwrite)
+        codec_name = settings.codec or (
+            DEFAULT_VIDEO_CODEC if self.output_path.suffix.lower() in _X264_CONTAINERS else None
+        )
+        codec = _encoder(codec_name) if codec_name else None
+        self.pix_fmt = _pixel_format(settings, source, codec) if codec else source.colour.pix_fmt
+        self._temp: Path | None = _temp_path(self.output_path)
+        self._mux_temp: Path | None = None
+        self._finished = False
+        self._last_pts: int | None = None
+        self.frames_written = 0
+        try:
+            self._container = av.open(str(self._temp), mode="w")
+        except (av.FFmpegError, ValueError, OSError) as error:
+            _remove(self._temp)
+            raise OutputError(
+                f"cannot write {self.output_path}: unknown container format {self.output_path.suffix!r} "
+                "(use .mp4, .mkv or .mov)"
+            ) from error
+        try:
+            codec_name = codec_name or self._container.default_video_codec
+            if codec is None:
+                codec = _encoder(codec_name)
+                self.pix_fmt = _pixel_format(settings, source, codec)
+            self._check_container_accepts(codec_name)
+            self._stream = self._add_video_stream(codec_name)
+        except BaseException:
+            self._close_container()
+            _remove(self._temp)
+            raise
+        self.codec = codec_name
+        colour = source.colour
+        self._full_range = is_full_range(self._range_tag(), self.pix_fmt)
+        self._matrix = colour.matrix if colour.matrix != "rgb" else ("bt601" if source.height < 720 else "bt709")
+        self._frame_ticks = round((1 / self.rate) / self.time_base)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _check_container_accepts(self, codec_name: str) -> None:
+        codec_id_name = av.codec.Codec(codec_name, "w").name
+        supported = self._container.supported_codecs
+        descriptor = av.codec.Codec(codec_name, "w")
+        if codec_id_name not in supported and descriptor.canonical_name not in supported:
+            raise OptionError(
+                f"the {self.output_path.suffix} container cannot hold {codec_name} video; "
+                "choose another codec or use .mkv"
+            )
+
+    def _range_tag(self) -> int:
+        """Output colour range: the input's; untagged input keeps its implied range, tagged explicitly."""
+        colour = self.source.colour
+        if colour.matrix == "rgb" or av.VideoFormat(self.pix_fmt).is_rgb:
+            return AVCOL_RANGE_JPEG if av.VideoFormat(self.pix_fmt).is_rgb else colour.range_tag
+        if colour.range_tag != AVCOL_RANGE_UNSPECIFIED:
+            return colour.range_tag
+        return AVCOL_RANGE_JPEG if colour.full_range else AVCOL_RANGE_UNSPECIFIED
+
+    def _add_video_stream(self, codec_name: str) -> av.video.stream.VideoStream:
+        settings = self.settings
+        options = dict(settings.options)
+        if settings.crf is not None:
+            options.setdefault("crf", str(settings.crf))
+        if settings.preset is not None:
+            options.setdefault("preset", settings.preset)
+        try:
+            stream = self._container.add_stream(codec_name, rate=self.rate, options=options)
+        except (av.FFmpegError, ValueError) as error:
+            raise OptionError(f"cannot use encoder {codec_name}: {error}") from error
+        self.time_base = _output_time_base(self.source, self.rate)
+        context = stream.codec_context
+        context.width = self.source.width
+        context.height = self.source.height
+        context.pix_fmt = self.pix_fmt
+        context.time_base = self.time_base
+        stream.time_base = self.time_base
+        colour = self.source.colour
+        context.color_range = self._range_tag()
+        if colour.matrix != "rgb" and not av.VideoFormat(self.pix_fmt).is_rgb:
+            context.colorspace = colour.colorspace_tag
+        context.color_primaries = colour.primaries_tag
+        context.color_trc = colour.transfer_tag
+        if self.source.colour.full_range is False and context.color_range == AVCOL_RANGE_UNSPECIFIED:
+            context.color_range = AVCOL_RANGE_MPEG if not av.VideoFormat(self.pix_fmt).is_rgb else 0
+        return stream
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, traceback: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, frame: np.ndarray | av.VideoFrame, time: Fraction) -> None:
+        """Encode one frame shown from ``time`` seconds (exact) until the next frame's time.
+
+        ``frame``: ``[H, W, 3]`` uint16 RGB full range, or an original decoded ``av.VideoFrame``.
+        """
+        if self._finished:
+            raise RuntimeError("write() after close() or abort()")
+        pts = round(Fraction(time) / self.time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(f"frame time {time} is not after the previous frame's")
+        output = self._prepare(frame)
+        output.pts = pts
+        output.time_base = self.time_base
+        output.duration = self._frame_ticks
+        self._mux(self._stream.encode(output))
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def _prepare(self, frame: np.ndarray | av.VideoFrame) -> av.VideoFrame:
+        width, height = self.source.width, self.source.height
+        if isinstance(frame, av.VideoFrame):
+            if frame.format.name == self.pix_fmt and (frame.width, frame.height) == (width, height):
+                return frame
+            frame = frame_to_rgb16(frame, self.source.colour.matrix, self.source.colour.full_range)
+        if frame.shape != (height, width, 3):
+            raise ValueError(f"expected a [{height}, {width}, 3] frame, got {list(frame.shape)}")
+        return rgb16_to_frame(frame, self.pix_fmt, self._matrix, self._full_range)
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            packet.duration = round((1 / self.rate) / packet.time_base) if packet.time_base else 0
+            self._container.mux(packet)
+
+    # -- finishing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the encoder, copy audio and subtitles, and move the file to its final name."""
+        if self._finished:
+            return
+        try:
+            if self.frames_written == 0:
+                raise OutputError(f"no frames were written to {self.output_path}")
+            self._mux(self._stream.encode(None))
+            self._close_container()
+            final = self._temp
+            if self.source.audio_streams or self.source.subtitle_streams:
+                self._mux_temp = _temp_path(self.output_path, "-mux")
+                _remux(self._temp, self.source, self._mux_temp, self.on_warning)
+                _remove(self._temp)
+                final = self._mux_temp
+            os.replace(final, self.output_path)
+            self._temp = self._mux_temp = None
+            self._finished = True
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Stop and delete every temporary file; nothing appears under the output name."""
+        self._finished = True
+        self._close_container()
+        _remove(self._temp)
+        _remove(self._mux_temp)
+        self._temp = self._mux_temp = None
+
+    def _close_container(self) -> None:
+        container = getattr(self, "_container", None)
+        if container is not None:
+            self._container = None
+            try:
+                container.close()
+            except av.FFmpegError:
+                pass
+
+
+# -- audio and subtitle remux ------------------------------------------------------------------
+
+
+@dataclass
+class _StreamPlan:
+    """What happens to one input audio/subtitle stream: copied, re-encoded to ``codec``, or dropped."""
+
+    source: av.stream.Stream
+    action: str  # "copy" | "transcode"
+    codec: str | None = None
+
+
+def _plan_stream(stream: av.stream.Stream, output: av.container.OutputContainer, warn: WarningSink) -> _StreamPlan | None:
+    """Copy when the output container accepts the codec; else re-encode to one it accepts; else drop.
+
+    Audio falls back to AAC (or the first of opus/vorbis/flac/mp3 the container accepts); text
+    subtitles to the container's text format (mov_text in MP4/MOV, SubRip in Matroska); bitmap
+    subtitles that the container refuses are dropped. Each fallback is reported.
+    """
+    name = stream.codec_context.name
+    label = _describe(stream)
+    supported = output.supported_codecs
+    if name in supported:
+        return _StreamPlan(stream, "copy")
+    container_name = output.format.name.split(",")[0]
+    if stream.type == "audio":
+        for candidate in _FALLBACK_AUDIO_CODECS:
+            if candidate in supported and _has_encoder(candidate):
+                warn(f"{label}: {name} audio cannot go into {container_name}; re-encoding it to {candidate}")
+                return _StreamPlan(stream, "transcode", candidate)
+        warn(f"{label}: {name} audio cannot go into {container_name} and no fallback encoder exists; dropped")
+        return None
+    target = _TEXT_SUBTITLE_CODEC.get(container_name)
+    if name in _TEXT_SUBTITLE_CODECS and target and target in supported and _has_encoder(target):
+        warn(f"{label}: {name} subtitles cannot go into {container_name}; converting them to {target}")
+        return _StreamPlan(stream, "transcode", target)
+    warn(f"{label}: {name} subtitles cannot go into {container_name}; dropped (use .mkv to keep them)")
+    return None
+
+
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return False
+    return True
+
+
+def _describe(stream: av.stream.Stream) -> str:
+    language = stream.metadata.get("language")
+    return f"{stream.type} stream {stream.index}" + (f" ({language})" if language else "")
+
+
+def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: WarningSink) -> None:
+    """Mux the encoded video with the input's audio/subtitles into ``output_path``.
+
+    If muxing with subtitles fails, try again without them; if it fails with audio too, keep the
+    video alone. Each step back is reported: finished video is never thrown away here.
+    """
+    attempts = [("audio", "subtitle"), ("audio",), ()]
+    for index, kinds in enumerate(attempts):
+        if index > 0 and not _has_kinds(source, attempts[index - 1]):
+            continue
+        try:
+            _remux_once(video_path, source, output_path, kinds, warn)
+            return
+        except (av.FFmpegError, ValueError, OSError, RuntimeError) as error:
+            _remove(output_path)
+            dropped = "subtitles" if "subtitle" in kinds else "audio"
+            warn(f"could not mux {dropped} ({str(error).splitlines()[0]}); writing the video without them")
+    raise OutputError(f"could not write {output_path.name}")
+
+
+def _has_kinds(source: VideoInfo, kinds: tuple[str, ...]) -> bool:
+    return ("audio" in kinds and source.audio_streams > 0) or ("subtitle" in kinds and source.subtitle_streams > 0)
+
+
+def _remux_once(
+    video_path: Path, source: VideoInfo, output_path: Path, kinds: tuple[str, ...], warn: WarningSink
+) -> None:
+    with av.open(str(video_path)) as video_in, av.open(str(source.path)) as media_in, av.open(
+        str(output_path), mode="w"
+    ) as output:
+        video_src = video_in.streams.video[0]
+        video_out = output.add_stream_from_template(video_src)
+        video_out.time_base = video_src.time_base
+        plans: dict[int, tuple[_StreamPlan, av.stream.Stream]] = {}
+        for stream in media_in.streams:
+            if stream.type not in kinds:
+                continue
+            plan = _plan_stream(stream, output, warn)
+            if plan is None:
+                continue
+            plans[stream.index] = (plan, _add_copy_stream(output, plan))
+        encoders = {index: _Transcoder(plan, out) for index, (plan, out) in plans.items() if plan.action == "transcode"}
+        media_streams = [plan.source for plan, _ in plans.values()]
+        video_packets = ((packet, video_out) for packet in video_in.demux(video_src))
+        media_packets = (
+            (packet, plans[packet.stream.index][1]) for packet in (media_in.demux(media_streams) if media_streams else [])
+        )
+        for packet, out_stream in heapq.merge(video_packets, media_packets, key=_packet_time):
+            if packet.size == 0:
+                continue
+            transcoder = encoders.get(packet.stream.index) if out_stream is not video_out else None
+            if transcoder is not None:
+                output.mux(transcoder.convert(packet))
+                continue
+            packet.stream = out_stream
+            output.mux(packet)
+        for transcoder in encoders.values():
+            output.mux(transcoder.flush())
+
+
+def _packet_time(item: tuple[av.Packet, av.stream.Stream]) -> float:
+    packet = item[0]
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    if stamp is None or packet.time_base is None:
+        return -math.inf
+    return float(stamp * packet.time_base)
+
+
+def _add_copy_stream(output: av.container.OutputContainer, plan: _StreamPlan) -> av.stream.Stream:
+    source = plan.source
+    if plan.action == "copy":
+        stream = output.add_stream_from_template(source)
+        stream.time_base = source.time_base
+    elif source.type == "audio":
+        context = source.codec_context
+        stream = output.add_stream(plan.codec, rate=context.sample_rate)
+        stream.codec_context.layout = context.layout
+        stream.time_base = Fraction(1, context.sample_rate)
+    else:
+        stream = output.add_stream(plan.codec)
+        header = source.codec_context.subtitle_header
+        if header:
+            stream.codec_context.subtitle_header = header
+        stream.time_base = source.time_base
+    for key, value in source.metadata.items():
+        if key.lower() in {"language", "title", "handler_name"}:
+            stream.metadata[key] = value
+    stream.disposition = source.disposition
+    return stream
+
+
+class _Transcoder:
+    """Re-encodes one audio or text-subtitle stream whose codec the output container refuses."""
+
+    def __init__(self, plan: _StreamPlan, out_stream: av.stream.Stream) -> None:
+        self.source = plan.source
+        self.out_stream = out_stream
+
+    def convert(self, packet: av.Packet) -> list[av.Packet]:
+        if self.source.type == "audio":
+            packets: list[av.Packet] = []
+            for frame in packet.decode():
+                frame.pts = None if frame.pts is None else frame.pts
+                packets.extend(self.out_stream.encode(frame))
+            return packets
+        subtitle = self.source.codec_context.decode2(packet)
+        if subtitle is None:
+            return []
+        encoded = self.out_stream.codec_context.encode_subtitle(subtitle)
+        encoded.pts = packet.pts
+        encoded.dts = packet.pts
+        encoded.duration = packet.duration
+        encoded.time_base = packet.time_base
+        encoded.stream = self.out_stream
+        return [encoded]
+
+    def flush(self) -> list[av.Packet]:
+        if self.source.type == "audio":
+            return list(self.out_stream.encode(None))
+        return []
+
