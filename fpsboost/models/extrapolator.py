@@ -1,0 +1,265 @@
+"""CelCast: our frame extrapolation network (predicts frames after the last one).
+
+Three stages, split like the interpolator by what depends on the horizon ``tau``:
+
+1. :class:`MotionEstimator` (once per context): coarse-to-fine backward flow from each context
+   frame to the one before it (``F_t->t-1`` and, with three frames, ``F_t-1->t-2``), built from
+   :class:`~fpsboost.models.blocks.RefineBlock`s.
+2. :func:`extrapolated_flow` (no weights): continues every pixel's trajectory ``tau`` frames into
+   the future at its current speed and acceleration, and turns that forward motion into the
+   backward flow ``F_t+tau->t`` the future frame needs (a short fixed-point iteration).
+3. :class:`FutureSynthesizer` (once per horizon): refines that flow, predicts where to trust the
+   warped frame (a mask that blends towards the unchanged last frame where it is unsure) and a
+   colour residual for what was hidden, then composes
+   ``warp(I_t, F)*m + I_t*(1-m) + residual``, clamped to [0,1].
+
+Because the horizon ``tau`` is an input (any real number > 0), one pass gives the frame at any
+future time: no prediction is fed back, so nothing drifts or blows up with the horizon. The
+driver that turns a clip into N more frames lives in :mod:`fpsboost.extrapolate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ModelError
+from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pixel_grid, upsample_flow
+
+FLOW_CHANNELS = 2
+RESIDUAL_RANGE = 0.5  # the colour residual is tanh(.) * this
+FIXED_POINT_ITERATIONS = 3  # forward motion -> backward flow; 3 settles all but fold-overs
+HORIZON_NORMALISER = 8.0  # tau is fed to the network as tau / this
+DEFAULT_EXTRAPOLATOR_WEIGHTS = "extrapolator-v1.safetensors"
+MIN_CONTEXT_FRAMES = 2
+INITIAL_ACCELERATION_GAIN = 0.5  # exact-flow check: full quadratic continuation was no better than half
+
+
+@dataclass(frozen=True)
+class CelCastConfig:
+    """Sizes of a CelCast network (saved in the weights' metadata)."""
+
+    motion_scales: tuple[int, ...] = (8, 4, 2)
+    motion_widths: tuple[int, ...] = (48, 40, 32)
+    motion_depths: tuple[int, ...] = (3, 3, 2)
+    synth_scale: int = 2
+    synth_width: int = 48
+    synth_depth: int = 3
+    context_frames: int = 3  # 2: constant speed; 3: speed and acceleration
+
+    @property
+    def stride(self) -> int:
+        """Inputs are padded to a multiple of this (coarsest scale times the blocks' own 4x)."""
+        return max(max(self.motion_scales), self.synth_scale) * 4
+
+    def to_dict(self) -> dict:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CelCastConfig":
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+
+
+class MotionEstimator(nn.Module):
+    """Backward flow ``F_a->b`` ([B,2,H,W], pixels) from image ``a`` to the earlier image ``b``.
+
+    Each level sees both images, ``b`` warped onto ``a`` by the current flow, and the flow, at its
+    own scale, and adds a residual to the flow.
+    """
+
+    def __init__(self, config: CelCastConfig) -> None:
+        super().__init__()
+        self.scales = config.motion_scales
+        in_channels = 3 * 3 + FLOW_CHANNELS
+        self.levels = nn.ModuleList(
+            RefineBlock(in_channels, FLOW_CHANNELS, width, depth)
+            for width, depth in zip(config.motion_widths, config.motion_depths)
+        )
+
+    def forward(self, image_a: torch.Tensor, image_b: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Returns the full-resolution flow and the flow after each level (full resolution, for training)."""
+        flow = None
+        previous_scale = self.scales[0]
+        intermediate = []
+        for scale, level in zip(self.scales, self.levels):
+            small_a, small_b = downsample(image_a, scale), downsample(image_b, scale)
+            if flow is None:
+                flow = small_a.new_zeros(small_a.shape[0], FLOW_CHANNELS, small_a.shape[2], small_a.shape[3])
+            else:
+                flow = upsample_flow(flow, previous_scale // scale)
+            warped_b = backward_warp(small_b, flow)
+            flow = flow + level(torch.cat([small_a, small_b, warped_b, flow], dim=1))
+            previous_scale = scale
+            intermediate.append(upsample_flow(flow, scale))
+        return upsample_flow(flow, previous_scale), intermediate
+
+
+def trajectory_displacement(flow_back1: torch.Tensor, flow_back2: torch.Tensor | None, tau: torch.Tensor,
+                            acceleration_gain: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Where each pixel of the last frame moves in ``tau`` frames: ``[B,2,H,W]`` pixels.
+
+    ``flow_back1`` = ``F_t->t-1``; ``flow_back2`` = ``F_t-1->t-2`` already resampled onto frame t's
+    pixels (None: constant speed). A quadratic through the pixel's positions at t-2, t-1, t gives
+    ``p(t+tau) - p(t) = -tau*u1 + (u2 - u1) * tau*(tau+1)/2``. ``tau``: ``[B,1,1,1]``.
+    """
+    displacement = -tau * flow_back1
+    if flow_back2 is not None:
+        displacement = displacement + acceleration_gain * (flow_back2 - flow_back1) * (tau * (tau + 1) / 2)
+    return displacement
+
+
+def extrapolated_flow(displacement: torch.Tensor, iterations: int = FIXED_POINT_ITERATIONS) -> torch.Tensor:
+    """Backward flow ``F_t+tau->t`` from the forward ``displacement`` of the last frame's pixels.
+
+    The future pixel y came from x = y + F(y) with x + d(x) = y, so F(y) = -d(y + F(y)): iterate
+    from F = -d. Where objects overlap, the iteration picks one of them; the synthesizer fixes it.
+    """
+    flow = -displacement
+    for _ in range(iterations):
+        flow = -backward_warp(displacement, flow)
+    return flow
+
+
+def outside_mask(flow: torch.Tensor) -> torch.Tensor:
+    """``[B,1,H,W]``: 1 where ``pixel + flow`` falls outside the frame (content entering the view)."""
+    height, width = flow.shape[-2], flow.shape[-1]
+    coords = pixel_grid(height, width, flow) + flow
+    outside = (coords[:, 0] < 0) | (coords[:, 0] > width - 1) | (coords[:, 1] < 0) | (coords[:, 1] > height - 1)
+    return outside.unsqueeze(1).to(flow.dtype)
+
+
+class FutureSynthesizer(nn.Module):
+    """Draws the frame ``tau`` frames after the last from the context and the extrapolated flow.
+
+    Works at ``1/synth_scale`` resolution to predict a flow correction, a trust mask and a colour
+    residual; warping and blending happen at full resolution.
+    """
+
+    OUT_CHANNELS = FLOW_CHANNELS + 1 + 3  # flow residual, mask logit, RGB residual
+
+    def __init__(self, config: CelCastConfig) -> None:
+        super().__init__()
+        self.scale = config.synth_scale
+        in_channels = 3 * 3 + FLOW_CHANNELS + 1 + 1  # last, previous, warped last, flow, outside, tau
+        self.refine = RefineBlock(in_channels, self.OUT_CHANNELS, config.synth_width, config.synth_depth)
+
+    def forward(self, last: torch.Tensor, previous: torch.Tensor, flow: torch.Tensor,
+                tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``last``, ``previous``: ``[B,3,H,W]`` in [0,1]; ``flow``: ``F_t+tau->t``; ``tau``: ``[B,1,1,1]``.
+
+        Returns ``(frame [B,3,H,W] in [0,1], refined flow)``.
+        """
+        small_last, small_previous = downsample(last, self.scale), downsample(previous, self.scale)
+        small_flow = downsample_flow(flow, self.scale)
+        warped = backward_warp(small_last, small_flow)
+        tau_plane = (tau / HORIZON_NORMALISER).expand(-1, 1, small_last.shape[2], small_last.shape[3])
+        features = torch.cat([small_last, small_previous, warped, small_flow, outside_mask(small_flow), tau_plane], dim=1)
+        out = self.refine(features)
+        flow = flow + upsample_flow(out[:, :FLOW_CHANNELS], self.scale)
+        rest = out[:, FLOW_CHANNELS:]
+        if self.scale != 1:
+            rest = F.interpolate(rest, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
+        trust = torch.sigmoid(rest[:, 0:1])
+        residual = torch.tanh(rest[:, 1:4]) * RESIDUAL_RANGE
+        frame = backward_warp(last, flow) * trust + last * (1 - trust) + residual
+        return frame.clamp(0, 1), flow
+
+
+@dataclass
+class CelCastOutput:
+    """Everything a forward pass computes (the training loss supervises the flows too)."""
+
+    frames: torch.Tensor  # [Q,3,H,W] in [0,1]
+    future_flow: torch.Tensor  # [Q,2,H,W] refined F_t+tau->t
+    motion_levels: list[torch.Tensor]  # per level [B*(C-1),2,H,W]: F_t->t-1 (and F_t-1->t-2 after them)
+
+
+class CelCast(nn.Module):
+    """The extrapolation network: ``(context frames, horizons) -> future frames``.
+
+    ``forward(context [B,C,3,H,W] oldest first, C = 2 or 3, in [0,1], context_index [Q] int64,
+    tau [Q] float frames after the last context frame)`` returns ``[Q,3,H,W]`` in [0,1]: query q
+    is context ``context_index[q]`` at ``tau[q]``. Motion is estimated once per context however
+    many horizons ask for it. Any H and W work (padded to the stride, cropped back).
+    """
+
+    def __init__(self, config: CelCastConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or CelCastConfig()
+        self.motion = MotionEstimator(self.config)
+        self.synthesizer = FutureSynthesizer(self.config)
+        # How much of the measured acceleration to continue: learnt, because two-frame flows are
+        # noisy and the quadratic term multiplies their noise by tau^2.
+        self.acceleration_gain = nn.Parameter(torch.tensor(INITIAL_ACCELERATION_GAIN))
+
+    def pad(self, frames: torch.Tensor) -> torch.Tensor:
+        stride = self.config.stride
+        height, width = frames.shape[-2], frames.shape[-1]
+        pad_bottom = (stride - height % stride) % stride
+        pad_right = (stride - width % stride) % stride
+        shape = frames.shape
+        flat = frames.reshape(-1, *shape[-3:])
+        padded = F.pad(flat, (0, pad_right, 0, pad_bottom), mode="replicate")
+        return padded.reshape(*shape[:-2], *padded.shape[-2:])
+
+    def run(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> CelCastOutput:
+        """Forward pass on padded inputs (H, W multiples of the stride), keeping the flows."""
+        batch, count = context.shape[:2]
+        if count < MIN_CONTEXT_FRAMES:
+            raise ValueError(f"CelCast needs at least {MIN_CONTEXT_FRAMES} context frames, got {count}")
+        count = min(count, self.config.context_frames)
+        context = context[:, -count:]
+        # Pairs (t, t-1) and, with three frames, (t-1, t-2), estimated in one batch.
+        later = context[:, 1:].flip(1).transpose(0, 1).reshape(-1, *context.shape[2:])
+        earlier = context[:, :-1].flip(1).transpose(0, 1).reshape(-1, *context.shape[2:])
+        flows, levels = self.motion(later, earlier)
+        flow_back1 = flows[:batch]
+        flow_back2 = backward_warp(flows[batch:2 * batch], flow_back1) if count >= 3 else None
+        tau = tau.view(-1, 1, 1, 1).to(context.dtype)
+        displacement = trajectory_displacement(
+            flow_back1[context_index], None if flow_back2 is None else flow_back2[context_index], tau, self.acceleration_gain)
+        last, previous = context[:, -1][context_index], context[:, -2][context_index]
+        frames, future_flow = self.synthesizer(last, previous, extrapolated_flow(displacement), tau)
+        return CelCastOutput(frames, future_flow, levels)
+
+    def forward(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        height, width = context.shape[-2], context.shape[-1]
+        return self.run(self.pad(context), context_index, tau).frames[:, :, :height, :width]
+
+
+def load_extrapolator(path: str | os.PathLike | None = None) -> CelCast:
+    """Build a :class:`CelCast` from a weights file (default: the shipped model), in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .presets import read_metadata, weights_dir
+
+    path = Path(path) if path else weights_dir() / DEFAULT_EXTRAPOLATOR_WEIGHTS
+    if not path.is_file():
+        raise ModelError(f"extrapolator weights not found: {path}")
+    metadata = read_metadata(path)
+    try:
+        if metadata.get("model") != "celcast":
+            raise KeyError("model")
+        config = CelCastConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path} is not a fpsboost extrapolator (no valid 'model'/'config' metadata)") from None
+    model = CelCast(config)
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (RuntimeError, SafetensorError) as error:
+        raise ModelError(f"weights {path} do not fit the network: {str(error).splitlines()[0]}") from None
+    return model.eval()
+
+
+def save_extrapolator(model: CelCast, path: str | os.PathLike, version: str, extra: dict | None = None) -> None:
+    """Write ``model`` as safetensors with its config and ``model=celcast`` in the metadata."""
+    from .presets import save_weights
+
+    save_weights(model, path, model.config.to_dict(), version, {"model": "celcast", **(extra or {})})
