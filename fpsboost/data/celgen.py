@@ -185,7 +185,7 @@ class CelScene:
                 rng.uniform(-style.max_rotation, style.max_rotation) * (rng.random() < 0.5),
                 rng.uniform(0.7, 1.3), rng.uniform(-style.max_zoom, style.max_zoom) * (rng.random() < 0.3),
                 parallax=1.0,
-                deform_amplitude=rng.uniform(1, size * 0.04) if deform else 0.0,
+                deform_amplitude=rng.uniform(1, max(size * 0.04, 1.0)) if deform else 0.0,
                 deform_wavelength=rng.uniform(0.3, 1.0) * size, deform_speed=rng.uniform(0.1, 0.6),
                 deform_phase=rng.uniform(0, 2 * np.pi),
             ))

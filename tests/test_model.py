@@ -1,0 +1,116 @@
+"""The interpolation network: shapes, padding, timestep dependence, batching, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fpsboost.errors import ModelError
+from fpsboost.models.interpolator import CelFlow, CelFlowConfig
+from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, save_weights, weights_dir
+
+SHIPPED = weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
+needs_shipped_weights = pytest.mark.skipif(not SHIPPED.exists(), reason="shipped weights not present")
+
+
+def moving_square(offset: float, size: int = 96, side: int = 20) -> torch.Tensor:
+    """A dark-outlined orange square on a blue background, ``offset`` pixels right of x=30."""
+    image = torch.zeros(3, size, size)
+    image[0], image[1], image[2] = 0.2, 0.35, 0.8
+    left = int(round(30 + offset))
+    top = 38
+    image[:, top:top + side, left:left + side] = torch.tensor([0.1, 0.05, 0.05]).view(3, 1, 1)
+    image[:, top + 2:top + side - 2, left + 2:left + side - 2] = torch.tensor([1.0, 0.6, 0.1]).view(3, 1, 1)
+    return image
+
+
+def orange_centroid_x(image: torch.Tensor) -> float:
+    orange = (image[0] > 0.7) & (image[2] < 0.4)
+    xs = torch.nonzero(orange)[:, 1].float()
+    return float(xs.mean())
+
+
+@pytest.fixture(scope="module")
+def random_model() -> CelFlow:
+    torch.manual_seed(0)
+    return CelFlow().eval()
+
+
+def test_any_size_is_padded_and_cropped_back(random_model: CelFlow) -> None:
+    image0, image1 = torch.rand(2, 3, 37, 53), torch.rand(2, 3, 37, 53)
+    with torch.no_grad():
+        out = random_model(image0, image1, torch.tensor([0, 1, 1]), torch.tensor([0.5, 0.25, 0.75]))
+    assert out.shape == (3, 3, 37, 53)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_batched_queries_match_separate_calls(random_model: CelFlow) -> None:
+    """Flow is shared per pair: asking for several timesteps at once changes nothing."""
+    image0, image1 = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        together = random_model(image0, image1, torch.tensor([0, 0, 1]), torch.tensor([0.25, 0.75, 0.5]))
+        alone = random_model(image0[:1], image1[:1], torch.tensor([0]), torch.tensor([0.75]))
+        alone_second = random_model(image0[1:], image1[1:], torch.tensor([0]), torch.tensor([0.5]))
+    torch.testing.assert_close(together[1], alone[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(together[2], alone_second[0], atol=1e-5, rtol=0)
+
+
+def test_output_depends_on_timestep(random_model: CelFlow) -> None:
+    image0, image1 = moving_square(0)[None], moving_square(16)[None]
+    with torch.no_grad():
+        early, late = random_model(image0, image1, torch.tensor([0, 0]), torch.tensor([0.2, 0.8]))
+    assert float((early - late).abs().mean()) > 1e-3
+
+
+@needs_shipped_weights
+def test_shipped_model_moves_a_square_to_the_right_place() -> None:
+    """t = 0.25 and t = 0.75 put the square a quarter and three quarters of the way."""
+    model = load_interpolator()
+    image0, image1 = moving_square(0)[None], moving_square(16)[None]
+    with torch.no_grad():
+        frames = model(image0, image1, torch.zeros(3, dtype=torch.long), torch.tensor([0.25, 0.5, 0.75]))
+    start = orange_centroid_x(moving_square(0))
+    for t, frame in zip((0.25, 0.5, 0.75), frames):
+        assert orange_centroid_x(frame) == pytest.approx(start + 16 * t, abs=1.5)
+
+
+@needs_shipped_weights
+def test_shipped_model_keeps_a_still_frame_still() -> None:
+    model = load_interpolator()
+    image = moving_square(0)[None]
+    with torch.no_grad():
+        frame = model(image, image, torch.tensor([0]), torch.tensor([0.5]))
+    assert float((frame - image).abs().max()) < 0.02
+
+
+def test_weights_round_trip_without_pickle(tmp_path, random_model: CelFlow) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(random_model, path, random_model.config.to_dict(), "test-v0")
+    loaded = load_interpolator(path)
+    assert loaded.config == random_model.config
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, x, torch.tensor([0]), torch.tensor([0.5])),
+                                   random_model(x, x, torch.tensor([0]), torch.tensor([0.5])))
+
+
+@pytest.mark.parametrize("content", [b"", b"not a safetensors file at all"])
+def test_corrupt_weights_are_a_clear_error(tmp_path, content: bytes) -> None:
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(ModelError):
+        load_interpolator(path)
+
+
+def test_missing_weights_are_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        load_interpolator(tmp_path / "nope.safetensors")
+
+
+def test_weights_of_another_architecture_are_rejected(tmp_path) -> None:
+    small = CelFlow(CelFlowConfig(flow_widths=(32, 32, 32, 32)))
+    path = tmp_path / "other.safetensors"
+    save_weights(small, path, CelFlowConfig().to_dict(), "mismatch")
+    with pytest.raises(ModelError, match="do not fit"):
+        load_interpolator(path)
