@@ -1,0 +1,510 @@
+"""The main job: decode -> keyframes and cuts -> exact timing -> batched interpolation -> encode.
+
+Three threads, joined by bounded queues so memory does not grow with the length of the video:
+
+* the decode thread iterates :class:`~fpsboost.video.reader.VideoReader`;
+* the calling thread runs cadence/cut analysis, :class:`~fpsboost.timing.FramePlanner`, batching and
+  the backend (the backend releases the GIL while it computes);
+* the encode thread converts results to uint16 and feeds :class:`~fpsboost.video.writer.VideoWriter`.
+
+A source frame is referenced only until the analyser has decided whether it is a keyframe, and a
+keyframe only until the batches that use it are written.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time as wallclock
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .backends import InterpolationBackend, ModelSettings, create_backend
+from .cadence import CadenceAnalyzer, CadenceSettings
+from .errors import InputError, ModelError, OptionError, OutputError
+from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count
+from .video.reader import DecodedFrame, VideoInfo, VideoReader
+from .video.writer import EncodeSettings, VideoWriter
+
+MIN_INPUT_FRAMES = 2
+DEFAULT_FACTOR = 2
+UINT16_MAX = 65535
+DECODE_QUEUE_FRAMES = 8
+ENCODE_QUEUE_FRAMES = 32
+# A call gets at most batch_size pairs and batch_size * this many in-betweens (long holds give one
+# pair dozens of timesteps; they are split over several calls rather than one huge one).
+TIMESTEPS_PER_PAIR_IN_BATCH = 8
+QUEUE_POLL_S = 0.1
+_OUT_OF_MEMORY_MARKERS = (
+    "out of memory",
+    "failed to allocate memory",
+    "cudaerrormemoryallocation",
+    "cuda_error_out_of_memory",
+    "cublas_status_alloc_failed",
+    "bfcarena",
+)
+
+ProgressCallback = Callable[["Progress"], None]
+WarningCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class UpscaleSettings:
+    """What output rate to make: ``factor`` times the input's average rate, or ``fps`` exactly.
+
+    ``factor`` is a whole number >= 2; ``fps`` a positive rate in frames per second. At most one
+    may be given; with neither the factor is :data:`DEFAULT_FACTOR`. ``report_path``: where to write
+    a JSON report of every source frame's role (keyframe, hold, cut), or None.
+    """
+
+    factor: int | None = None
+    fps: Fraction | None = None
+    report_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.factor is not None and self.fps is not None:
+            raise OptionError("give either --factor or --fps, not both")
+        if self.factor is not None:
+            if isinstance(self.factor, bool) or not isinstance(self.factor, (int, np.integer)) or self.factor < 2:
+                raise OptionError(f"--factor must be a whole number of at least 2, got {self.factor!r} (use --fps for other rates)")
+        if self.fps is not None and not Fraction(self.fps) > 0:
+            raise OptionError(f"--fps must be positive, got {self.fps}")
+
+    def output_rate(self, input_rate: Fraction) -> Fraction:
+        """Output frames per second for an input whose average rate is ``input_rate``."""
+        if self.fps is not None:
+            return Fraction(self.fps)
+        return Fraction(input_rate) * (self.factor or DEFAULT_FACTOR)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running job stands: frames decoded and written, and the expected total out."""
+
+    frames_in: int
+    frames_out: int
+    total_out: int | None
+    elapsed_s: float
+
+    @property
+    def output_fps(self) -> float:
+        return self.frames_out / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class UpscaleSummary:
+    """What a finished job did. Times in seconds, rates in frames per second."""
+
+    input_path: str
+    output_path: str
+    frames_in: int
+    frames_out: int
+    keyframes: int
+    scene_cuts: int
+    holds: int
+    input_rate: Fraction
+    output_rate: Fraction
+    duration: Fraction
+    wall_time_s: float
+    backend: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def throughput_fps(self) -> float:
+        """Output frames written per wall-clock second."""
+        return self.frames_out / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for device (or host) allocation failures from torch or onnxruntime."""
+    if isinstance(error, MemoryError):
+        return True
+    try:
+        import torch
+
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            return True
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    message = str(error).lower()
+    return any(marker in message for marker in _OUT_OF_MEMORY_MARKERS)
+
+
+def _release_device_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+class ResilientBackend:
+    """A backend that survives running out of device memory.
+
+    A failed call is split in halves (pairs first, then timesteps) and later batches use the
+    smaller size; a single in-between that still does not fit moves the job to the CPU backend.
+    """
+
+    def __init__(self, backend: InterpolationBackend, settings: ModelSettings, warn: WarningCallback) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.batch_size = max(1, settings.batch_size or backend.default_batch_size)
+        self._warn = warn
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+    def interpolate(
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
+    ) -> np.ndarray:
+        """Same contract as :meth:`InterpolationBackend.interpolate`."""
+        try:
+            return self.backend.interpolate(frames0, frames1, pair_index, timesteps)
+        except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
+            if not is_out_of_memory(error):
+                raise
+        _release_device_memory()
+        pairs, queries = frames0.shape[0], timesteps.shape[0]
+        if pairs > 1:
+            half = pairs // 2
+            if half < self.batch_size:
+                self.batch_size = max(1, half)
+                self._warn(f"out of memory on {self.backend.device}: batch size lowered to {self.batch_size}")
+            first = pair_index < half
+            result = np.empty((queries, *frames0.shape[1:]), np.float32)
+            result[first] = self.interpolate(frames0[:half], frames1[:half], pair_index[first], timesteps[first])
+            result[~first] = self.interpolate(frames0[half:], frames1[half:], pair_index[~first] - half, timesteps[~first])
+            return result
+        if queries > 1:
+            half = queries // 2
+            return np.concatenate([
+                self.interpolate(frames0, frames1, pair_index[:half], timesteps[:half]),
+                self.interpolate(frames0, frames1, pair_index[half:], timesteps[half:]),
+            ])
+        if self.backend.device == "cpu":
+            raise ModelError("out of memory even for a single frame pair on the CPU; the video is too large for this machine")
+        self._warn(f"out of memory on {self.backend.device} even for one frame pair: continuing on the CPU (slow)")
+        self.settings = replace(self.settings, device="cpu", precision="auto")
+        self.backend = create_backend(self.settings)
+        return self.interpolate(frames0, frames1, pair_index, timesteps)
+
+
+@dataclass
+class _KeyImage:
+    """A keyframe as the network sees it (``chw``: [3,H,W] float32 in [0,1]) and as decoded."""
+
+    index: int
+    chw: np.ndarray
+    source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
+
+
+def _to_chw(rgb: np.ndarray) -> np.ndarray:
+    """[H,W,3] uint16 full range -> [3,H,W] float32 in [0,1]."""
+    chw = np.empty((3, *rgb.shape[:2]), np.float32)
+    np.multiply(rgb.transpose(2, 0, 1), np.float32(1.0 / UINT16_MAX), out=chw, casting="unsafe")
+    return chw
+
+
+def _to_rgb16(chw: np.ndarray) -> np.ndarray:
+    """[3,H,W] float in [0,1] -> [H,W,3] uint16 full range (rounded, clipped)."""
+    scaled = np.clip(chw.transpose(1, 2, 0), 0.0, 1.0) * UINT16_MAX + 0.5
+    return scaled.astype(np.uint16)
+
+
+@dataclass
+class _Batch:
+    """Output frames in order; the in-betweens among them share one backend call."""
+
+    entries: list[tuple[OutputFrame, Any, int | None]] = field(default_factory=list)  # frame, source or None, query
+    pairs: list[tuple[_KeyImage, _KeyImage]] = field(default_factory=list)
+    pair_slots: dict[tuple[int, int], int] = field(default_factory=dict)
+    pair_index: list[int] = field(default_factory=list)
+    timesteps: list[float] = field(default_factory=list)
+
+
+class _Stop(Exception):
+    """Raised inside a worker thread when the job is being abandoned."""
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that records its exception for the calling thread to re-raise."""
+
+    def __init__(self, name: str, target: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except _Stop:
+            pass
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread
+            self.error = error
+
+
+def _put(channel: queue.Queue, item: Any, stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stop
+        try:
+            channel.put(item, timeout=QUEUE_POLL_S)
+            return
+        except queue.Full:
+            continue
+
+
+_END = object()
+
+
+class UpscaleJob:
+    """One run of the main job; build it, then call :meth:`run` once."""
+
+    def __init__(
+        self,
+        input_path: str | Path,
+        output_path: str | Path,
+        settings: UpscaleSettings = UpscaleSettings(),
+        model: ModelSettings = ModelSettings(),
+        encode: EncodeSettings = EncodeSettings(),
+        cadence: CadenceSettings = CadenceSettings(),
+        progress: ProgressCallback | None = None,
+        on_warning: WarningCallback | None = None,
+        backend: InterpolationBackend | None = None,
+    ) -> None:
+        self.input_path, self.output_path = str(input_path), str(output_path)
+        self.settings, self.model, self.encode, self.cadence = settings, model, encode, cadence
+        self._progress = progress
+        self._on_warning = on_warning
+        self._backend = backend
+        self.warnings: list[str] = []
+        self._stop = threading.Event()
+        self._frames_in = 0
+        self._frames_out = 0
+        self._first_time = Fraction(0)
+        self._analyzer = CadenceAnalyzer(cadence)
+
+    # -- messages -----------------------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(message)
+
+    def _report_progress(self, total_out: int | None, started: float) -> None:
+        if self._progress is not None:
+            self._progress(Progress(self._frames_in, self._frames_out, total_out, wallclock.monotonic() - started))
+
+    # -- the job ------------------------------------------------------------------------------
+    def run(self) -> UpscaleSummary:
+        started = wallclock.monotonic()
+        with VideoReader(self.input_path, on_warning=self.warn) as reader:
+            info = reader.info
+            if info.frame_count is not None and info.frame_count < MIN_INPUT_FRAMES:
+                raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {info.frame_count}")
+            out_rate = self.settings.output_rate(info.average_rate)
+            total_out = output_frame_count(info.duration, out_rate) if info.duration else None
+            backend = ResilientBackend(self._backend or create_backend(self.model), self.model, self.warn)
+            with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
+                end_time = self._stream(reader, writer, backend, out_rate, total_out, started)
+        if self.settings.report_path:
+            self._write_report(info, out_rate)
+        self._report_progress(self._frames_out, started)
+        cadence = self._analyzer.summary()
+        return UpscaleSummary(
+            input_path=self.input_path,
+            output_path=self.output_path,
+            frames_in=self._frames_in,
+            frames_out=self._frames_out,
+            keyframes=cadence.keyframes,
+            scene_cuts=cadence.scene_cuts,
+            holds=cadence.held_frames,
+            input_rate=info.average_rate,
+            output_rate=out_rate,
+            duration=end_time - self._first_time,
+            wall_time_s=wallclock.monotonic() - started,
+            backend=backend.describe(),
+            warnings=tuple(self.warnings),
+        )
+
+    def _stream(
+        self, reader: VideoReader, writer: VideoWriter, backend: ResilientBackend, out_rate: Fraction,
+        total_out: int | None, started: float,
+    ) -> Fraction:
+        """Run decode -> plan -> interpolate -> encode; returns the input's end time in seconds."""
+        decoded: queue.Queue = queue.Queue(DECODE_QUEUE_FRAMES)
+        encoded: queue.Queue = queue.Queue(ENCODE_QUEUE_FRAMES)
+
+        def decode() -> None:
+            for frame in reader:
+                _put(decoded, frame, self._stop)
+            _put(decoded, _END, self._stop)
+
+        def encode() -> None:
+            while True:
+                if self._stop.is_set():
+                    raise _Stop  # abandoned: whatever is queued must not reach the file
+                try:
+                    item = encoded.get(timeout=QUEUE_POLL_S)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    return
+                time, picture = item
+                writer.write(_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+                self._frames_out += 1
+
+        decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
+        decoder.start()
+        encoder.start()
+        try:
+            end_time = self._plan_and_interpolate(decoded, encoded, decoder, encoder, backend, out_rate, total_out, started, reader)
+            while encoder.is_alive():
+                encoder.join(QUEUE_POLL_S)
+            if encoder.error is not None:
+                raise encoder.error
+            return end_time
+        finally:
+            self._stop.set()
+            decoder.join()
+            encoder.join()
+
+    def _plan_and_interpolate(
+        self, decoded: queue.Queue, encoded: queue.Queue, decoder: _Worker, encoder: _Worker,
+        backend: ResilientBackend, out_rate: Fraction, total_out: int | None, started: float, reader: VideoReader,
+    ) -> Fraction:
+        analyzer = self._analyzer
+        lookahead = analyzer.LOOKAHEAD_FRAMES
+        planner: FramePlanner | None = None
+        waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
+        keys: dict[int, _KeyImage] = {}  # the last key and the one before it
+        batch = _Batch()
+
+        def send(item: Any) -> None:
+            while True:
+                if encoder.error is not None:
+                    raise encoder.error
+                try:
+                    encoded.put(item, timeout=QUEUE_POLL_S)
+                    return
+                except queue.Full:
+                    continue
+
+        def flush() -> None:
+            nonlocal batch
+            results = None
+            if batch.pairs:
+                frames0 = np.stack([pair[0].chw for pair in batch.pairs])
+                frames1 = np.stack([pair[1].chw for pair in batch.pairs])
+                results = backend.interpolate(
+                    frames0, frames1, np.asarray(batch.pair_index, np.int64), np.asarray(batch.timesteps, np.float32))
+            for frame, source, query in batch.entries:
+                send((frame.time, source if query is None else results[query]))
+            batch = _Batch()
+            self._report_progress(total_out, started)
+
+        def schedule(frame: OutputFrame) -> None:
+            if frame.is_original:
+                source = keys[frame.key_a].source
+                if batch.entries:
+                    batch.entries.append((frame, source, None))
+                else:
+                    send((frame.time, source))
+                return
+            pair = (frame.key_a, frame.key_b)
+            if pair not in batch.pair_slots and len(batch.pairs) >= backend.batch_size:
+                flush()
+            if pair not in batch.pair_slots:
+                batch.pair_slots[pair] = len(batch.pairs)
+                batch.pairs.append((keys[frame.key_a], keys[frame.key_b]))
+            batch.entries.append((frame, None, len(batch.timesteps)))
+            batch.pair_index.append(batch.pair_slots[pair])
+            batch.timesteps.append(float(frame.t))
+            if len(batch.timesteps) >= backend.batch_size * TIMESTEPS_PER_PAIR_IN_BATCH:
+                flush()
+
+        def accept(key: Keyframe) -> None:
+            nonlocal planner
+            frame = waiting.pop(key.index)
+            keys[key.index] = _KeyImage(key.index, _to_chw(frame.rgb), frame.source)
+            if planner is None:
+                planner = FramePlanner(out_rate, key.time)
+            for output in planner.add_key(key):
+                schedule(output)
+            for index in [index for index in keys if index < key.index]:
+                del keys[index]
+
+        while True:
+            try:
+                item = decoded.get(timeout=QUEUE_POLL_S)
+            except queue.Empty:
+                if decoder.error is not None:
+                    raise decoder.error
+                continue
+            if item is _END:
+                break
+            if self._frames_in == 0:
+                self._first_time = item.time
+            self._frames_in += 1
+            waiting[item.index] = item
+            for key in analyzer.push(item.index, item.time, item.rgb):
+                accept(key)
+            for index in [index for index in waiting if index < item.index - lookahead]:
+                del waiting[index]  # a hold: never needed again
+        if decoder.error is not None:
+            raise decoder.error
+        if self._frames_in < MIN_INPUT_FRAMES:
+            raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {self._frames_in}")
+        for key in analyzer.finish():
+            accept(key)
+        waiting.clear()
+        end_time = Fraction(reader.end_time)
+        assert planner is not None, "the cadence analyser returned no keyframe"
+        for output in planner.finish(end_time):
+            schedule(output)
+        flush()
+        send(_END)
+        return end_time
+
+    # -- report -------------------------------------------------------------------------------
+    def _write_report(self, info: VideoInfo, out_rate: Fraction) -> None:
+        report = {
+            "input": self.input_path,
+            "output": self.output_path,
+            "input_rate": str(info.average_rate),
+            "output_rate": str(out_rate),
+            "cadence_settings": asdict(self.cadence),
+            "shots": [shot._asdict() for shot in self._analyzer.summary().shots],
+            "frames": self._analyzer.report(),
+        }
+        path = Path(self.settings.report_path or "")
+        try:
+            path.write_text(json.dumps(report, indent=1) + "\n")
+        except OSError as error:
+            raise OutputError(f"cannot write report {path}: {error.strerror or error}") from None
+
+
+def upscale(
+    input_path: str | Path,
+    output_path: str | Path,
+    settings: UpscaleSettings = UpscaleSettings(),
+    model: ModelSettings = ModelSettings(),
+    encode: EncodeSettings = EncodeSettings(),
+    cadence: CadenceSettings = CadenceSettings(),
+    progress: ProgressCallback | None = None,
+    on_warning: WarningCallback | None = None,
+    backend: InterpolationBackend | None = None,
+) -> UpscaleSummary:
+    """Make ``output_path``: ``input_path`` at the rate ``settings`` asks for, audio and subtitles kept.
+
+    ``backend`` overrides the one ``model`` describes (for callers that already hold one).
+    The output appears only when the job succeeds; the input is never modified.
+    """
+    job = UpscaleJob(input_path, output_path, settings, model, encode, cadence, progress, on_warning, backend)
+    return job.run()
