@@ -30,16 +30,16 @@ def pattern_rgb24(index: int, width: int, height: int) -> np.ndarray:
 
 
 def gradient_yuv_planes(width: int, height: int, bits: int, index: int = 0) -> list[np.ndarray]:
-    """Limited-range Y ramp over every code value between black and white, neutral-ish chroma ramps."""
+    """Limited-range 4:4:4 planes: a luma ramp over ~750 10-bit levels and gentle chroma ramps.
+
+    Kept inside the RGB gamut (no clipping), so a trip through RGB can return the same samples.
+    """
     step = 1 << (bits - 8)
-    black, white = 16 * step, 235 * step
-    ramp = np.linspace(black, white, width).round().astype(np.int64)
+    ramp = np.linspace(32 * step, 220 * step, width).round().astype(np.int64)
     luma = np.tile(ramp, (height, 1)) + index
-    luma = np.clip(luma, black, white)
-    chroma_low, chroma_high = 100 * step, 156 * step
-    chroma = np.tile(np.linspace(chroma_low, chroma_high, width).round().astype(np.int64), (height, 1))
+    chroma = np.tile(np.linspace(122 * step, 134 * step, width).round().astype(np.int64), (height, 1))
     dtype = np.uint16 if bits > 8 else np.uint8
-    return [luma.astype(dtype), chroma.astype(dtype), chroma[::-1].astype(dtype).copy()]
+    return [luma.astype(dtype), chroma.astype(dtype), chroma[:, ::-1].astype(dtype).copy()]
 
 
 def _fill_planes(frame: av.VideoFrame, planes: Sequence[np.ndarray]) -> None:

@@ -79,6 +79,11 @@ def _remove(path: Path | None) -> None:
             pass
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _validate_output(output: Path, source: VideoInfo, overwrite: bool) -> None:
     if output.resolve() == source.path.resolve() or (
         output.exists() and source.path.exists() and os.path.samefile(output, source.path)
@@ -182,6 +187,7 @@ class VideoWriter:
                 self.pix_fmt = _pixel_format(settings, source, codec)
             self._check_container_accepts(codec_name)
             self._stream = self._add_video_stream(codec_name)
+            self._start(codec_name)
         except BaseException:
             self._close_container()
             _remove(self._temp)
@@ -203,6 +209,17 @@ class VideoWriter:
                 f"the {self.output_path.suffix} container cannot hold {codec_name} video; "
                 "choose another codec or use .mkv"
             )
+
+    def _start(self, codec_name: str) -> None:
+        """Open the encoder and create the file now, so bad options or paths fail before any work."""
+        try:
+            self._container.start_encoding()
+        except PermissionError as error:
+            raise OutputError(f"cannot write {self.output_path}: permission denied") from error
+        except OSError as error:  # file-system errors, including FFmpeg's ENOENT/EISDIR/ENOSPC
+            raise OutputError(f"cannot write {self.output_path}: {_first_line(error)}") from error
+        except (av.FFmpegError, ValueError) as error:
+            raise OptionError(f"cannot start encoder {codec_name} with these settings ({_first_line(error)})") from error
 
     def _range_tag(self) -> int:
         """Output colour range: the input's; untagged input keeps its implied range, tagged explicitly."""
@@ -386,22 +403,25 @@ def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: Warning
     If muxing with subtitles fails, try again without them; if it fails with audio too, keep the
     video alone. Each step back is reported: finished video is never thrown away here.
     """
-    attempts = [("audio", "subtitle"), ("audio",), ()]
-    for index, kinds in enumerate(attempts):
-        if index > 0 and not _has_kinds(source, attempts[index - 1]):
-            continue
+    attempts: list[tuple[str, ...]] = [("audio", "subtitle")]
+    if source.subtitle_streams:
+        attempts.append(("audio",))
+    if source.audio_streams:
+        attempts.append(())
+    for kinds in attempts:
+        notes: list[str] = []
         try:
-            _remux_once(video_path, source, output_path, kinds, warn)
-            return
-        except (av.FFmpegError, ValueError, OSError, RuntimeError) as error:
+            _remux_once(video_path, source, output_path, kinds, notes.append)
+        except Exception as error:  # any failure here must not cost the finished video
             _remove(output_path)
-            dropped = "subtitles" if "subtitle" in kinds else "audio"
-            warn(f"could not mux {dropped} ({str(error).splitlines()[0]}); writing the video without them")
+            dropped = "subtitles" if "subtitle" in kinds and source.subtitle_streams else "audio"
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            warn(f"could not mux the {dropped} ({reason}); writing the output without {dropped}")
+            continue
+        for note in notes:
+            warn(note)
+        return
     raise OutputError(f"could not write {output_path.name}")
-
-
-def _has_kinds(source: VideoInfo, kinds: tuple[str, ...]) -> bool:
-    return ("audio" in kinds and source.audio_streams > 0) or ("subtitle" in kinds and source.subtitle_streams > 0)
 
 
 def _remux_once(
@@ -456,10 +476,15 @@ def _add_copy_stream(output: av.container.OutputContainer, plan: _StreamPlan) ->
     elif source.type == "audio":
         context = source.codec_context
         stream = output.add_stream(plan.codec, rate=context.sample_rate)
-        stream.codec_context.layout = context.layout
+        # Encoders refuse layouts without a channel order ("2 channels"): use the default order.
+        stream.codec_context.layout = av.AudioLayout(f"{len(context.layout.channels)}c")
+        formats = av.codec.Codec(plan.codec, "w").audio_formats or []
+        if formats and context.format.name not in {fmt.name for fmt in formats}:
+            stream.codec_context.format = formats[0].name
         stream.time_base = Fraction(1, context.sample_rate)
     else:
         stream = output.add_stream(plan.codec)
+        source.codec_context.open(strict=False)  # the decoder fills in the ASS header the encoder needs
         header = source.codec_context.subtitle_header
         if header:
             stream.codec_context.subtitle_header = header

@@ -1,0 +1,412 @@
+"""Video I/O on tiny generated clips: probing, exact times, colour, atomic writing, audio/subtitle copy."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from fpsboost.errors import InputError, OptionError, OutputError
+from fpsboost.video import EncodeSettings, VideoReader, VideoWriter, probe
+from fpsboost.video.colour import frame_to_rgb16, rgb16_to_frame
+
+from helpers_video import FFMPEG, add_subtitles_with_ffmpeg, make_clip
+
+NTSC_FILM = Fraction(24000, 1001)
+LOSSLESS = EncodeSettings(codec="ffv1")
+SRT = "1\n00:00:00,100 --> 00:00:00,400\nHello\n\n2\n00:00:00,500 --> 00:00:00,900\n<i>World</i>\n"
+
+
+def read_all(path: Path) -> tuple[list, Fraction, list[str]]:
+    warnings: list[str] = []
+    with VideoReader(path, on_warning=warnings.append) as reader:
+        frames = list(reader)
+    return frames, reader.end_time, warnings
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else 10 * np.log10(65535.0**2 / error)
+
+
+def copy_through(source: Path, output: Path, rate: Fraction | None = None, settings: EncodeSettings = LOSSLESS,
+                 use_rgb: bool = False, warnings: list[str] | None = None) -> Path:
+    """Read ``source`` and write every frame (original or its RGB) at its own time; with ``rate``
+    given, each frame is written twice, at t and t + 1/rate."""
+    info = probe(source)
+    sink = warnings.append if warnings is not None else None
+    with VideoReader(source) as reader, VideoWriter(output, info, rate or info.average_rate, settings, sink) as writer:
+        for frame in reader:
+            writer.write(frame.rgb if use_rgb else frame.source, frame.time)
+            if rate is not None:
+                writer.write(frame.rgb, frame.time + 1 / rate)
+    return output
+
+
+# -- probe and reading ---------------------------------------------------------------------------
+
+
+def test_probe_reports_stream_facts(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=10, width=80, height=48, rate=NTSC_FILM, audio=True)
+    info = probe(clip)
+    assert (info.width, info.height, info.codec) == (80, 48, "h264")
+    assert info.average_rate == NTSC_FILM
+    assert info.start_time == 0
+    assert info.duration == Fraction(10) / NTSC_FILM
+    assert info.frame_count == 10
+    assert (info.audio_streams, info.subtitle_streams) == (1, 0)
+    assert info.colour.pix_fmt == "yuv420p" and info.colour.bit_depth == 8
+    assert info.colour.matrix == "bt601"  # untagged SD
+    assert info.colour.full_range is False
+    assert "mp4" in info.container_format
+
+
+def test_ntsc_film_timestamps_are_exact(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=30, rate=NTSC_FILM)
+    frames, end_time, warnings = read_all(clip)
+    assert [frame.time for frame in frames] == [Fraction(1001 * i, 24000) for i in range(30)]
+    assert [frame.index for frame in frames] == list(range(30))
+    assert end_time == Fraction(30 * 1001, 24000)
+    assert warnings == []
+    assert frames[0].rgb.shape == (48, 64, 3) and frames[0].rgb.dtype == np.uint16
+
+
+def test_variable_frame_rate_keeps_real_timestamps(tmp_path: Path) -> None:
+    times = [Fraction(ms, 1000) for ms in (0, 40, 120, 160, 300, 340, 380, 500)]
+    clip = make_clip(tmp_path / "vfr.mkv", times=times, rate=Fraction(25), codec="ffv1")
+    frames, end_time, _ = read_all(clip)
+    assert [frame.time for frame in frames] == times
+    assert end_time > times[-1]
+
+
+def test_pattern_decodes_to_the_colours_drawn(tmp_path: Path) -> None:
+    """An untagged 8-bit clip decodes (BT.601, limited) back to the RGB it was made from."""
+    from helpers_video import pattern_rgb24
+
+    clip = make_clip(tmp_path / "in.mkv", frames=2, codec="ffv1", pix_fmt="yuv444p")
+    frames, _, _ = read_all(clip)
+    drawn = pattern_rgb24(1, 64, 48).astype(np.float64) * 257
+    assert psnr(frames[1].rgb, drawn) > 35
+
+
+@pytest.mark.parametrize(
+    ("matrix", "tag", "full_range"),
+    [("bt709", 1, False), ("bt601", 6, True), ("bt2020", 9, False)],
+)
+def test_yuv_to_rgb_follows_declared_matrix_and_range(matrix: str, tag: int, full_range: bool) -> None:
+    """A flat YUV colour decodes to the R'G'B' given by the textbook formula for that matrix and range."""
+    weights = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114), "bt2020": (0.2627, 0.0593)}[matrix]
+    y_code, cb_code, cr_code = 500, 400, 700  # 10-bit code values
+    if full_range:
+        y, cb, cr = y_code / 1023, (cb_code - 512) / 1023, (cr_code - 512) / 1023
+    else:
+        y, cb, cr = (y_code - 64) / 876, (cb_code - 512) / 896, (cr_code - 512) / 896
+    kr, kb = weights
+    red, blue = y + 2 * (1 - kr) * cr, y + 2 * (1 - kb) * cb
+    green = (y - kr * red - kb * blue) / (1 - kr - kb)
+    expected = np.clip(np.array([red, green, blue]), 0, 1) * 65535
+    frame = av.VideoFrame(64, 16, "yuv420p10le")
+    for plane, code in zip(frame.planes, (y_code, cb_code, cr_code)):
+        np.frombuffer(plane, np.uint16)[:] = code
+    rgb = frame_to_rgb16(frame, matrix, full_range)
+    assert np.abs(rgb[5, 5].astype(float) - expected).max() <= 1.0
+    back = rgb16_to_frame(rgb, "yuv420p10le", matrix, full_range)
+    for plane, code in zip(back.planes, (y_code, cb_code, cr_code)):
+        assert np.abs(np.frombuffer(plane, np.uint16).astype(int) - code).max() <= 1
+
+
+def test_ten_bit_gradient_round_trips_with_more_than_8_bits(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in10.mkv", frames=3, width=1024, height=16, codec="ffv1",
+                     pix_fmt="yuv444p10le", ten_bit_gradient=True)
+    info = probe(clip)
+    assert info.colour.bit_depth == 10
+    frames, _, _ = read_all(clip)
+    assert len(np.unique(frames[0].rgb[..., 1])) > 256
+    output = copy_through(clip, tmp_path / "out10.mkv", use_rgb=True)
+    assert probe(output).colour.pix_fmt == "yuv444p10le"
+    with av.open(str(clip)) as original, av.open(str(output)) as copied:
+        for before, after in zip(original.decode(video=0), copied.decode(video=0)):
+            for plane_before, plane_after in zip(before.planes, after.planes):
+                a = np.frombuffer(plane_before, np.uint16).astype(int)
+                b = np.frombuffer(plane_after, np.uint16).astype(int)
+                assert np.abs(a - b).max() <= 2
+            assert len(np.unique(np.frombuffer(after.planes[0], np.uint16))) > 256
+
+
+def test_ten_bit_420_x265_keeps_depth(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in10.mkv", frames=3, width=1024, height=32, codec="ffv1",
+                     pix_fmt="yuv420p10le", ten_bit_gradient=True)
+    settings = EncodeSettings(codec="libx265", options={"x265-params": "lossless=1:log-level=error"})
+    output = copy_through(clip, tmp_path / "out10.mp4", settings=settings, use_rgb=True)
+    assert probe(output).colour.pix_fmt == "yuv420p10le"
+    original, _, _ = read_all(clip)
+    copied, _, _ = read_all(output)
+    assert len(np.unique(copied[0].rgb[..., 1])) > 256
+    assert psnr(original[0].rgb, copied[0].rgb) > 60
+
+
+# -- writing: exactness, timing, colour tags -----------------------------------------------------------
+
+
+def test_original_frames_round_trip_losslessly(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=8, codec="ffv1", pix_fmt="yuv420p")
+    output = copy_through(clip, tmp_path / "out.mkv")
+    original, _, _ = read_all(clip)
+    copied, _, _ = read_all(output)
+    assert len(copied) == len(original)
+    assert min(psnr(a.rgb, b.rgb) for a, b in zip(original, copied)) >= 45
+
+
+def test_rgb_frames_through_x264_qp0_stay_above_45db(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=6, codec="libx264", options={"qp": "0"})
+    settings = EncodeSettings(codec="libx264", options={"qp": "0"})
+    output = copy_through(clip, tmp_path / "out.mp4", settings=settings, use_rgb=True)
+    original, _, _ = read_all(clip)
+    copied, _, _ = read_all(output)
+    assert min(psnr(a.rgb, b.rgb) for a, b in zip(original, copied)) >= 45
+
+
+def test_doubled_rate_keeps_duration_start_and_exact_times(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=24, rate=NTSC_FILM)
+    rate = 2 * NTSC_FILM
+    output = copy_through(clip, tmp_path / "out.mp4", rate=rate, settings=EncodeSettings(crf=18))
+    info_in, info_out = probe(clip), probe(output)
+    assert info_out.average_rate == rate
+    assert info_out.frame_count == 48
+    assert info_out.duration == info_in.duration
+    assert info_out.start_time == info_in.start_time
+    frames, end_time, _ = read_all(output)
+    assert [frame.time for frame in frames] == [Fraction(j) / rate for j in range(48)]
+    assert end_time == info_in.duration
+
+
+def test_nonzero_start_time_is_kept(tmp_path: Path) -> None:
+    times = [Fraction(1, 2) + Fraction(i, 24) for i in range(6)]
+    clip = make_clip(tmp_path / "late.mkv", times=times, codec="ffv1")
+    output = copy_through(clip, tmp_path / "out.mkv")
+    frames, _, _ = read_all(output)
+    assert frames[0].time == Fraction(1, 2)
+
+
+def test_colour_tags_are_copied(tmp_path: Path) -> None:
+    tags = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
+    clip = make_clip(tmp_path / "in.mkv", frames=3, codec="ffv1", colour_tags=tags)
+    info = probe(clip)
+    assert (info.colour.matrix, info.colour.full_range) == ("bt709", True)
+    assert (info.colour.primaries, info.colour.transfer) == ("bt709", "bt709")
+    output = copy_through(clip, tmp_path / "out.mp4", settings=EncodeSettings(crf=10), use_rgb=True)
+    out_colour = probe(output).colour
+    assert (out_colour.colorspace_tag, out_colour.range_tag) == (1, 2)
+    assert (out_colour.primaries, out_colour.transfer) == ("bt709", "bt709")
+    original, _, _ = read_all(clip)
+    copied, _, _ = read_all(output)
+    assert psnr(original[0].rgb, copied[0].rgb) > 35
+
+
+def test_default_pixel_format_follows_input_or_nearest(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=2, codec="ffv1", pix_fmt="yuv422p")
+    info = probe(clip)
+    with VideoWriter(tmp_path / "a.mp4", info, info.average_rate, EncodeSettings()) as writer:
+        assert writer.pix_fmt == "yuv422p"
+        writer.abort()
+    with VideoWriter(tmp_path / "b.mp4", info, info.average_rate, EncodeSettings(codec="libsvtav1")) as writer:
+        assert writer.pix_fmt == "yuv420p"
+        writer.abort()
+
+
+# -- audio and subtitles --------------------------------------------------------------------------
+
+
+def _audio_summary(path: Path) -> tuple[str, Fraction, str | None]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        end = max(
+            Fraction(p.pts + p.duration) * p.time_base for p in container.demux(stream) if p.pts is not None
+        )
+        return stream.codec_context.name, end, stream.metadata.get("language")
+
+
+def test_audio_is_copied_with_language_and_duration(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=24, rate=NTSC_FILM, audio=True, audio_language="jpn")
+    output = copy_through(clip, tmp_path / "out.mp4", rate=2 * NTSC_FILM, settings=EncodeSettings(crf=30))
+    codec_in, end_in, _ = _audio_summary(clip)
+    codec_out, end_out, language = _audio_summary(output)
+    assert codec_out == codec_in == "aac"
+    assert abs(end_out - end_in) <= Fraction(1024, 48000)
+    assert language == "jpn"
+    assert abs(end_out - probe(output).duration) <= Fraction(1024, 48000)
+    with av.open(str(clip)) as a, av.open(str(output)) as b:
+        packets_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        packets_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert packets_in == packets_out  # copied, not re-encoded
+
+
+def test_audio_the_container_refuses_is_reencoded_with_warning(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=12, codec="ffv1", audio=True, audio_codec="pcm_u8")
+    warnings: list[str] = []
+    output = copy_through(clip, tmp_path / "out.mp4", settings=EncodeSettings(crf=30), warnings=warnings)
+    codec_out, end_out, language = _audio_summary(output)
+    assert codec_out == "aac"
+    assert language == "jpn"
+    assert abs(end_out - probe(clip).duration) <= Fraction(2048, 48000)
+    assert any("pcm_u8" in message and "aac" in message for message in warnings)
+
+
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is needed to author a subtitle track")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("codec", ["srt", "ass"])
+def test_text_subtitles_are_copied_into_mkv_with_language(tmp_path: Path, codec: str) -> None:
+    video = make_clip(tmp_path / "plain.mkv", frames=24, codec="ffv1", audio=True)
+    clip = add_subtitles_with_ffmpeg(video, tmp_path / "subs.mkv", SRT, language="eng", codec=codec)
+    assert probe(clip).subtitle_streams == 1
+    warnings: list[str] = []
+    output = copy_through(clip, tmp_path / "out.mkv", rate=Fraction(48), warnings=warnings)
+    assert warnings == []
+    with av.open(str(clip)) as a, av.open(str(output)) as b:
+        sub_in, sub_out = a.streams.subtitles[0], b.streams.subtitles[0]
+        assert sub_out.codec_context.name == sub_in.codec_context.name
+        assert sub_out.metadata.get("language") == "eng"
+        assert sub_out.metadata.get("title") == "Signs"
+        packets_in = [(bytes(p), p.pts * p.time_base) for p in a.demux(sub_in) if p.size]
+        packets_out = [(bytes(p), p.pts * p.time_base) for p in b.demux(sub_out) if p.size]
+        assert len(b.streams.audio) == 1
+    assert packets_out == packets_in
+
+
+@needs_ffmpeg
+def test_srt_into_mp4_becomes_mov_text_with_warning(tmp_path: Path) -> None:
+    video = make_clip(tmp_path / "plain.mkv", frames=24, codec="libx264", audio=True)
+    clip = add_subtitles_with_ffmpeg(video, tmp_path / "subs.mkv", SRT, language="eng")
+    warnings: list[str] = []
+    output = copy_through(clip, tmp_path / "out.mp4", settings=EncodeSettings(crf=30), warnings=warnings)
+    with av.open(str(output)) as container:
+        stream = container.streams.subtitles[0]
+        assert stream.codec_context.name == "mov_text"
+        assert stream.metadata.get("language") == "eng"
+        # mov_text fills the gaps between cues with empty samples (a 2-byte zero length).
+        cues = [(p.pts * p.time_base, p.duration * p.time_base, bytes(p)[2:7]) for p in container.demux(stream) if p.size > 2]
+    assert cues == [(Fraction(1, 10), Fraction(3, 10), b"Hello"), (Fraction(1, 2), Fraction(4, 10), b"World")]
+    assert any("mov_text" in message for message in warnings)
+
+
+# -- errors and cleanup ----------------------------------------------------------------------------
+
+
+def test_missing_input_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        probe(tmp_path / "nope.mp4")
+
+
+def test_text_file_is_not_a_video(tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 20)
+    with pytest.raises(InputError, match="not a video"):
+        probe(text)
+
+
+def test_audio_only_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "tone.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(InputError, match="audio only"):
+        probe(path)
+
+
+@pytest.fixture
+def small_clip(tmp_path: Path) -> Path:
+    return make_clip(tmp_path / "in.mp4", frames=4)
+
+
+def test_output_equal_to_input_is_refused(small_clip: Path) -> None:
+    info = probe(small_clip)
+    same = small_clip.parent / "." / small_clip.name
+    with pytest.raises(OutputError, match="is the input"):
+        VideoWriter(same, info, Fraction(48), EncodeSettings(overwrite=True))
+
+
+def test_existing_output_needs_overwrite(small_clip: Path, tmp_path: Path) -> None:
+    info = probe(small_clip)
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="already exists"):
+        VideoWriter(existing, info, Fraction(48), EncodeSettings())
+    assert existing.read_bytes() == b"keep me"
+    copy_through(small_clip, existing, settings=EncodeSettings(overwrite=True))
+    assert probe(existing).frame_count == 4
+
+
+def test_missing_output_directory_is_refused(small_clip: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoWriter(tmp_path / "missing" / "out.mp4", probe(small_clip), Fraction(48), EncodeSettings())
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write into read-only directories")
+def test_unwritable_output_directory_is_refused(small_clip: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            VideoWriter(locked / "out.mp4", probe(small_clip), Fraction(48), EncodeSettings())
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unknown_codec_and_pixel_format_are_option_errors(small_clip: Path, tmp_path: Path) -> None:
+    info = probe(small_clip)
+    with pytest.raises(OptionError, match="unknown video encoder"):
+        VideoWriter(tmp_path / "a.mp4", info, Fraction(48), EncodeSettings(codec="nosuchcodec"))
+    with pytest.raises(OptionError, match="unknown pixel format"):
+        VideoWriter(tmp_path / "b.mp4", info, Fraction(48), EncodeSettings(pix_fmt="yuv999p"))
+    with pytest.raises(OptionError, match="cannot write pixel format"):
+        VideoWriter(tmp_path / "c.mp4", info, Fraction(48), EncodeSettings(codec="libx264", pix_fmt="rgb24"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_failure_inside_writer_leaves_no_file(small_clip: Path, tmp_path: Path, error: BaseException) -> None:
+    info = probe(small_clip)
+    target = tmp_path / "out.mp4"
+    with pytest.raises(type(error)):
+        with VideoReader(small_clip) as reader, VideoWriter(target, info, Fraction(48), EncodeSettings()) as writer:
+            for frame in reader:
+                writer.write(frame.source, frame.time)
+                temp_files = [p for p in tmp_path.iterdir() if "fpsboost-tmp" in p.name]
+                assert len(temp_files) == 1 and temp_files[0].suffix == ".mp4"
+                assert temp_files[0].name.startswith(".out.mp4")
+                assert not target.exists()
+                raise error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_truncated_file_decodes_its_first_frames_with_one_warning(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "whole.mkv", frames=24, codec="libx264", width=96, height=64)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    frames, _, warnings = read_all(cut)
+    assert 0 < len(frames) < 24
+    assert len(warnings) == 1
+    assert warnings[0] == (
+        f"input is damaged after frame {len(frames)}; processing the {len(frames)} frames that decode"
+    )
+
+
+def test_file_with_no_decodable_frame_is_an_input_error(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "whole.mkv", frames=24, codec="libx264", width=96, height=64)
+    with av.open(str(clip)) as container:
+        first_packet_offset = next(p.pos for p in container.demux(video=0) if p.size)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(clip.read_bytes()[:first_packet_offset + 10])
+    with pytest.raises(InputError):
+        read_all(cut)
