@@ -1,0 +1,242 @@
+"""Export the interpolation network to ONNX, and find (or make) the ONNX model a backend runs.
+
+The exported graph has the same contract as :class:`~fpsboost.models.interpolator.CelFlow`:
+
+    inputs   image0, image1  [P,3,H,W] float32 RGB in [0,1]
+             pair_index      [Q] int64 in [0,P)
+             timesteps       [Q] float32 in (0,1)
+    output   frames          [Q,3,H,W] float32 RGB in [0,1]
+
+P, Q, H and W are all dynamic; the graph pads to the network's stride internally and crops back,
+so any frame size works. ``--fp16`` stores a half-precision network but keeps float32 inputs and
+outputs (casts inside the graph), so callers never change their arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import torch
+
+from .. import __version__
+from ..errors import ModelError, OptionError
+from ..models.interpolator import CelFlow
+from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
+
+# grid_sample exists from opset 16; opset 20 renamed its modes, which broke DirectML and TensorRT 10.13.
+SUPPORTED_OPSETS = (16, 17, 18)
+DEFAULT_OPSET = 17
+DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
+INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps")
+OUTPUT_NAME = "frames"
+INPUT_LAYOUT = "NCHW RGB float32 [0,1]"
+VALUE_RANGE = "[0,1]"
+UNTRAINED_VERSION = "untrained"
+CACHE_ENV = "FPSBOOST_CACHE_DIR"
+HASH_CHUNK_BYTES = 1 << 20
+WEIGHTS_HASH_KEY = "weights_sha256"
+PRECISION_KEY = "precision"
+
+# The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
+# P != Q so the exporter cannot mistake one for the other.
+SAMPLE_PAIRS = 2
+SAMPLE_QUERIES = 3
+SAMPLE_HEIGHT = 64
+SAMPLE_WIDTH = 96
+
+DYNAMIC_AXES = {
+    "image0": {0: "pairs", 2: "height", 3: "width"},
+    "image1": {0: "pairs", 2: "height", 3: "width"},
+    "pair_index": {0: "queries"},
+    "timesteps": {0: "queries"},
+    OUTPUT_NAME: {0: "queries", 2: "height", 3: "width"},
+}
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What ``fpsboost export`` writes: ``weights`` None means the shipped safetensors file."""
+
+    out: str = DEFAULT_ONNX_NAME
+    opset: int = DEFAULT_OPSET
+    fp16: bool = False
+    weights: str | None = None
+
+
+class HalfPrecision(torch.nn.Module):
+    """Runs a network in float16 behind float32 inputs and outputs (integer inputs pass through)."""
+
+    def __init__(self, network: CelFlow) -> None:
+        super().__init__()
+        self.network = network.half()
+
+    def forward(
+        self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor
+    ) -> torch.Tensor:
+        return self.network(image0.half(), image1.half(), pair_index, timesteps.half()).float()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_weights_path() -> Path:
+    return weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
+
+
+def check_opset(opset: int) -> None:
+    if opset not in SUPPORTED_OPSETS:
+        raise OptionError(
+            f"--opset {opset} is not supported: use {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[-1]} "
+            "(grid_sample needs >= 16; opset 20 breaks DirectML and TensorRT)"
+        )
+
+
+def export_onnx(
+    out: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    opset: int = DEFAULT_OPSET,
+    fp16: bool = False,
+    model: CelFlow | None = None,
+) -> Path:
+    """Write the network as ONNX to ``out`` (atomically) and return the path.
+
+    ``model`` exports an in-memory network instead of loading ``weights`` (None: the shipped file).
+    The file's metadata records the fpsboost and model versions, the I/O layout, the padding
+    multiple, the opset, the precision and the SHA-256 of the weights it came from.
+    """
+    import onnx
+
+    check_opset(opset)
+    out = Path(out)
+    if model is None:
+        weights_path = Path(weights) if weights else default_weights_path()
+        network = load_interpolator(weights_path)
+        model_version = read_metadata(weights_path).get("version", "unknown")
+        weights_hash = file_sha256(weights_path)
+    else:
+        network, model_version, weights_hash = model, UNTRAINED_VERSION, ""
+    stride = network.config.stride
+    exported: torch.nn.Module = HalfPrecision(_copy_of(network)) if fp16 else _copy_of(network)
+
+    generator = torch.Generator().manual_seed(0)
+    sample = (
+        torch.rand(SAMPLE_PAIRS, 3, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),
+        torch.rand(SAMPLE_PAIRS, 3, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),
+        torch.arange(SAMPLE_QUERIES, dtype=torch.int64) % SAMPLE_PAIRS,
+        torch.linspace(0.25, 0.75, SAMPLE_QUERIES),
+    )
+    if not out.parent.exists():
+        raise OptionError(f"cannot write {out}: folder {out.parent} does not exist")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".fpsboost-export-") as scratch:
+        traced = Path(scratch) / out.name
+        with warnings.catch_warnings(), torch.no_grad():
+            # The legacy (TorchScript) exporter is the one that keeps grid_sample's H and W dynamic.
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            # backward_warp guards a 1-pixel-wide image with max(size - 1, 1); padded sizes are always
+            # >= the stride, so the branch the tracer records is the one every input takes.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            torch.onnx.export(
+                exported,
+                sample,
+                str(traced),
+                opset_version=opset,
+                dynamo=False,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=DYNAMIC_AXES,
+            )
+        proto = onnx.load(str(traced))
+        metadata = {
+            "fpsboost_version": __version__,
+            "model_version": model_version,
+            "input_layout": INPUT_LAYOUT,
+            "value_range": VALUE_RANGE,
+            "padding_multiple": str(stride),
+            "padding": "internal: any height and width work, the graph pads and crops",
+            "opset": str(opset),
+            PRECISION_KEY: "fp16 (float32 inputs and outputs)" if fp16 else "fp32",
+            WEIGHTS_HASH_KEY: weights_hash,
+        }
+        onnx.helper.set_model_props(proto, metadata)
+        proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps) -> frames"
+        onnx.save(proto, str(traced))
+        onnx.checker.check_model(str(traced))
+        os.replace(traced, out)
+    return out
+
+
+def _copy_of(network: CelFlow) -> CelFlow:
+    """A separate copy in eval mode, so exporting leaves the caller's network (mode, dtype) alone."""
+    clone = CelFlow(network.config)
+    clone.load_state_dict(network.state_dict())
+    return clone.eval()
+
+
+def cache_dir() -> Path:
+    """``$FPSBOOST_CACHE_DIR``, else ``$XDG_CACHE_HOME/fpsboost``, else ``~/.cache/fpsboost``."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "fpsboost"
+
+
+def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file, without loading its weights."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # onnx raises DecodeError, OSError, ValueError... for a bad file
+        raise ModelError(f"cannot read ONNX model {path}: {type(error).__name__}") from None
+    return {prop.key: prop.value for prop in proto.metadata_props}
+
+
+def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = False) -> Path:
+    """The ONNX file to run when the user gave no ``--model``.
+
+    The shipped ``weights/celflow-s-v1.onnx`` (fp32) when it was exported from the weights in use;
+    otherwise an export of those weights in the cache directory, keyed by their SHA-256 and made
+    on first use (the user is told once, when it is made).
+    """
+    weights_path = Path(weights) if weights else default_weights_path()
+    if not weights_path.is_file():
+        raise ModelError(f"weights file not found: {weights_path}")
+    weights_hash = file_sha256(weights_path)
+    shipped = weights_dir() / DEFAULT_ONNX_NAME
+    if not fp16 and shipped.is_file() and onnx_metadata(shipped).get(WEIGHTS_HASH_KEY) == weights_hash:
+        return shipped
+    precision = "fp16" if fp16 else "fp32"
+    cached = cache_dir() / "onnx" / f"{weights_path.stem}-{weights_hash[:16]}-{precision}-opset{DEFAULT_OPSET}.onnx"
+    if not cached.is_file():
+        click.echo(f"fpsboost: exporting {weights_path.name} to ONNX once, cached at {cached}", err=True)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(cached, weights=weights_path, fp16=fp16)
+    return cached
+
+
+@click.command("export")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=DEFAULT_ONNX_NAME, show_default=True,
+              help="Where to write the ONNX model.")
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
+              help=f"ONNX opset, {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[-1]}.")
+@click.option("--fp16", is_flag=True, help="Store the network in half precision (inputs and outputs stay float32).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help="Safetensors weights to export (default: the shipped model).")
+def export_command(out: str, opset: int, fp16: bool, weights: str | None) -> None:
+    """Export the interpolation network to ONNX (dynamic batch, height and width)."""
+    settings = ExportSettings(out=out, opset=opset, fp16=fp16, weights=weights)
+    path = export_onnx(settings.out, weights=settings.weights, opset=settings.opset, fp16=settings.fp16)
+    size_mb = path.stat().st_size / 1e6
+    click.echo(f"wrote {path} ({size_mb:.1f} MB, opset {settings.opset}, {'fp16' if settings.fp16 else 'fp32'})")

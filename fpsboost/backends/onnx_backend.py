@@ -1,0 +1,174 @@
+"""onnxruntime backend: TensorRT, then CUDA, then the CPU, chosen by ``--device``.
+
+CUDA/TensorRT providers are only requested when a GPU is really there: onnxruntime-gpu lists them
+on every machine and asking for them without CUDA libraries prints a loud error. On a GPU the
+inputs and the output live in ``OrtValue``s bound to the session (I/O binding), so each batch
+costs one upload and one download whatever the graph does in between.
+
+Precision: ``fp32`` runs the float32 export. ``fp16`` (``auto`` on CUDA) runs the ``--fp16`` export:
+half-precision weights and arithmetic behind float32 inputs and outputs, so the arrays the
+pipeline passes never change; TensorRT additionally gets ``trt_fp16_enable``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError, OptionError
+from .base import InterpolationBackend, ModelSettings
+from .export import INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
+
+logger = logging.getLogger(__name__)
+
+CPU_BATCH_SIZE = 2
+CUDA_BATCH_SIZE = 8
+TENSORRT = "TensorrtExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+# (name, element type, rank) of every input and of the output, as the session reports them.
+EXPECTED_INPUTS = (
+    ("image0", "tensor(float)", 4),
+    ("image1", "tensor(float)", 4),
+    ("pair_index", "tensor(int64)", 1),
+    ("timesteps", "tensor(float)", 1),
+)
+EXPECTED_OUTPUT = (OUTPUT_NAME, "tensor(float)", 4)
+
+
+def gpu_present() -> bool:
+    """True when an NVIDIA GPU with a working CUDA runtime is visible (torch ships the runtime)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency, but the check stays honest
+        return False
+    return torch.cuda.is_available()
+
+
+def resolve_onnx_device(requested: str) -> str:
+    """``auto`` -> ``cuda`` with a GPU and onnxruntime's CUDA provider, else ``cpu``."""
+    import onnxruntime as ort
+
+    if requested not in ("auto", "cpu", "cuda"):
+        raise OptionError(f"unknown device {requested!r}: use auto, cpu or cuda")
+    if requested == "cpu":
+        return "cpu"
+    cuda_provider = CUDA in ort.get_available_providers()
+    if requested == "cuda":
+        if not gpu_present():
+            raise OptionError("--device cuda was asked for but no CUDA GPU is available (try --device cpu)")
+        if not cuda_provider:
+            raise OptionError(
+                "--device cuda needs onnxruntime-gpu, but this onnxruntime has no CUDA provider "
+                "(pip uninstall onnxruntime && pip install onnxruntime-gpu)"
+            )
+        return "cuda"
+    return "cuda" if gpu_present() and cuda_provider else "cpu"
+
+
+def resolve_onnx_precision(precision: str, device: str) -> str:
+    if precision == "auto":
+        return "fp16" if device == "cuda" else "fp32"
+    if precision not in ("fp32", "fp16"):
+        raise OptionError(f"the onnx backend runs fp32 or fp16, not {precision!r}")
+    if precision == "fp16" and device == "cpu":
+        raise OptionError("fp16 needs --device cuda; on the CPU use fp32")
+    return precision
+
+
+def provider_list(device: str, precision: str) -> list:
+    """Providers to request, best first, each with its options."""
+    if device == "cpu":
+        return [CPU]
+    engine_cache = cache_dir() / "tensorrt"
+    engine_cache.mkdir(parents=True, exist_ok=True)
+    tensorrt_options = {
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(engine_cache),
+        "trt_fp16_enable": precision == "fp16",
+    }
+    return [(TENSORRT, tensorrt_options), (CUDA, {}), CPU]
+
+
+def check_signature(session, path: Path) -> None:
+    """Raise :class:`ModelError` unless the session has exactly our inputs and output."""
+    found_inputs = tuple((arg.name, arg.type, len(arg.shape)) for arg in session.get_inputs())
+    outputs = session.get_outputs()
+    found_output = tuple((arg.name, arg.type, len(arg.shape)) for arg in outputs[:1])
+    if found_inputs != EXPECTED_INPUTS or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
+        names = ", ".join(arg.name for arg in session.get_inputs())
+        raise ModelError(
+            f"{path} is not a fpsboost interpolation model: expected inputs {', '.join(INPUT_NAMES)} "
+            f"and output {OUTPUT_NAME}, found inputs {names or 'none'}"
+        )
+
+
+class OnnxBackend(InterpolationBackend):
+    """Runs the exported network with onnxruntime."""
+
+    name = "onnx"
+
+    def __init__(self, settings: ModelSettings = ModelSettings(backend="onnx")) -> None:
+        import onnxruntime as ort
+
+        self.device = resolve_onnx_device(settings.device)
+        self.precision = resolve_onnx_precision(settings.precision, self.device)
+        self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
+        if settings.onnx_path:
+            self.model_path = Path(settings.onnx_path)
+        else:
+            self.model_path = default_onnx_model(settings.weights, fp16=self.precision == "fp16")
+        if not self.model_path.is_file():
+            raise ModelError(f"ONNX model not found: {self.model_path}")
+        if self.device == "cuda" and hasattr(ort, "preload_dlls"):
+            # Lets onnxruntime use the CUDA/cuDNN libraries that came with torch's wheels.
+            ort.preload_dlls()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only; provider fallbacks are reported below
+        requested = provider_list(self.device, self.precision)
+        try:
+            self.session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=requested)
+        except Exception as error:  # onnxruntime raises its own untyped-hierarchy errors (InvalidProtobuf, Fail...)
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelError(f"cannot load ONNX model {self.model_path}: {first_line}") from None
+        check_signature(self.session, self.model_path)
+        self.providers = self.session.get_providers()
+        if self.device == "cuda":
+            self._report_missing_providers()
+        self.use_io_binding = self.device == "cuda" and CUDA in self.providers
+
+    def _report_missing_providers(self) -> None:
+        if TENSORRT not in self.providers:
+            logger.warning("TensorRT is not available to onnxruntime; using %s", self.providers[0])
+        if CUDA not in self.providers:
+            logger.warning("onnxruntime's CUDA provider could not start (CUDA/cuDNN libraries?); running on the CPU")
+            self.device = "cpu"
+
+    def describe(self) -> str:
+        return f"onnx on {self.device} ({self.providers[0]}, {self.precision})"
+
+    def interpolate(
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
+    ) -> np.ndarray:
+        feeds = {
+            "image0": np.ascontiguousarray(frames0, dtype=np.float32),
+            "image1": np.ascontiguousarray(frames1, dtype=np.float32),
+            "pair_index": np.ascontiguousarray(pair_index, dtype=np.int64),
+            "timesteps": np.ascontiguousarray(timesteps, dtype=np.float32),
+        }
+        if not self.use_io_binding:
+            return self.session.run([OUTPUT_NAME], feeds)[0]
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        for name, array in feeds.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, "cuda", 0))
+        binding.bind_output(OUTPUT_NAME, "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        # One device-to-host copy per batch: the only synchronisation point.
+        return binding.copy_outputs_to_cpu()[0]
+
+
+__all__ = ["OnnxBackend", "gpu_present", "resolve_onnx_device"]
