@@ -48,8 +48,11 @@ class RefineBlock(nn.Module):
 
 def pixel_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
     """``[1, 2, H, W]`` pixel coordinates (x, y) with the dtype and device of ``like``."""
-    ys = torch.arange(height, dtype=like.dtype, device=like.device).view(1, 1, height, 1).expand(1, 1, height, width)
-    xs = torch.arange(width, dtype=like.dtype, device=like.device).view(1, 1, 1, width).expand(1, 1, height, width)
+    # Counted in float32 then cast: ONNX's Range has no float16, so a half-precision export needs this.
+    ys = torch.arange(height, dtype=torch.float32, device=like.device).to(like.dtype)
+    xs = torch.arange(width, dtype=torch.float32, device=like.device).to(like.dtype)
+    ys = ys.view(1, 1, height, 1).expand(1, 1, height, width)
+    xs = xs.view(1, 1, 1, width).expand(1, 1, height, width)
     return torch.cat([xs, ys], dim=1)
 
 
