@@ -293,6 +293,8 @@ def upscale_command(
 # Each helper module registers its click command with ONE line between the markers, e.g.
 #     from .bench import bench_command; main.add_command(bench_command)  # noqa: E402,E702
 # ---- begin registrations ----
+from .extrapolate import extrapolate_command; main.add_command(extrapolate_command)  # noqa: E402,E702
+from .backends.export import export_command; main.add_command(export_command)  # noqa: E402,E702
 # ---- end registrations ----
 
 

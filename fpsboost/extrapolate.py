@@ -1,0 +1,398 @@
+"""Predict frames after the last one: ``fpsboost extrapolate IN OUT --steps N``.
+
+Two layers, as elsewhere in fpsboost:
+
+* :class:`Extrapolator` runs the :class:`~fpsboost.models.extrapolator.CelCast` network on numpy
+  frames: from the last two or three frames (oldest first) it draws the frames ``tau`` source
+  intervals after the last, for any real ``tau`` > 0. :func:`predict_tail` is the one call the
+  main pipeline needs to fill the interval after the last input frame instead of holding it.
+* :func:`extrapolate_file` is the file job behind the command: decode, write the input (at its
+  own rate, or ``--factor`` / ``--fps`` times finer with the interpolation network), then the
+  predicted frames on the same grid, and keep the audio.
+
+Horizons up to :data:`~fpsboost.models.extrapolator` training's ``MAX_HORIZON`` (8 intervals) are
+predicted in one pass each from the real context ("step-conditioned"); further ones restart from
+the predictions at horizons 6, 7, 8 (recursive in blocks of 8), so any length works.
+"""
+
+from __future__ import annotations
+
+import math
+import time as wallclock
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import click
+import numpy as np
+
+from .errors import InputError, OptionError
+
+if TYPE_CHECKING:  # torch loads only when a network is built: ``fpsboost --help`` stays fast
+    from .models.extrapolator import CelCast
+
+MIN_CONTEXT_FRAMES = 2
+MAX_CONTEXT_FRAMES = 3
+MAX_DIRECT_HORIZON = 8.0  # the network was trained on horizons up to this many source intervals
+QUERIES_PER_CALL = 8  # horizons per network call (bounds memory on large frames)
+# A context frame whose mean absolute difference to the next one is below this is a held drawing
+# (animation on twos/threes): it carries no motion, so the context skips it.
+HOLD_DIFFERENCE = 1.0 / 255
+UINT16_MAX = 65535
+HISTORY_FRAMES = 8  # decoded frames kept to find the last three drawings (threes: 7 frames)
+EXTRAPOLATION_MODES = ("direct", "recursive")
+
+ProgressCallback = Callable[[Any], None]
+WarningCallback = Callable[[str], None]
+
+
+class Extrapolator:
+    """The extrapolation network on numpy frames ``[3,H,W]`` float32 in [0,1].
+
+    ``weights``: a CelCast safetensors file (None: the shipped ``weights/extrapolator-v1``);
+    ``device``: ``auto`` | ``cpu`` | ``cuda``; ``model``: an already built network (tests).
+    """
+
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", model: CelCast | None = None) -> None:
+        import torch
+
+        from .backends.torch_backend import resolve_device
+        from .models.extrapolator import load_extrapolator
+
+        self.device = resolve_device(device)
+        self.model = (model if model is not None else load_extrapolator(weights)).to(self.device).eval()
+        self._torch = torch
+
+    def predict(self, context: Sequence[np.ndarray], horizons: Sequence[float], mode: str = "direct") -> np.ndarray:
+        """Frames ``horizons`` source intervals after the last of ``context``.
+
+        ``context``: 2 or more ``[3,H,W]`` float frames in [0,1], oldest first, one interval apart
+        (only the last three are used). ``horizons``: positive reals. ``mode``: ``direct`` (one pass
+        per horizon up to 8, blocks of 8 beyond) or ``recursive`` (one interval at a time, each
+        prediction fed back; kept for comparison). Returns ``[K,3,H,W]`` float32 in [0,1].
+        """
+        if len(context) < MIN_CONTEXT_FRAMES:
+            raise InputError(f"extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, got {len(context)}")
+        if mode not in EXTRAPOLATION_MODES:
+            raise OptionError(f"unknown extrapolation mode {mode!r}: use {' or '.join(EXTRAPOLATION_MODES)}")
+        taus = np.asarray(horizons, np.float64)
+        if taus.size == 0:
+            return np.empty((0, *np.shape(context[-1])), np.float32)
+        if not np.all(taus > 0):
+            raise OptionError("extrapolation horizons must be positive")
+        frames = [np.asarray(frame, np.float32) for frame in context[-MAX_CONTEXT_FRAMES:]]
+        step = 1.0 if mode == "recursive" else MAX_DIRECT_HORIZON
+        return self._predict_in_blocks(frames, taus, step)
+
+    def _predict_in_blocks(self, context: list[np.ndarray], taus: np.ndarray, block: float) -> np.ndarray:
+        """Direct passes for horizons within ``block``; beyond, restart from predicted frames."""
+        result = np.empty((len(taus), *context[-1].shape), np.float32)
+        near = taus <= block + 1e-9
+        if near.any():
+            result[near] = self._network(context, taus[near])
+        if not near.all():
+            anchors = [block - i for i in range(len(context) - 1, -1, -1) if block - i > 0]
+            predicted = list(self._network(context, np.asarray(anchors)))
+            next_context = (context + predicted)[-len(context):]
+            result[~near] = self._predict_in_blocks(next_context, taus[~near] - block, block)
+        return result
+
+    def _network(self, context: list[np.ndarray], taus: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            stacked = torch.from_numpy(np.stack(context)[None]).to(self.device)
+            outputs = []
+            for start in range(0, len(taus), QUERIES_PER_CALL):
+                chunk = torch.from_numpy(taus[start:start + QUERIES_PER_CALL].astype(np.float32)).to(self.device)
+                index = torch.zeros(len(chunk), dtype=torch.long, device=self.device)
+                outputs.append(self.model(stacked, index, chunk).float().cpu().numpy())
+        return np.concatenate(outputs)
+
+
+def predict_tail(last_frames: Sequence[np.ndarray], timesteps: Sequence[float],
+                 extrapolator: Extrapolator | None = None) -> np.ndarray:
+    """Fill the time after the last frame by extrapolation instead of holding it.
+
+    ``last_frames``: the last 2-3 drawings ``[3,H,W]`` float32 in [0,1], oldest first, equally
+    spaced; ``timesteps``: for each wanted output frame, its distance after the last drawing in
+    units of that spacing (e.g. ``(time - t_last) / (t_last - t_previous)``), > 0. Returns
+    ``[len(timesteps),3,H,W]`` float32 in [0,1].
+    """
+    return (extrapolator or Extrapolator()).predict(last_frames, timesteps)
+
+
+def motion_context(history: Sequence[tuple[Fraction, np.ndarray]]) -> list[tuple[Fraction, np.ndarray]]:
+    """The last up to three distinct drawings of ``history`` ((time, [3,H,W] float) oldest first).
+
+    Held frames (nearly identical to the next one) are merged into their drawing, whose time
+    becomes the first frame showing it, so an animation on twos gives drawings two frames apart
+    rather than a still pair. The newest frame's picture is always the last one.
+    """
+    chosen = [history[-1]]
+    for time, frame in reversed(history[:-1]):
+        if float(np.abs(frame - chosen[0][1]).mean()) < HOLD_DIFFERENCE:
+            chosen[0] = (time, chosen[0][1])
+        elif len(chosen) < MAX_CONTEXT_FRAMES:
+            chosen.insert(0, (time, frame))
+        else:
+            break
+    return chosen
+
+
+def future_times(last_time: Fraction, end_time: Fraction, grid_start: Fraction, rate: Fraction) -> list[Fraction]:
+    """Grid points ``grid_start + j / rate`` in ``(last_time, end_time]``, exact."""
+    first = math.floor((last_time - grid_start) * rate) + 1
+    times = []
+    index = first
+    while grid_start + Fraction(index) / rate <= end_time:
+        times.append(grid_start + Fraction(index) / rate)
+        index += 1
+    return times
+
+
+# -- the file job --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtrapolateSettings:
+    """What ``fpsboost extrapolate`` makes.
+
+    ``steps``: input frame intervals to predict after the last frame (>= 1). ``factor`` (whole
+    number >= 1) or ``fps``: the output grid (default: the input's rate); the input part is
+    interpolated onto it and the prediction continues on it. ``only_new``: write only the
+    predicted frames (timestamps from 0, no audio). ``weights``: extrapolator weights,
+    ``interpolator_weights``: interpolator weights for the finer grid (None: the shipped ones).
+    """
+
+    steps: int
+    factor: int | None = None
+    fps: Fraction | None = None
+    only_new: bool = False
+    weights: str | None = None
+    interpolator_weights: str | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
+            raise OptionError(f"--steps must be a whole number of at least 1, got {self.steps!r}")
+        if self.factor is not None and self.fps is not None:
+            raise OptionError("give either --factor or --fps, not both")
+        if self.factor is not None and (isinstance(self.factor, bool) or not isinstance(self.factor, (int, np.integer)) or self.factor < 1):
+            raise OptionError(f"--factor must be a whole number of at least 1, got {self.factor!r}")
+        if self.fps is not None and not Fraction(self.fps) > 0:
+            raise OptionError(f"--fps must be positive, got {self.fps}")
+
+    def output_rate(self, input_rate: Fraction) -> Fraction:
+        return Fraction(self.fps) if self.fps is not None else Fraction(input_rate) * (self.factor or 1)
+
+
+@dataclass(frozen=True)
+class ExtrapolateSummary:
+    """What a finished extrapolation wrote. Times in seconds, rates in frames per second."""
+
+    input_path: str
+    output_path: str
+    frames_in: int
+    frames_out: int
+    frames_predicted: int
+    output_rate: Fraction
+    end_time: Fraction  # of the output, from its first frame
+    wall_time_s: float
+
+
+def _to_chw(rgb: np.ndarray) -> np.ndarray:
+    """[H,W,3] uint16 -> [3,H,W] float32 in [0,1]."""
+    return rgb.transpose(2, 0, 1).astype(np.float32) / UINT16_MAX
+
+
+def _to_rgb16(chw: np.ndarray) -> np.ndarray:
+    """[3,H,W] float in [0,1] -> [H,W,3] uint16 (rounded, clipped)."""
+    return (np.clip(chw.transpose(1, 2, 0), 0.0, 1.0) * UINT16_MAX + 0.5).astype(np.uint16)
+
+
+def extrapolate_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    settings: ExtrapolateSettings,
+    encode: Any = None,
+    progress: ProgressCallback | None = None,
+    on_warning: WarningCallback | None = None,
+    extrapolator: Extrapolator | None = None,
+) -> ExtrapolateSummary:
+    """Write ``output_path``: the input, then ``settings.steps`` input intervals of predicted frames.
+
+    ``encode``: :class:`~fpsboost.video.writer.EncodeSettings`. The input's audio and subtitles are
+    copied unchanged (they end where the input ends; the predicted tail plays without sound).
+    ``progress`` gets a :class:`~fpsboost.pipeline.Progress` now and then. Raises
+    :class:`~fpsboost.errors.FpsboostError` subclasses for bad input, output or options; nothing is
+    left at ``output_path`` unless the job finishes.
+    """
+    from .pipeline import Progress
+    from .timing import FramePlanner, Keyframe, output_frame_count
+    from .video.reader import VideoReader
+    from .video.writer import EncodeSettings, VideoWriter
+
+    started = wallclock.monotonic()
+    warn = on_warning or (lambda message: None)
+    encode = encode or EncodeSettings()
+    with VideoReader(input_path, on_warning=warn) as reader:
+        info = reader.info
+        if info.frame_count is not None and info.frame_count < MIN_CONTEXT_FRAMES:
+            raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {info.frame_count}")
+        out_rate = settings.output_rate(info.average_rate)
+        extrapolator = extrapolator or Extrapolator(settings.weights, settings.device)
+        interpolate = _interpolation_function(settings) if out_rate != info.average_rate else None
+        total_out = None
+        if info.duration:
+            total_out = round(settings.steps * out_rate / info.average_rate)
+            if not settings.only_new:
+                total_out += output_frame_count(info.duration, out_rate)
+        # Only the predicted frames: there is no sound for the future, so no audio or subtitles.
+        target_info = replace(info, audio_streams=0, subtitle_streams=0) if settings.only_new else info
+        state = _JobState()
+
+        def report() -> None:
+            if progress is not None:
+                progress(Progress(state.frames_in, state.frames_out, total_out, wallclock.monotonic() - started))
+
+        with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn) as writer:
+            def emit(picture: Any, time: Fraction) -> None:
+                writer.write(_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+                state.frames_out += 1
+                state.first_time = time if state.first_time is None else state.first_time
+                state.last_time = time
+
+            planner: FramePlanner | None = None
+            history: list[tuple[Fraction, Any, np.ndarray]] = []  # (time, decoded frame, chw)
+            for decoded in reader:
+                state.frames_in += 1
+                chw = _to_chw(decoded.rgb)
+                if planner is None:
+                    planner = FramePlanner(out_rate, decoded.time)
+                outputs = planner.add_key(Keyframe(decoded.index, decoded.time))
+                if not settings.only_new and outputs:
+                    _write_input_part(outputs, history[-1], chw, interpolate, emit)
+                history = (history + [(decoded.time, decoded.source, chw)])[-HISTORY_FRAMES:]
+                if state.frames_in % QUERIES_PER_CALL == 0:
+                    report()
+            if state.frames_in < MIN_CONTEXT_FRAMES or planner is None:
+                raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {state.frames_in}")
+            last_time, last_source, _ = history[-1]
+            if not settings.only_new and (last_time - planner.start) * out_rate % 1 == 0:
+                emit(last_source, last_time)  # the last input frame lies on the output grid
+            context = motion_context([(time, chw) for time, _, chw in history])
+            spacing = context[-1][0] - context[-2][0]
+            end = last_time + settings.steps * (last_time - history[-2][0])
+            future = future_times(last_time, end, planner.start, out_rate)
+            horizons = [float((time - context[-1][0]) / spacing) for time in future]
+            shift = future[0] if settings.only_new and future else Fraction(0)
+            for start in range(0, len(future), QUERIES_PER_CALL):
+                chunk = extrapolator.predict([frame for _, frame in context], horizons[start:start + QUERIES_PER_CALL])
+                for time, frame in zip(future[start:start + QUERIES_PER_CALL], chunk):
+                    emit(frame, time - shift)
+                report()
+    report()
+    duration = (state.last_time - state.first_time + 1 / out_rate) if state.first_time is not None else Fraction(0)
+    return ExtrapolateSummary(str(input_path), str(output_path), state.frames_in, state.frames_out, len(future),
+                              out_rate, duration, wallclock.monotonic() - started)
+
+
+@dataclass
+class _JobState:
+    frames_in: int = 0
+    frames_out: int = 0
+    first_time: Fraction | None = None
+    last_time: Fraction | None = None
+
+
+def _interpolation_function(settings: ExtrapolateSettings) -> Callable[[np.ndarray, np.ndarray, list[float]], np.ndarray]:
+    """``(frame0, frame1, timesteps) -> [K,3,H,W]`` with the interpolation network."""
+    from .backends import ModelSettings, create_backend
+
+    backend = create_backend(ModelSettings(device=settings.device, weights=settings.interpolator_weights))
+
+    def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: list[float]) -> np.ndarray:
+        return backend.interpolate(frame0[None], frame1[None], np.zeros(len(timesteps), np.int64),
+                                   np.asarray(timesteps, np.float32))
+
+    return interpolate
+
+
+def _write_input_part(outputs: list, previous: tuple[Fraction, Any, np.ndarray], chw: np.ndarray,
+                      interpolate: Callable | None, emit: Callable[[Any, Fraction], None]) -> None:
+    """Write the planner's output frames between the ``previous`` input frame and the newest one.
+
+    Originals are the previous frame's decoded picture; in-betweens come from the interpolation
+    network, or (same rate, irregular input timing) hold the previous frame.
+    """
+    _, previous_source, previous_chw = previous
+    between = [frame for frame in outputs if not frame.is_original]
+    results = iter(interpolate(previous_chw, chw, [float(frame.t) for frame in between])
+                   if between and interpolate is not None else [])
+    for frame in outputs:
+        if frame.is_original or interpolate is None:
+            emit(previous_source, frame.time)
+        else:
+            emit(next(results), frame.time)
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"{name} must be a whole number of at least {minimum}, got {text!r}") from None
+    if value < minimum or str(value) != text.strip():
+        raise OptionError(f"{name} must be a whole number of at least {minimum}, got {text!r}")
+    return value
+
+
+@click.command("extrapolate")
+@click.argument("input_path", metavar="IN")
+@click.argument("output_path", metavar="OUT")
+@click.option("--steps", "steps_text", required=True, metavar="N", help="Input frame intervals to predict after the last frame.")
+@click.option("--factor", "factor_text", metavar="N", help="Output rate = N x input rate: the input is interpolated and the prediction continues on the finer grid.")
+@click.option("--fps", "fps_text", metavar="RATE", help="Output rate in frames per second (60, 59.94, 60000/1001).")
+@click.option("--only-new", is_flag=True, help="Write only the predicted frames (timestamps from 0, no audio).")
+@click.option("--model", "model_path", metavar="PATH", help="Extrapolator weights (.safetensors). Default: the shipped model.")
+@click.option("--interpolator", "interpolator_path", metavar="PATH", help="Interpolator weights for --factor/--fps. Default: the shipped model.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the networks run.")
+@click.option("--codec", metavar="NAME", help="Video encoder (default libx264 for .mp4/.mkv/.mov).")
+@click.option("--crf", type=int, metavar="N", help="Constant rate factor for the encoder (quality; lower is better).")
+@click.option("--preset", metavar="NAME", help="Encoder preset, e.g. medium, slow.")
+@click.option("--pix-fmt", metavar="FMT", help="Output pixel format (default: the input's).")
+@click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE", help="Passed to the encoder unchanged (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
+def extrapolate_command(
+    input_path: str, output_path: str, steps_text: str, factor_text: str | None, fps_text: str | None,
+    only_new: bool, model_path: str | None, interpolator_path: str | None, device: str, codec: str | None, crf: int | None, preset: str | None,
+    pix_fmt: str | None, encoder_options: tuple[str, ...], overwrite: bool, quiet: bool,
+) -> None:
+    """Predict N frames after the last frame of IN with the extrapolation network; write OUT."""
+    from rich.console import Console
+
+    from .cli import ProgressDisplay, format_rate, parse_encoder_options
+    from .timing import parse_rate
+    from .video.writer import EncodeSettings
+
+    settings = ExtrapolateSettings(
+        steps=_parse_whole(steps_text, "--steps", 1), factor=_parse_whole(factor_text, "--factor", 1),
+        fps=parse_rate(fps_text) if fps_text is not None else None, only_new=only_new,
+        weights=model_path, interpolator_weights=interpolator_path, device=device,
+    )
+    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                            options=parse_encoder_options(encoder_options), overwrite=overwrite)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    with ProgressDisplay(console, quiet) as display:
+        summary = extrapolate_file(input_path, output_path, settings, encode, progress=display.update, on_warning=display.warn)
+    if not quiet:
+        console.print(f"[bold green]done[/]: {summary.input_path} -> {summary.output_path}")
+        console.print(f"  frames   {summary.frames_in} in -> {summary.frames_out} out "
+                      f"({summary.frames_predicted} predicted) at {format_rate(summary.output_rate)} fps, "
+                      f"{float(summary.end_time):.3f} s, {summary.wall_time_s:.1f} s wall")

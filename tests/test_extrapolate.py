@@ -1,0 +1,169 @@
+"""``fpsboost extrapolate`` and the extrapolation network: counts, timestamps, audio, errors, motion."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fpsboost.cli import main
+from fpsboost.data.celgen import CelScene
+from fpsboost.errors import InputError, ModelError
+from fpsboost.extrapolate import Extrapolator, motion_context, predict_tail
+from fpsboost.models.extrapolator import DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, load_extrapolator, save_extrapolator
+from fpsboost.models.presets import weights_dir
+
+from helpers_pipeline import read_video, stream_durations
+
+RATE = Fraction(24)
+TINY_CAST = CelCastConfig(motion_scales=(4, 2), motion_widths=(8, 8), motion_depths=(1, 1), synth_width=8, synth_depth=1)
+SHIPPED = weights_dir() / DEFAULT_EXTRAPOLATOR_WEIGHTS
+needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="weights/extrapolator-v1.safetensors not trained yet")
+SQUARE_SPEED = 4  # pixels per frame
+SQUARE_SIZE = 12
+
+
+@pytest.fixture(scope="module")
+def tiny_cast_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny CelCast: the file-job tests check counts, times and streams, not pictures."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("cast") / "celcast-tiny.safetensors"
+    save_extrapolator(CelCast(TINY_CAST), path, "test-untrained")
+    return path
+
+
+def run_cli(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(arg) for arg in args])
+    return result.exit_code, result.output
+
+
+def moving_square(frames: int, height: int = 48, width: int = 64) -> list[np.ndarray]:
+    """``[3,H,W]`` float frames: a red square moving right at SQUARE_SPEED px/frame on grey."""
+    pictures = []
+    for index in range(frames):
+        picture = np.full((3, height, width), 0.5, np.float32)
+        left = 8 + SQUARE_SPEED * index
+        picture[:, 18:18 + SQUARE_SIZE, left:left + SQUARE_SIZE] = np.array([0.9, 0.1, 0.1], np.float32)[:, None, None]
+        pictures.append(picture)
+    return pictures
+
+
+def red_centroid_x(picture: np.ndarray) -> float:
+    redness = np.clip(picture[0] - picture[1] - 0.3, 0, None)
+    return float((redness.sum(0) * np.arange(picture.shape[2])).sum() / redness.sum())
+
+
+def test_output_is_input_plus_steps_on_the_input_grid(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+    source = clip("in.mp4", frames=10, audio=True)
+    out = tmp_path / "out.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 3, "--model", tiny_cast_weights, "-q")
+    assert code == 0, output
+    written, original = read_video(out), read_video(source)
+    assert len(written.times) == 10 + 3
+    assert written.times == [Fraction(i) / RATE for i in range(13)]
+    for before, after in zip(original.pictures, written.pictures[:10]):
+        assert np.abs(before.astype(int) - after.astype(int)).mean() < 3  # the input is re-encoded, not changed
+
+
+def test_audio_is_kept_and_ends_with_the_input(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+    source = clip("in.mp4", frames=10, audio=True)
+    out = tmp_path / "out.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 4, "--model", tiny_cast_weights, "-q")
+    assert code == 0, output
+    before, after = stream_durations(source), stream_durations(out)
+    assert "audio" in after
+    assert abs(after["audio"] - before["audio"]) < Fraction(1, 20)
+    assert after["video"] == Fraction(14) / RATE
+
+
+def test_only_new_writes_just_the_predicted_frames(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+    source = clip("in.mp4", frames=6, audio=True)
+    out = tmp_path / "new.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 5, "--only-new", "--model", tiny_cast_weights, "-q")
+    assert code == 0, output
+    written = read_video(out)
+    assert written.times == [Fraction(i) / RATE for i in range(5)]
+    assert "audio" not in stream_durations(out)
+
+
+def test_factor_continues_prediction_on_the_finer_grid(clip, tiny_cast_weights: Path, tiny_weights: Path, tmp_path: Path) -> None:
+    source = clip("in.mp4", frames=6)
+    out = tmp_path / "out.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--factor", 3, "--model", tiny_cast_weights,
+                           "--interpolator", tiny_weights, "-q")
+    assert code == 0, output
+    times = read_video(out).times
+    # 5 intervals of the input at 3x (plus the last frame itself), then 2 intervals of predictions.
+    assert times == [Fraction(i) / (3 * RATE) for i in range(5 * 3 + 1 + 2 * 3)]
+
+
+def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+    source = clip("one.mp4", frames=1)
+    out = tmp_path / "out.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--model", tiny_cast_weights)
+    assert code != 0
+    assert output.strip().count("\n") == 0 and "at least 2 frames" in output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--steps", "0"), "--steps"),
+    (("--steps", "2", "--factor", "1.5"), "--factor"),
+    (("--steps", "2", "--factor", "2", "--fps", "60"), "either"),
+])
+def test_bad_options_are_one_line_errors(clip, tiny_cast_weights: Path, tmp_path: Path, args: tuple, message: str) -> None:
+    source = clip("in.mp4", frames=4)
+    code, output = run_cli("extrapolate", source, tmp_path / "out.mp4", *args, "--model", tiny_cast_weights)
+    assert code != 0
+    assert output.strip().count("\n") == 0 and message in output and "Traceback" not in output
+
+
+def test_missing_input_and_bad_weights_are_one_line_errors(clip, tmp_path: Path) -> None:
+    code, output = run_cli("extrapolate", tmp_path / "missing.mp4", tmp_path / "out.mp4", "--steps", 2)
+    assert code != 0 and "not found" in output and output.strip().count("\n") == 0
+    not_weights = tmp_path / "junk.safetensors"
+    not_weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError):
+        load_extrapolator(not_weights)
+
+
+def test_predict_needs_two_frames() -> None:
+    extrapolator = Extrapolator(model=CelCast(TINY_CAST), device="cpu")
+    with pytest.raises(InputError):
+        extrapolator.predict([np.zeros((3, 16, 16), np.float32)], [1.0])
+
+
+def test_motion_context_skips_held_drawings() -> None:
+    drawings = moving_square(4)
+    on_twos = [(Fraction(i), drawings[i // 2]) for i in range(7)]  # drawings at 0, 2, 4, 6
+    context = motion_context(on_twos)
+    assert [time for time, _ in context] == [2, 4, 6]
+    assert all(np.array_equal(frame, drawings[i + 1]) for i, (_, frame) in enumerate(context))
+
+
+@needs_shipped
+def test_moving_square_keeps_moving() -> None:
+    extrapolator = Extrapolator(device="cpu")
+    frames = moving_square(3)
+    predicted = predict_tail(frames, [1.0, 2.0, 3.0], extrapolator)
+    positions = [red_centroid_x(frame) for frame in [frames[-1], *predicted]]
+    steps = np.diff(positions)
+    assert np.all(steps > SQUARE_SPEED / 2), positions
+    assert np.all(steps < SQUARE_SPEED * 1.5), positions
+
+
+@needs_shipped
+def test_predictions_stay_in_range_and_keep_their_colours_over_long_horizons() -> None:
+    scene = CelScene(10_900_001, 64, 64)
+    context = [scene.render(float(t)).numpy() for t in (0, 1, 2)]
+    extrapolator = Extrapolator(device="cpu")
+    horizons = [float(k) for k in range(1, 17)]  # 9..16 go through the block recursion
+    predicted = extrapolator.predict(context, horizons)
+    assert predicted.shape == (16, 3, 64, 64)
+    assert np.isfinite(predicted).all() and predicted.min() >= 0 and predicted.max() <= 1
+    colour_shift = np.abs(predicted.mean(axis=(2, 3)) - context[-1].mean(axis=(1, 2))).max()
+    assert colour_shift < 0.1
