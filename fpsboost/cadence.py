@@ -32,7 +32,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -50,8 +50,14 @@ UINT16_TO_8BIT = 257.0  # full-range uint16 value per 8-bit step
 
 # Defaults for CadenceSettings (8-bit-equivalent units unless said otherwise).
 DEFAULT_HOLD_THRESHOLD = 1.0
-DEFAULT_NOISE_MARGIN = 4.0
+DEFAULT_NOISE_MARGIN = 2.5
 DEFAULT_MAX_HOLD_FRAMES = 4
+DEFAULT_EDGE_TOLERANCE_PX = 0.15
+DEFAULT_BRIGHTNESS_SHIFT = 0.5
+# The noise floor of a pair is this percentile of its block differences: noise touches every
+# block, a moving object only a few. Capped: when many blocks change more, it is motion (a pan).
+NOISE_FLOOR_PERCENTILE = 90
+NOISE_FLOOR_CAP = 1.5
 DEFAULT_SCENE_THRESHOLD = 0.35
 DEFAULT_CUT_JUMP_RATIO = 3.0
 
@@ -73,8 +79,15 @@ class CadenceSettings:
     key (scene cuts are still detected unless ``scene_threshold`` is 0).
     ``hold_threshold``: largest block-mean luma difference (8-bit units, on the blurred thumbnail)
     between two frames that still show the same drawing.
-    ``noise_margin``: a hold is also accepted up to this many times the difference that the
-    frames' own noise explains (compressed sources are noisier than the fixed threshold).
+    ``noise_margin``: a hold is also accepted while the most-changed block stays within this many
+    times the pair's noise floor (the ``NOISE_FLOOR_PERCENTILE`` block, capped at
+    ``NOISE_FLOOR_CAP``): compressed sources are noisier than the fixed threshold, but their noise
+    is spread over the frame, while a moving object changes a few blocks far above the rest.
+    ``edge_tolerance_px``: codec noise along edges is forgiven as if the edge had moved this many
+    thumbnail pixels; real motion of less than that per frame is treated as a hold (and breaks
+    it once it adds up, because frames are compared with the drawing's key).
+    ``brightness_shift``: two frames whose mean luma differs by more than this (8-bit units) are
+    never the same drawing, however evenly spread the change is (a fade).
     ``max_hold_frames``: a drawing shown longer than this is a still, not a cadence: motion after it
     starts from the still's last frame instead of being interpolated from seconds back.
     ``scene_threshold``: cut score (0..1, colour-histogram and structural change combined) above
@@ -87,6 +100,8 @@ class CadenceSettings:
     hold_threshold: float = DEFAULT_HOLD_THRESHOLD
     noise_margin: float = DEFAULT_NOISE_MARGIN
     max_hold_frames: int = DEFAULT_MAX_HOLD_FRAMES
+    edge_tolerance_px: float = DEFAULT_EDGE_TOLERANCE_PX
+    brightness_shift: float = DEFAULT_BRIGHTNESS_SHIFT
     cut_jump_ratio: float = DEFAULT_CUT_JUMP_RATIO
 
     def __post_init__(self) -> None:
@@ -98,22 +113,23 @@ class CadenceSettings:
             raise OptionError(f"hold threshold must be >= 0, got {self.hold_threshold}")
         if self.noise_margin < 0:
             raise OptionError(f"noise margin must be >= 0, got {self.noise_margin}")
+        if self.edge_tolerance_px < 0:
+            raise OptionError(f"edge tolerance must be >= 0, got {self.edge_tolerance_px}")
+        if self.brightness_shift < 0:
+            raise OptionError(f"brightness shift must be >= 0, got {self.brightness_shift}")
         if self.max_hold_frames < 1:
             raise OptionError(f"max hold frames must be >= 1, got {self.max_hold_frames}")
         if self.cut_jump_ratio < 1:
             raise OptionError(f"cut jump ratio must be >= 1, got {self.cut_jump_ratio}")
 
 
-@dataclass(frozen=True)
-class Shot:
-    """Source frames ``first_index..last_index`` (inclusive) between two cuts, and their cadence."""
+class Shot(NamedTuple):
+    """Source frames ``first_index..last_index`` (inclusive) between two cuts, and their cadence:
+    ``ones``, ``twos``, ``threes``, ``fours``, ``mixed`` or ``still``."""
 
     first_index: int
     last_index: int
     cadence: str
-
-    def __iter__(self):  # unpacks as (first_index, last_index, cadence)
-        return iter((self.first_index, self.last_index, self.cadence))
 
 
 @dataclass
@@ -132,14 +148,14 @@ class CadenceSummary:
 class FrameSignature:
     """What is kept of a frame to compare it with others.
 
-    ``luma``: blurred thumbnail ``[h, w]`` float32 in 8-bit units. ``histogram``: ``[3, bins]``
-    colour histogram, each row summing to 1. ``noise``: estimated noise standard deviation of the
-    thumbnail (8-bit units). ``mean``: mean luma (8-bit units).
+    ``luma``: blurred thumbnail ``[h, w]`` float32 in 8-bit units; ``gradient``: its gradient
+    magnitude ``[h, w]`` (8-bit units per thumbnail pixel). ``histogram``: ``[3, bins]``
+    colour histogram, each row summing to 1. ``mean``: mean luma (8-bit units).
     """
 
     luma: np.ndarray
+    gradient: np.ndarray
     histogram: np.ndarray
-    noise: float
     mean: float
 
 
@@ -178,7 +194,7 @@ class FrameRecord:
 
 
 def frame_signature(rgb: np.ndarray) -> FrameSignature:
-    """Thumbnail, histogram and noise level of an ``[H, W, 3]`` uint16 full-range RGB frame."""
+    """Thumbnail, gradient, histogram and mean luma of an ``[H, W, 3]`` uint16 full-range RGB frame."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an [H, W, 3] frame, got shape {rgb.shape}")
     height, width = rgb.shape[:2]
@@ -187,46 +203,46 @@ def frame_signature(rgb: np.ndarray) -> FrameSignature:
     small = cv2.resize(rgb.astype(np.float32) / UINT16_TO_8BIT, size, interpolation=cv2.INTER_AREA)
     small = small.reshape(size[1], size[0], 3)
     luma = small @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 weights
-    noise = _noise_sigma(luma)
     blurred = cv2.GaussianBlur(luma, (0, 0), THUMBNAIL_BLUR_SIGMA)
     histogram = np.stack([
         np.histogram(small[..., channel], bins=CUT_HISTOGRAM_BINS, range=(0.0, 256.0))[0] for channel in range(3)
     ]).astype(np.float32)
     histogram /= max(1.0, float(luma.size))
-    return FrameSignature(blurred, histogram, noise, float(luma.mean()))
+    gradient_y, gradient_x = np.gradient(blurred) if min(blurred.shape) > 1 else (np.zeros_like(blurred),) * 2
+    gradient = np.hypot(gradient_x, gradient_y).astype(np.float32)
+    return FrameSignature(blurred, gradient, histogram, float(luma.mean()))
 
 
-def _noise_sigma(luma: np.ndarray) -> float:
-    """Noise standard deviation from the median absolute Laplacian (flat cel areas dominate)."""
-    if min(luma.shape) < 3:
-        return 0.0
-    laplacian = cv2.Laplacian(luma, cv2.CV_32F, ksize=1)  # 4-neighbour kernel: noise gain sqrt(20)
-    return float(np.median(np.abs(laplacian))) * 1.4826 / math.sqrt(20.0)
+def _block_means(image: np.ndarray) -> np.ndarray:
+    """Means over ``HOLD_BLOCK_SIZE``-pixel square blocks; ragged edges are padded by repetition."""
+    h, w = image.shape
+    block = max(1, min(HOLD_BLOCK_SIZE, h, w))
+    padded = np.pad(image, ((0, -h % block), (0, -w % block)), mode="edge")
+    hp, wp = padded.shape
+    return padded.reshape(hp // block, block, wp // block, block).mean(axis=(1, 3))
 
 
-def _blur_noise_gain() -> float:
-    """How much the thumbnail blur shrinks white noise's standard deviation."""
-    return 1.0 / (2.0 * math.sqrt(math.pi) * THUMBNAIL_BLUR_SIGMA)
+@dataclass(frozen=True)
+class Change:
+    """How two frames differ (8-bit units): ``largest``: the most-changed block beyond edge
+    jitter; ``noise_floor``: the ``NOISE_FLOOR_PERCENTILE`` block's plain difference; ``brightness``: mean luma shift."""
+
+    largest: float
+    noise_floor: float
+    brightness: float
 
 
-def block_change(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest block-mean absolute difference between two thumbnails (8-bit units)."""
-    difference = np.abs(a - b)
-    h, w = difference.shape
-    block = min(HOLD_BLOCK_SIZE, h, w)
-    h_crop, w_crop = (h // block) * block, (w // block) * block
-    blocks = difference[:h_crop, :w_crop].reshape(h_crop // block, block, w_crop // block, block).mean(axis=(1, 3))
-    largest = float(blocks.max())
-    if h_crop < h or w_crop < w:  # edge strips that do not fill a whole block still count
-        largest = max(largest, float(difference[h_crop:].mean()) if h_crop < h else 0.0,
-                      float(difference[:, w_crop:].mean()) if w_crop < w else 0.0)
-    return largest
+def block_change(a: FrameSignature, b: FrameSignature, edge_tolerance_px: float) -> Change:
+    """Block-wise luma difference between two frames, less what edge jitter explains.
 
-
-def noise_change(a: FrameSignature, b: FrameSignature) -> float:
-    """Expected block change that the two frames' noise alone produces (8-bit units)."""
-    sigma = math.hypot(a.noise, b.noise) * _blur_noise_gain()
-    return sigma * math.sqrt(2.0 / math.pi)  # mean absolute value of a normal variable
+    8-bit units. Lossy codecs disturb pixels near edges in proportion to the edge's contrast, as
+    a sub-pixel shift would; so each block may differ by ``edge_tolerance_px`` times its gradient
+    magnitude for free. Being relative to contrast, this treats dark and bright scenes alike.
+    """
+    difference = _block_means(np.abs(a.luma - b.luma))
+    jitter = _block_means(np.maximum(a.gradient, b.gradient)) * edge_tolerance_px
+    largest = max(0.0, float((difference - jitter).max()))
+    return Change(largest, float(np.percentile(difference, NOISE_FLOOR_PERCENTILE)), abs(a.mean - b.mean))
 
 
 def cut_score(a: FrameSignature, b: FrameSignature) -> float:
@@ -286,7 +302,6 @@ class CadenceAnalyzer:
             record.reason = "first"
             keys.append(self._make_key(record, signature, cut_before=False))
         else:
-            record.change_from_previous = block_change(self._previous_signature.luma, signature.luma)
             record.cut_score = cut_score(self._previous_signature, signature)
             if self._is_cut(record.cut_score):
                 record.reason = "cut"
@@ -311,10 +326,16 @@ class CadenceAnalyzer:
     def _hold_or_draw(self, record: FrameRecord, signature: FrameSignature) -> list[Keyframe]:
         key_signature, key_record = self._key_signature, self._key_record
         assert key_signature is not None and key_record is not None and self._previous_signature is not None
-        record.change_from_key = block_change(key_signature.luma, signature.luma)
-        limit = max(self.settings.hold_threshold, self.settings.noise_margin * noise_change(key_signature, signature))
-        record.hold_limit = limit
-        same_drawing = record.change_from_key <= limit and (record.change_from_previous or 0.0) <= limit
+        from_key = block_change(key_signature, signature, self.settings.edge_tolerance_px)
+        from_previous = block_change(self._previous_signature, signature, self.settings.edge_tolerance_px)
+        record.change_from_key = from_key.largest
+        record.change_from_previous = from_previous.largest
+        record.hold_limit = self._hold_limit(key_signature, signature, from_key)
+        same_drawing = (
+            from_key.largest <= record.hold_limit
+            and from_previous.largest <= self._hold_limit(self._previous_signature, signature, from_previous)
+            and from_key.brightness <= self.settings.brightness_shift
+        )
         if same_drawing:
             record.reason = "hold"
             record.held_from = key_record.index
@@ -333,6 +354,10 @@ class CadenceAnalyzer:
         record.reason = "drawing"
         keys.append(self._make_key(record, signature, cut_before=False))
         return keys
+
+    def _hold_limit(self, a: FrameSignature, b: FrameSignature, change: Change) -> float:
+        """Largest block change (8-bit units) that still counts as the same drawing for this pair."""
+        return max(self.settings.hold_threshold, self.settings.noise_margin * min(change.noise_floor, NOISE_FLOOR_CAP))
 
     def _make_key(self, record: FrameRecord, signature: FrameSignature, cut_before: bool) -> Keyframe:
         record.is_key = True
