@@ -28,6 +28,18 @@ def read_all(path: Path) -> tuple[list, Fraction, list[str]]:
     return frames, reader.end_time, warnings
 
 
+def visible_samples(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Each plane's samples without line padding, as int arrays."""
+    planes = []
+    for index, plane in enumerate(frame.planes):
+        components = [c for c in frame.format.components if c.plane == index]
+        dtype = np.uint16 if components[0].bits > 8 else np.uint8
+        item = np.dtype(dtype).itemsize
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // item)
+        planes.append(rows[:, : plane.width * len(components)].astype(int))
+    return planes
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if error == 0 else 10 * np.log10(65535.0**2 / error)
@@ -410,3 +422,35 @@ def test_file_with_no_decodable_frame_is_an_input_error(tmp_path: Path) -> None:
     cut.write_bytes(clip.read_bytes()[:first_packet_offset + 10])
     with pytest.raises(InputError):
         read_all(cut)
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p10le", "yuv444p", "gbrp10le", "rgb24", "gray"])
+def test_rgb_yuv_round_trip_for_odd_sizes_and_layouts(pix_fmt: str) -> None:
+    """RGB made from a frame converts back to the same samples (held frames survive RGB).
+
+    Colours are kept moderate: a subsampled frame whose decoded RGB clips cannot come back.
+    """
+    from helpers_video import pattern_rgb24
+
+    height, width = 37, 53
+    rgb = (pattern_rgb24(3, width, height).astype(np.uint16) // 2 + 64) * 257
+    frame = rgb16_to_frame(rgb, pix_fmt, "bt709", False)
+    assert (frame.format.name, frame.width, frame.height) == (pix_fmt, width, height)
+    decoded = frame_to_rgb16(frame, "bt709", False)
+    again = rgb16_to_frame(decoded, pix_fmt, "bt709", False)
+    for before, after in zip(visible_samples(frame), visible_samples(again)):
+        assert np.abs(before - after).max() <= 1
+    if pix_fmt in {"gbrp10le", "rgb24"}:
+        assert np.abs(decoded.astype(int) - rgb).max() <= 65535 // 1023
+
+
+def test_semi_planar_formats_convert_through_swscale_closely() -> None:
+    """NV12 (hardware decoders) is re-packed by swscale, whose chroma filter differs slightly from ours."""
+    from helpers_video import pattern_rgb24
+
+    rgb = (pattern_rgb24(2, 54, 38).astype(np.uint16) // 2 + 64) * 257
+    frame = rgb16_to_frame(rgb, "nv12", "bt709", False)
+    assert frame.format.name == "nv12"
+    assert psnr(frame_to_rgb16(frame, "bt709", False), rgb) > 30
+    planar = rgb16_to_frame(rgb, "yuv420p", "bt709", False)
+    assert psnr(frame_to_rgb16(frame, "bt709", False), frame_to_rgb16(planar, "bt709", False)) > 35

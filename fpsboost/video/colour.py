@@ -202,32 +202,46 @@ def frame_to_rgb16(frame: av.VideoFrame, matrix: str, full_range: bool) -> np.nd
     luma = _plane_array(frame, layout.planes[0], layout.dtype).astype(np.float32)
     luma -= black
     luma *= RGB16_MAX / luma_span
-    out = np.empty((height, width, 3), np.uint16)
     if layout.kind == "gray":
-        np.clip(luma, 0, RGB16_MAX, out=luma)
-        luma += 0.5
-        out[...] = luma[:, :, None]
-        return out
+        return _to_uint16(np.repeat(luma[:, :, None], 3, axis=2))
     cb = _plane_array(frame, layout.planes[1], layout.dtype).astype(np.float32)
     cr = _plane_array(frame, layout.planes[2], layout.dtype).astype(np.float32)
     scale = RGB16_MAX / chroma_span
-    cb = (cb - chroma_mid) * scale
-    cr = (cr - chroma_mid) * scale
+    cb -= chroma_mid
+    cb *= scale
+    cr -= chroma_mid
+    cr *= scale
     r_cr, g_cb, g_cr, b_cb = _chroma_factors(matrix)
-    offsets = (r_cr * cr, g_cb * cb + g_cr * cr, b_cb * cb)
+    offsets = (r_cr * cr, g_cb * cb + g_cr * cr, b_cb * cb)  # added to luma, at chroma resolution
     sub_h, sub_w = cb.shape
     block_y, block_x = height // sub_h, width // sub_w
-    exact_blocks = block_y * sub_h == height and block_x * sub_w == width
+    out = np.empty((height, width, 3), np.uint16)
+    if block_y * sub_h == height and block_x * sub_w == width:
+        # Spread each chroma sample over its block by broadcasting, without materialising it.
+        luma_blocks = luma.reshape(sub_h, block_y, sub_w, block_x)
+        out_blocks = out.reshape(sub_h, block_y, sub_w, block_x, 3)
+        value = np.empty_like(luma_blocks)
+        for channel, offset in enumerate(offsets):
+            np.add(luma_blocks, offset[:, None, :, None], out=value)
+            out_blocks[..., channel] = _round_clip(value)
+        return out
     for channel, offset in enumerate(offsets):
-        if exact_blocks:
-            value = luma.reshape(sub_h, block_y, sub_w, block_x) + offset[:, None, :, None]
-            value = value.reshape(height, width)
-        else:
-            value = luma + _upsample(offset, height, width)
-        np.clip(value, 0, RGB16_MAX, out=value)
-        value += 0.5
-        out[:, :, channel] = value
+        out[:, :, channel] = _round_clip(luma + _upsample(offset, height, width))
     return out
+
+
+def _round_clip(values: np.ndarray) -> np.ndarray:
+    """Float code values (any overshoot) -> clipped to 0..65535 and offset for rounding, in place."""
+    np.clip(values, 0, RGB16_MAX, out=values)
+    values += 0.5
+    return values
+
+
+def _to_uint16(values: np.ndarray) -> np.ndarray:
+    """Float 0..65535 (any overshoot) -> uint16, clipped and rounded to nearest."""
+    np.clip(values, 0, RGB16_MAX, out=values)
+    values += 0.5
+    return values.astype(np.uint16)
 
 
 def _widen(samples: np.ndarray, bits: int) -> np.ndarray:
@@ -250,13 +264,20 @@ def _narrow(rgb: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _block_mean(values: np.ndarray, sub_h: int, sub_w: int) -> np.ndarray:
-    """Mean of ``values`` [H, W] over the blocks of a ``[sub_h, sub_w]`` chroma grid (edges padded)."""
-    height, width = values.shape
+    """Mean of ``values`` [H, W, C] over the blocks of a ``[sub_h, sub_w]`` chroma grid (edges padded)."""
+    height, width = values.shape[:2]
     block_y, block_x = -(-height // sub_h), -(-width // sub_w)
     padded_h, padded_w = sub_h * block_y, sub_w * block_x
     if (padded_h, padded_w) != (height, width):
-        values = np.pad(values, ((0, padded_h - height), (0, padded_w - width)), mode="edge")
-    return values.reshape(sub_h, block_y, sub_w, block_x).mean(axis=(1, 3), dtype=np.float32)
+        values = np.pad(values, ((0, padded_h - height), (0, padded_w - width), (0, 0)), mode="edge")
+    if block_y == block_x == 1:
+        return values
+    total = np.zeros((sub_h, sub_w, values.shape[2]), np.float32)
+    for dy in range(block_y):
+        for dx in range(block_x):
+            total += values[dy::block_y, dx::block_x]
+    total *= 1.0 / (block_y * block_x)
+    return total
 
 
 def rgb16_to_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, full_range: bool) -> av.VideoFrame:
@@ -286,19 +307,19 @@ def rgb16_to_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, full_range: bool)
         return frame
     black, luma_span, chroma_mid, chroma_span = _range_constants(layout.bits, full_range)
     top = (1 << layout.bits) - 1
-    weights = _luma_weights(matrix)
-    red, green, blue = (rgb[:, :, channel].astype(np.float32) * (1.0 / RGB16_MAX) for channel in range(3))
-    luma = weights[0] * red + weights[1] * green + weights[2] * blue
-    _store(frame, layout.planes[0], layout.dtype, luma * luma_span + black, top)
+    weights = np.array(_luma_weights(matrix), np.float32)
+    rgb_float = rgb.astype(np.float32)
+    rgb_float *= 1.0 / RGB16_MAX
+    _store(frame, layout.planes[0], layout.dtype, rgb_float @ (weights * luma_span) + black, top)
     if layout.kind == "gray":
         return frame
-    sub_h, sub_w = frame.planes[layout.planes[1]].height, frame.planes[layout.planes[1]].width
-    red_s, green_s, blue_s = (_block_mean(c, sub_h, sub_w) for c in (red, green, blue))
-    luma_s = weights[0] * red_s + weights[1] * green_s + weights[2] * blue_s
-    cb = (blue_s - luma_s) / (2 * (1 - weights[2]))
-    cr = (red_s - luma_s) / (2 * (1 - weights[0]))
-    _store(frame, layout.planes[1], layout.dtype, cb * chroma_span + chroma_mid, top)
-    _store(frame, layout.planes[2], layout.dtype, cr * chroma_span + chroma_mid, top)
+    chroma_plane = frame.planes[layout.planes[1]]
+    mean_rgb = _block_mean(rgb_float, chroma_plane.height, chroma_plane.width)  # [h, w, 3]
+    kr, _, kb = weights
+    to_cb = (np.array([0.0, 0.0, 1.0], np.float32) - weights) / (2 * (1 - kb))
+    to_cr = (np.array([1.0, 0.0, 0.0], np.float32) - weights) / (2 * (1 - kr))
+    _store(frame, layout.planes[1], layout.dtype, mean_rgb @ (to_cb * chroma_span) + chroma_mid, top)
+    _store(frame, layout.planes[2], layout.dtype, mean_rgb @ (to_cr * chroma_span) + chroma_mid, top)
     return frame
 
 
