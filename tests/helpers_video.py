@@ -120,8 +120,13 @@ def _write_tone(container: av.container.OutputContainer, stream: av.stream.Strea
     container.mux(stream.encode(None))
 
 
-def add_subtitles_with_ffmpeg(video: Path, output: Path, srt_text: str, language: str = "eng", codec: str = "srt") -> Path:
-    """Mux an SRT (or, with codec="ass", an ASS) subtitle track into a copy of ``video`` using /usr/bin/ffmpeg."""
+def add_subtitles_with_ffmpeg(
+    video: Path, output: Path, srt_text: str, language: str = "eng", codec: str = "srt", attachment: Path | None = None
+) -> Path:
+    """Mux an SRT (or, with codec="ass", an ASS) subtitle track into a copy of ``video`` using /usr/bin/ffmpeg.
+
+    ``attachment`` is added as a font attachment (Matroska only).
+    """
     if FFMPEG is None:
         raise RuntimeError("ffmpeg not installed")
     srt = output.with_suffix(".srt")
@@ -130,8 +135,10 @@ def add_subtitles_with_ffmpeg(video: Path, output: Path, srt_text: str, language
         FFMPEG, "-v", "error", "-y", "-i", str(video), "-i", str(srt),
         "-map", "0", "-map", "1", "-c", "copy", "-c:s", codec,
         "-metadata:s:s:0", f"language={language}", "-metadata:s:s:0", "title=Signs",
-        str(output),
     ]
+    if attachment is not None:
+        command += ["-attach", str(attachment), "-metadata:s:t:0", "mimetype=font/ttf"]
+    command.append(str(output))
     subprocess.run(command, check=True)
     return output
 

@@ -275,7 +275,9 @@ needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is needed to au
 @pytest.mark.parametrize("codec", ["srt", "ass"])
 def test_text_subtitles_are_copied_into_mkv_with_language(tmp_path: Path, codec: str) -> None:
     video = make_clip(tmp_path / "plain.mkv", frames=24, codec="ffv1", audio=True)
-    clip = add_subtitles_with_ffmpeg(video, tmp_path / "subs.mkv", SRT, language="eng", codec=codec)
+    font = tmp_path / "Sign.ttf"
+    font.write_bytes(bytes(range(256)) * 4)
+    clip = add_subtitles_with_ffmpeg(video, tmp_path / "subs.mkv", SRT, language="eng", codec=codec, attachment=font)
     assert probe(clip).subtitle_streams == 1
     warnings: list[str] = []
     output = copy_through(clip, tmp_path / "out.mkv", rate=Fraction(48), warnings=warnings)
@@ -288,6 +290,8 @@ def test_text_subtitles_are_copied_into_mkv_with_language(tmp_path: Path, codec:
         packets_in = [(bytes(p), p.pts * p.time_base) for p in a.demux(sub_in) if p.size]
         packets_out = [(bytes(p), p.pts * p.time_base) for p in b.demux(sub_out) if p.size]
         assert len(b.streams.audio) == 1
+        attached = [stream for stream in b.streams if stream.type == "attachment"]
+        assert [(s.metadata.get("filename"), s.data) for s in attached] == [("Sign.ttf", font.read_bytes())]
     assert packets_out == packets_in
 
 

@@ -441,6 +441,8 @@ def _remux_once(
             if plan is None:
                 continue
             plans[stream.index] = (plan, _add_copy_stream(output, plan))
+        if any(plan.source.type == "subtitle" for plan, _ in plans.values()):
+            _copy_attachments(media_in, output, warn)
         encoders = {index: _Transcoder(plan, out) for index, (plan, out) in plans.items() if plan.action == "transcode"}
         media_streams = [plan.source for plan, _ in plans.values()]
         video_packets = ((packet, video_out) for packet in video_in.demux(video_src))
@@ -458,6 +460,19 @@ def _remux_once(
             output.mux(packet)
         for transcoder in encoders.values():
             output.mux(transcoder.flush())
+
+
+def _copy_attachments(media_in: av.container.InputContainer, output: av.container.OutputContainer, warn: WarningSink) -> None:
+    """Copy attached files (the fonts ASS subtitles are styled with) where the container keeps them."""
+    attachments = [stream for stream in media_in.streams if stream.type == "attachment"]
+    if not attachments:
+        return
+    if "matroska" not in output.format.name:
+        warn(f"{len(attachments)} attached file(s) (subtitle fonts) cannot go into {output.format.name}; use .mkv to keep them")
+        return
+    for stream in attachments:
+        name = stream.metadata.get("filename") or f"attachment-{stream.index}"
+        output.add_attachment(name, stream.metadata.get("mimetype") or "application/octet-stream", stream.data)
 
 
 def _packet_time(item: tuple[av.Packet, av.stream.Stream]) -> float:
