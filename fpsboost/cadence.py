@@ -10,9 +10,10 @@ Decisions, per source frame:
 
 * **hold**: the frame shows the same drawing as the current key. Compared on a blurred,
   downscaled luma thumbnail: the *largest* block-mean difference (8-bit units) must stay under
-  ``hold_threshold`` (or under the noise the frames themselves show). Blocks are small and the
-  maximum is used, so a small, dark, slowly moving object still breaks a hold, while noise that
-  is spread over the frame averages out. Frames are compared with the run's key, not only with
+  ``hold_threshold``, or under ``noise_margin`` times the pair's noise floor (its 90th-percentile
+  block: noise touches every block, motion only some). Blocks are small and the maximum is used,
+  so a small, dark, slowly moving object still breaks a hold, while noise spread over the frame
+  does not; edge differences up to a sub-pixel shift (codec ringing) are forgiven. Frames are compared with the run's key, not only with
   their neighbour, so slow drift cannot creep through a chain of "holds".
 * **new drawing**: a key. If the previous drawing was held longer than ``max_hold_frames`` it is
   a *still*, not a slow cadence: its last frame becomes a key too (with ``cut_before=True``, which
