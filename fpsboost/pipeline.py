@@ -27,7 +27,7 @@ import numpy as np
 from .backends import InterpolationBackend, ModelSettings, create_backend
 from .cadence import CadenceAnalyzer, CadenceSettings
 from .errors import InputError, ModelError, OptionError, OutputError
-from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count
+from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
 from .video.reader import DecodedFrame, VideoInfo, VideoReader
 from .video.writer import EncodeSettings, VideoWriter
 
@@ -380,6 +380,8 @@ class UpscaleJob:
         backend: ResilientBackend, out_rate: Fraction, total_out: int | None, started: float, reader: VideoReader,
     ) -> Fraction:
         analyzer = self._analyzer
+        info = reader.info
+        previous_time = Fraction(0)
         lookahead = analyzer.LOOKAHEAD_FRAMES
         planner: FramePlanner | None = None
         waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
@@ -450,10 +452,14 @@ class UpscaleJob:
             if item is _END:
                 break
             if self._frames_in == 0:
-                self._first_time = item.time
+                self._first_time = previous_time = item.time
+            time = snap_to_grid(item.time, info.average_rate, self._first_time, info.time_base)
+            if self._frames_in > 0 and time <= previous_time:
+                time = item.time
+            previous_time = time
             self._frames_in += 1
             waiting[item.index] = item
-            for key in analyzer.push(item.index, item.time, item.rgb):
+            for key in analyzer.push(item.index, time, item.rgb):
                 accept(key)
             for index in [index for index in waiting if index < item.index - lookahead]:
                 del waiting[index]  # a hold: never needed again
@@ -464,7 +470,7 @@ class UpscaleJob:
         for key in analyzer.finish():
             accept(key)
         waiting.clear()
-        end_time = Fraction(reader.end_time)
+        end_time = snap_to_grid(reader.end_time, info.average_rate, self._first_time, info.time_base)
         assert planner is not None, "the cadence analyser returned no keyframe"
         for output in planner.finish(end_time):
             schedule(output)

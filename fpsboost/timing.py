@@ -48,6 +48,17 @@ def output_frame_count(duration: Fraction, out_rate: Fraction) -> int:
     return int((duration * out_rate + Fraction(1, 2)) // 1)
 
 
+def snap_to_grid(time: Fraction, rate: Fraction, origin: Fraction, tolerance: Fraction) -> Fraction:
+    """``time`` moved onto the nearest ``origin + n / rate`` when it is within ``tolerance`` of it.
+
+    Containers with coarse clocks store 23.976 fps as 0, 42, 83, 125 ms...; snapping by up to one
+    clock tick recovers the exact times, so originals land exactly on the output grid.
+    """
+    time, rate, origin = Fraction(time), Fraction(rate), Fraction(origin)
+    grid = origin + Fraction(round((time - origin) * rate)) / rate
+    return grid if abs(grid - time) <= tolerance else time
+
+
 @dataclass(frozen=True)
 class Keyframe:
     """A source frame that carries a drawing: the planner interpolates between consecutive keys.

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from fpsboost.errors import OptionError
-from fpsboost.timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, parse_rate, plan_all
+from fpsboost.timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, parse_rate, plan_all, snap_to_grid
 
 NTSC_FILM = Fraction(24000, 1001)
 
@@ -176,3 +176,16 @@ def test_output_frame_is_original_when_t_is_zero_or_no_second_key() -> None:
     assert OutputFrame(0, Fraction(0), 3, 4, Fraction(0)).is_original
     assert OutputFrame(0, Fraction(0), 3, None, Fraction(0)).is_original
     assert not OutputFrame(0, Fraction(0), 3, 4, Fraction(1, 2)).is_original
+
+
+def test_snap_to_grid_recovers_exact_times_from_millisecond_clocks() -> None:
+    millisecond = Fraction(1, 1000)
+    for index in range(200):
+        exact = Fraction(index) / NTSC_FILM
+        stored = Fraction(round(exact * 1000), 1000)  # what Matroska keeps
+        assert snap_to_grid(stored, NTSC_FILM, Fraction(0), millisecond) == exact
+
+
+def test_snap_to_grid_leaves_times_off_the_grid_alone() -> None:
+    assert snap_to_grid(Fraction(1, 50), Fraction(24), Fraction(0), Fraction(1, 1000)) == Fraction(1, 50)
+    assert snap_to_grid(Fraction(7, 3), Fraction(24), Fraction(7, 3), Fraction(0)) == Fraction(7, 3)
