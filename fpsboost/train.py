@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
-from .models.interpolator import CelFlow, CelFlowConfig, PairFlows
+from .models.interpolator import CelFlow, PairFlows
 from .models.presets import PRESETS, save_weights
 
 CHARBONNIER_EPSILON = 1e-3
@@ -81,9 +81,7 @@ def flow_weight_at(step: int, settings: TrainSettings) -> float:
 def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, PairFlows]:
     """Run the network on a training batch (crops already a multiple of the stride)."""
     flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=True)
-    index = batch["pair_index"]
-    gathered = PairFlows(flows.flow_0to1[index], flows.flow_1to0[index])
-    frames, _, _ = model.synthesizer(batch["image0"][index], batch["image1"][index], gathered, batch["timesteps"])
+    frames, _, _ = model.synthesizer(batch["image0"], batch["image1"], flows, batch["pair_index"], batch["timesteps"])
     return frames, flows
 
 

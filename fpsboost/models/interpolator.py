@@ -108,8 +108,9 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
 class TimestepSynthesizer(nn.Module):
     """Draws the frame at time t from both frames and the pair's flows.
 
-    Works at ``1/synth_scale`` resolution to predict flow corrections, a blend mask and a colour
-    residual; warping and blending happen at full resolution.
+    Everything that predicts runs at ``1/synth_scale`` resolution (flow corrections, a blend mask,
+    a colour residual); only the final warp and blend touch full resolution, so each extra
+    timestep is cheap.
     """
 
     OUT_CHANNELS = FLOW_CHANNELS + 1 + 3  # flow residuals, mask logit, RGB residual
@@ -121,26 +122,33 @@ class TimestepSynthesizer(nn.Module):
         self.refine = RefineBlock(in_channels, self.OUT_CHANNELS, config.synth_width, config.synth_depth)
 
     def forward(
-        self, image0: torch.Tensor, image1: torch.Tensor, flows: PairFlows, t: torch.Tensor
+        self, image0: torch.Tensor, image1: torch.Tensor, flows: PairFlows, pair_index: torch.Tensor, t: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns ``(frame [B,3,H,W] in [0,1], F_t->0, F_t->1)``; ``t`` is ``[B]``."""
+        """Frames for queries ``(pair_index[q], t[q])``.
+
+        ``image0``, ``image1``: ``[P,3,H,W]``; ``pair_index``: ``[Q]``; ``t``: ``[Q]``.
+        Returns ``(frames [Q,3,H,W] in [0,1], F_t->0, F_t->1)`` with flows at full resolution.
+        """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
-        flow_t0, flow_t1 = linear_motion_flows(flows.flow_0to1, flows.flow_1to0, t)
-        small0, small1 = downsample(image0, self.scale), downsample(image1, self.scale)
-        small_t0, small_t1 = downsample_flow(flow_t0, self.scale), downsample_flow(flow_t1, self.scale)
-        warped0 = backward_warp(small0, small_t0)
-        warped1 = backward_warp(small1, small_t1)
+        # Per pair: shrink once, however many timesteps use it.
+        small0, small1 = downsample(image0, self.scale)[pair_index], downsample(image1, self.scale)[pair_index]
+        small_01 = downsample_flow(flows.flow_0to1, self.scale)[pair_index]
+        small_10 = downsample_flow(flows.flow_1to0, self.scale)[pair_index]
+        flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
+        warped0 = backward_warp(small0, flow_t0)
+        warped1 = backward_warp(small1, flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
-        out = self.refine(torch.cat([small0, small1, warped0, warped1, small_t0, small_t1, t_plane], dim=1))
-        flow_t0 = flow_t0 + upsample_flow(out[:, 0:2], self.scale)
-        flow_t1 = flow_t1 + upsample_flow(out[:, 2:4], self.scale)
-        rest = out[:, 4:]
+        out = self.refine(torch.cat([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane], dim=1))
+        flows_t = torch.cat([flow_t0, flow_t1], dim=1) + out[:, :FLOW_CHANNELS]
+        flows_t = upsample_flow(flows_t, self.scale)
+        rest = out[:, FLOW_CHANNELS:]
         if self.scale != 1:
             rest = F.interpolate(rest, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
         mask = torch.sigmoid(rest[:, 0:1])
         residual = torch.tanh(rest[:, 1:4]) * 0.5
-        blended = backward_warp(image0, flow_t0) * mask + backward_warp(image1, flow_t1) * (1 - mask)
-        return (blended + residual).clamp(0, 1), flow_t0, flow_t1
+        flow_t0, flow_t1 = flows_t[:, 0:2], flows_t[:, 2:4]
+        warped = backward_warp(image0[pair_index], flow_t0) * mask + backward_warp(image1[pair_index], flow_t1) * (1 - mask)
+        return (warped + residual).clamp(0, 1), flow_t0, flow_t1
 
 
 class CelFlow(nn.Module):
@@ -171,6 +179,5 @@ class CelFlow(nn.Module):
         height, width = image0.shape[-2], image0.shape[-1]
         padded0, padded1 = self.pad(image0), self.pad(image1)
         flows = self.flow_estimator(padded0, padded1)
-        gathered = PairFlows(flows.flow_0to1[pair_index], flows.flow_1to0[pair_index])
-        frames, _, _ = self.synthesizer(padded0[pair_index], padded1[pair_index], gathered, timesteps)
+        frames, _, _ = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)
         return frames[:, :, :height, :width]
