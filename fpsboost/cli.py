@@ -295,6 +295,7 @@ def upscale_command(
 # ---- begin registrations ----
 from .extrapolate import extrapolate_command; main.add_command(extrapolate_command)  # noqa: E402,E702
 from .backends.export import export_command; main.add_command(export_command)  # noqa: E402,E702
+from .train import train_command; main.add_command(train_command)  # noqa: E402,E702
 # ---- end registrations ----
 
 

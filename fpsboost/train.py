@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
@@ -33,7 +33,7 @@ class TrainSettings:
 
     out_dir: str = "runs/celflow"
     preset: str = "celflow-s"
-    steps: int = 30_000
+    steps: int = 12_000
     batch_size: int = 8
     timesteps_per_pair: int = 2
     crop: int = 192
@@ -203,11 +203,21 @@ def train(settings: TrainSettings) -> Path:
     return best_path
 
 
-if __name__ == "__main__":
-    import argparse
+def _settings_options(command):
+    """Expose every TrainSettings field as ``--field-name`` (defaults from the dataclass)."""
+    for name, default in reversed(list(asdict(TrainSettings()).items())):
+        kind = type(default) if default is not None else str
+        command = click.option("--" + name.replace("_", "-"), name, type=kind, default=default, show_default=True)(command)
+    return command
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for field_name, field_value in asdict(TrainSettings()).items():
-        kind = type(field_value) if field_value is not None else str
-        parser.add_argument("--" + field_name.replace("_", "-"), type=kind, default=field_value)
-    train(TrainSettings(**vars(parser.parse_args())))
+
+@click.command("train")
+@_settings_options
+def train_command(**values) -> None:
+    """Train the interpolation network (resumes from OUT_DIR/checkpoint.pt if present)."""
+    best = train(TrainSettings(**values))
+    click.echo(f"best weights: {best}")
+
+
+if __name__ == "__main__":
+    train_command()
