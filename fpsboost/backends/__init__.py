@@ -4,20 +4,49 @@ from __future__ import annotations
 
 from .base import InterpolationBackend, ModelSettings
 
+BACKENDS = ("auto", "torch", "onnx")
+# Measured in benchmarks/backends/RESULTS.md: onnxruntime takes about half of torch's time per
+# in-between on the CPU at 480p and 720p. On CUDA torch stays the default until a GPU run says otherwise.
+CPU_DEFAULT_BACKEND = "onnx"
+CUDA_DEFAULT_BACKEND = "torch"
+
+
+def resolve_backend_name(settings: ModelSettings) -> str:
+    """``auto`` -> the faster backend for the device (an ONNX model path means ``onnx``)."""
+    if settings.backend != "auto":
+        return settings.backend
+    if settings.onnx_path:
+        return "onnx"
+    if settings.precision == "bf16":
+        return "torch"  # the ONNX export is fp32 or fp16 only
+    if settings.device == "cuda":
+        return CUDA_DEFAULT_BACKEND
+    if settings.device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return CUDA_DEFAULT_BACKEND
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "torch"
+    return CPU_DEFAULT_BACKEND
+
 
 def create_backend(settings: ModelSettings) -> InterpolationBackend:
-    """Build the backend named by ``settings.backend`` (``torch`` or ``onnx``)."""
+    """Build the backend named by ``settings.backend`` (``auto``, ``torch`` or ``onnx``)."""
     from ..errors import OptionError
 
-    if settings.backend == "torch":
+    name = resolve_backend_name(settings)
+    if name == "torch":
         from .torch_backend import TorchBackend
 
         return TorchBackend(settings)
-    if settings.backend == "onnx":
-        from .onnx_backend import OnnxBackend  # noqa: F401  (added by the ONNX work)
+    if name == "onnx":
+        from .onnx_backend import OnnxBackend
 
         return OnnxBackend(settings)
-    raise OptionError(f"unknown backend {settings.backend!r}: use torch or onnx")
+    raise OptionError(f"unknown backend {settings.backend!r}: use {', '.join(BACKENDS)}")
 
 
-__all__ = ["InterpolationBackend", "ModelSettings", "create_backend"]
+__all__ = ["BACKENDS", "InterpolationBackend", "ModelSettings", "create_backend", "resolve_backend_name"]

@@ -12,12 +12,14 @@ import numpy as np
 class ModelSettings:
     """Which network runs where, and how.
 
+    ``backend``: ``auto`` (the faster one for the device: onnx on the CPU, torch on CUDA; see
+    :func:`fpsboost.backends.resolve_backend_name`), ``torch`` or ``onnx``.
     ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``. ``precision``: ``auto`` (fp16 on
     CUDA, fp32 on the CPU), ``fp32``, ``fp16``. ``weights``/``onnx_path``: None means the shipped
     default. ``batch_size``: frame pairs per network call; None picks one for the device.
     """
 
-    backend: str = "torch"
+    backend: str = "auto"
     device: str = "auto"
     precision: str = "auto"
     weights: str | None = None

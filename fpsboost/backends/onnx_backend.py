@@ -13,6 +13,7 @@ pipeline passes never change; TensorRT additionally gets ``trt_fp16_enable``.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ EXPECTED_INPUTS = (
     ("timesteps", "tensor(float)", 1),
 )
 EXPECTED_OUTPUT = (OUTPUT_NAME, "tensor(float)", 4)
+# "/onnxruntime_src/.../model.cc:256 onnxruntime::Model::Model(...) " before the actual reason.
+_SOURCE_LOCATION = re.compile(r"^/\S+:\d+ .*?\)\s+(?=[A-Z])")
 
 
 def gpu_present() -> bool:
@@ -92,6 +95,13 @@ def provider_list(device: str, precision: str) -> list:
     return [(TENSORRT, tensorrt_options), (CUDA, {}), CPU]
 
 
+def runtime_reason(error: Exception) -> str:
+    """The useful end of an onnxruntime load error, without its source-file location."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    reason = text.rsplit("failed:", 1)[-1].strip()
+    return _SOURCE_LOCATION.sub("", reason) or text
+
+
 def check_signature(session, path: Path) -> None:
     """Raise :class:`ModelError` unless the session has exactly our inputs and output."""
     found_inputs = tuple((arg.name, arg.type, len(arg.shape)) for arg in session.get_inputs())
@@ -131,8 +141,7 @@ class OnnxBackend(InterpolationBackend):
         try:
             self.session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=requested)
         except Exception as error:  # onnxruntime raises its own untyped-hierarchy errors (InvalidProtobuf, Fail...)
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelError(f"cannot load ONNX model {self.model_path}: {first_line}") from None
+            raise ModelError(f"cannot load ONNX model {self.model_path}: {runtime_reason(error)}") from None
         check_signature(self.session, self.model_path)
         self.providers = self.session.get_providers()
         if self.device == "cuda":
