@@ -227,7 +227,7 @@ def test_out_of_memory_for_one_pair_on_the_gpu_falls_back_to_the_cpu(frames_clip
     source = frames_clip("in.mkv", pictures, [Fraction(i, 24) for i in range(4)], Fraction(24))
     warnings: list[str] = []
     summary = upscale(
-        source, tmp_path / "out.mkv", UpscaleSettings(factor=2), model=ModelSettings(weights=str(tiny_weights)),
+        source, tmp_path / "out.mkv", UpscaleSettings(factor=2), model=ModelSettings(backend="torch", weights=str(tiny_weights)),
         cadence=EVERY_FRAME, backend=OutOfMemoryAbovePairs(limit=0, device="cuda"), on_warning=warnings.append,
     )
     assert summary.frames_out == 8
