@@ -222,7 +222,7 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
-        _log(log_path, {"event": "resume", "step": step})
+        _log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         _log(log_path, {"event": "start", **asdict(settings)})
