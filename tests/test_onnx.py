@@ -31,10 +31,13 @@ from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, read_metadata,
 from fpsboost.backends.export import default_weights_path
 
 FP32_TOLERANCE = 1e-3  # max absolute difference, values in [0, 1]
-# A half-precision network differs from float32 by rounding in every layer; warping coordinates
-# of up to a few hundred pixels keep about 0.1 px in fp16. Measured on cel frames: well under this.
-FP16_MAX_TOLERANCE = 5e-2
-FP16_MEAN_TOLERANCE = 5e-3
+# fp16 tolerance. A half-precision network differs from float32 by rounding in every layer, and
+# most at hard cel edges: fp16 pixel coordinates in the warps are spaced 1/8 px at x = 256..511 and
+# 1/4 px at 512..1023, so a few edge pixels move by up to the edge contrast times that. Measured
+# against torch fp32 on cel frames with the shipped weights: mean 3-4e-4 at every size; max 0.018
+# at 72x120, 0.048 at 120x214, 0.096 at 240x427.
+FP16_MAX_TOLERANCE = 0.15
+FP16_MEAN_TOLERANCE = 2e-3
 SEED = 0
 # Sizes the export (64x96) never saw; none is a multiple of the stride, so the graph must pad.
 SIZES = [(72, 120), (120, 214), (50, 70)]
