@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
 from . import __version__
+from . import backends as _backends
 from .errors import FpsboostError, OptionError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -30,6 +31,9 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_USAGE = 2
 PLAIN_PROGRESS_INTERVAL_S = 5.0  # how often a non-terminal stderr gets a progress line
 DEFAULT_COMMAND = "upscale"
+BACKEND_CHOICES = tuple(getattr(_backends, "BACKENDS", ("torch", "onnx")))
+DEFAULT_BACKEND = _backends.ModelSettings().backend
+ONNX_SUFFIX = ".onnx"
 _WHOLE_NUMBER = re.compile(r"^\s*\d+\s*$")
 
 
@@ -233,8 +237,9 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.argument("output_path", metavar="OUT")
 @click.option("--factor", "factor_text", metavar="N", help="Output rate = N x input rate (whole number >= 2). Default 2.")
 @click.option("--fps", "fps_text", metavar="RATE", help="Output rate in frames per second: 60, 59.94 (= 60000/1001) or 60000/1001.")
-@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True, help="Inference engine.")
-@click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors, torch) or ONNX model (onnx). Default: the shipped model.")
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=DEFAULT_BACKEND, show_default=True,
+              help="Inference engine" + (" (auto: onnxruntime on the CPU, torch on CUDA)." if "auto" in BACKEND_CHOICES else "."))
+@click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors) or an ONNX model (.onnx). Default: the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the network runs (auto: CUDA when present).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True, help="auto: fp16 on CUDA, fp32 on the CPU.")
 @click.option("--batch-size", type=int, metavar="N", help="Frame pairs per network call (default: the backend's choice).")
@@ -262,13 +267,14 @@ def upscale_command(
     from .video.writer import EncodeSettings
 
     factor = parse_factor(factor_text)
+    is_onnx_model = model_path is not None and model_path.lower().endswith(ONNX_SUFFIX)
     fps = parse_rate(fps_text) if fps_text is not None else None
     if batch_size is not None and batch_size < 1:
         raise OptionError(f"--batch-size must be at least 1, got {batch_size}")
     model = ModelSettings(
         backend=backend, device=device, precision=precision, batch_size=batch_size,
-        weights=model_path if backend == "torch" else None,
-        onnx_path=model_path if backend == "onnx" else None,
+        weights=None if is_onnx_model else model_path,
+        onnx_path=model_path if is_onnx_model else None,
     )
     encode = EncodeSettings(
         codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
@@ -296,6 +302,7 @@ def upscale_command(
 from .extrapolate import extrapolate_command; main.add_command(extrapolate_command)  # noqa: E402,E702
 from .backends.export import export_command; main.add_command(export_command)  # noqa: E402,E702
 from .train import train_command; main.add_command(train_command)  # noqa: E402,E702
+from .bench import bench_command; main.add_command(bench_command)  # noqa: E402,E702
 # ---- end registrations ----
 
 

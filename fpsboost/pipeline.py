@@ -264,6 +264,21 @@ def _put(channel: queue.Queue, item: Any, stop: threading.Event) -> None:
 _END = object()
 
 
+def _join_despite_interrupts(*threads: threading.Thread) -> None:
+    """Wait for stopped workers even through further Ctrl-C/SIGTERM: the reader and writer they
+    use are closed next, and closing them under a running thread would crash. Re-raises the
+    first interrupt afterwards."""
+    interrupt: BaseException | None = None
+    for thread in threads:
+        while thread.ident is not None and thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt as error:
+                interrupt = interrupt or error
+    if interrupt is not None:
+        raise interrupt
+
+
 class UpscaleJob:
     """One run of the main job; build it, then call :meth:`run` once."""
 
@@ -361,9 +376,9 @@ class UpscaleJob:
                 self._frames_out += 1
 
         decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
-        decoder.start()
-        encoder.start()
         try:
+            decoder.start()
+            encoder.start()
             end_time = self._plan_and_interpolate(decoded, encoded, decoder, encoder, backend, out_rate, total_out, started, reader)
             while encoder.is_alive():
                 encoder.join(QUEUE_POLL_S)
@@ -372,8 +387,7 @@ class UpscaleJob:
             return end_time
         finally:
             self._stop.set()
-            decoder.join()
-            encoder.join()
+            _join_despite_interrupts(decoder, encoder)
 
     def _plan_and_interpolate(
         self, decoded: queue.Queue, encoded: queue.Queue, decoder: _Worker, encoder: _Worker,
