@@ -14,7 +14,9 @@ from fpsboost.cli import main
 from fpsboost.data.celgen import CelScene
 from fpsboost.errors import InputError, ModelError
 from fpsboost.extrapolate import Extrapolator, motion_context, predict_tail
-from fpsboost.models.extrapolator import DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, load_extrapolator, save_extrapolator
+from fpsboost.models.blocks import backward_warp
+from fpsboost.models.extrapolator import (DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, extrapolated_flow,
+                                         load_extrapolator, save_extrapolator, trajectory_displacement)
 from fpsboost.models.presets import weights_dir
 
 from helpers_pipeline import read_video, stream_durations
@@ -135,6 +137,25 @@ def test_predict_needs_two_frames() -> None:
     extrapolator = Extrapolator(model=CelCast(TINY_CAST), device="cpu")
     with pytest.raises(InputError):
         extrapolator.predict([np.zeros((3, 16, 16), np.float32)], [1.0])
+
+
+def test_trajectory_continues_speed_and_acceleration() -> None:
+    back1 = torch.full((1, 2, 4, 4), -2.0)  # moved +2 px per frame between t-1 and t
+    back2 = torch.full((1, 2, 4, 4), -1.0)  # and +1 px between t-2 and t-1: accelerating by 1
+    tau = torch.tensor(3.0).view(1, 1, 1, 1)
+    assert torch.allclose(trajectory_displacement(back1, None, tau), torch.full((1, 2, 4, 4), 6.0))
+    # Positions -3, -2, 0 at t-2, t-1, t continue as 3, 7, 12: 12 after three frames.
+    assert torch.allclose(trajectory_displacement(back1, back2, tau), torch.full((1, 2, 4, 4), 12.0))
+
+
+def test_flow_projection_carries_the_moving_square_forward() -> None:
+    frame = torch.from_numpy(moving_square(1)[0])[None]
+    displacement = torch.zeros(1, 2, 48, 64)
+    square = (frame[0, 0] > 0.8) & (frame[0, 1] < 0.2)
+    displacement[0, 0][square] = 3 * SQUARE_SPEED
+    predicted = backward_warp(frame, extrapolated_flow(displacement))[0].numpy()
+    assert red_centroid_x(predicted) == pytest.approx(red_centroid_x(frame[0].numpy()) + 3 * SQUARE_SPEED, abs=0.5)
+    assert np.allclose(predicted[:, :, -8:], 0.5)  # the background far from the square is untouched
 
 
 def test_motion_context_skips_held_drawings() -> None:

@@ -1,0 +1,221 @@
+"""Extrapolation quality: PSNR and SSIM per step after the last frame, network vs baselines.
+
+    nice -n 10 .venv/bin/python benchmarks/extrapolation/run.py [--weights PATH] [--synthetic 24]
+
+Sets:
+* ``synthetic``: held-out CelScene sequences (seeds from BENCHMARK_SEED_BASE = 10_500_000; training
+  draws seeds below 10_000_000 and picks checkpoints on 10_000_000..10_000_015), context frames
+  t-2, t-1, t, truth at t+1..t+8;
+* ``synthetic-subframe``: the same scenes at t+0.25, 0.5, 0.75: the interval after the last frame
+  that the main job fills when it raises the rate (hold vs extrapolate);
+* ``real``: /work/cache/bikes.mp4, windows inside its held-out last 20 % of frames (never trained on).
+
+Methods: ``celcast`` (the network, one pass per horizon), ``celcast-recursive`` (the same weights
+fed their own one-step predictions), ``repeat-last`` (hold the last frame), ``dis-linear`` (OpenCV
+DIS flow from the last frame to the one before, F_t->t-1; the frame k steps ahead is the last
+frame backward-warped by k * F_t->t-1, i.e. by the negated forward motion, which assumes the
+motion at a future pixel equals the motion at the same pixel now).
+Writes results.json (with the commit) and RESULTS.md beside this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fpsboost.data.datasets import REAL_TRAIN_FRACTION, load_video_frames  # noqa: E402
+from fpsboost.extrapolate import Extrapolator  # noqa: E402
+from fpsboost.train_extrapolator import BENCHMARK_SEED_BASE, heldout_sequence  # noqa: E402
+
+STEPS = tuple(float(k) for k in range(1, 9))
+SUBFRAME_STEPS = (0.25, 0.5, 0.75)
+REAL_VIDEO = "/work/cache/bikes.mp4"
+CONTEXT = 3
+DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+SSIM_SIGMA = 1.5  # Gaussian window, as in Wang et al. 2004 (11x11)
+SSIM_WINDOW = 11
+SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
+
+Frames = list[np.ndarray]  # [3,H,W] float32 in [0,1]
+Method = Callable[[Frames, tuple[float, ...]], Frames]
+
+
+def repeat_last(context: Frames, horizons: tuple[float, ...]) -> Frames:
+    return [context[-1]] * len(horizons)
+
+
+def _gray_u8(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(to_u8(frame), cv2.COLOR_RGB2GRAY)
+
+
+def dis_linear(context: Frames, horizons: tuple[float, ...]) -> Frames:
+    """Classical baseline: DIS flow F_t->t-1, last frame backward-warped by k times it."""
+    last, previous = context[-1], context[-2]
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    flow = dis.calc(_gray_u8(last), _gray_u8(previous), None)  # [H,W,2]: last pixel -> where it was before
+    height, width = last.shape[1:]
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    image = np.ascontiguousarray(last.transpose(1, 2, 0))
+    out = []
+    for k in horizons:
+        warped = cv2.remap(image, xs + k * flow[..., 0], ys + k * flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out.append(warped.transpose(2, 0, 1))
+    return out
+
+
+def network(extrapolator: Extrapolator, mode: str) -> Method:
+    def predict(context: Frames, horizons: tuple[float, ...]) -> Frames:
+        return list(extrapolator.predict(context, horizons, mode=mode))
+
+    return predict
+
+
+def psnr_u8(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR in dB of two [H,W,3] uint8 images (peak 255)."""
+    error = np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / max(error, 1e-10))
+
+
+def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Mean SSIM of two [H,W,3] uint8 images over RGB (Gaussian window, reflected borders)."""
+    x, y = prediction.astype(np.float32) / 255, truth.astype(np.float32) / 255
+    blur = lambda image: cv2.GaussianBlur(image, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA)  # noqa: E731
+    mu_x, mu_y = blur(x), blur(y)
+    var_x, var_y, covariance = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2, blur(x * y) - mu_x * mu_y
+    value = ((2 * mu_x * mu_y + SSIM_C1) * (2 * covariance + SSIM_C2)) / ((mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2))
+    return float(value.mean())
+
+
+def to_u8(frame: np.ndarray) -> np.ndarray:
+    """[3,H,W] float in [0,1] -> [H,W,3] uint8."""
+    return (np.clip(frame.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def synthetic_windows(count: int, size: int, horizons: tuple[float, ...]) -> list[tuple[Frames, Frames]]:
+    windows = []
+    for i in range(count):
+        sample = heldout_sequence(BENCHMARK_SEED_BASE + i, size, horizons)
+        windows.append(([frame.numpy() for frame in sample.context], [frame.numpy() for frame in sample.targets]))
+    return windows
+
+
+def real_windows(path: str, count: int) -> list[tuple[Frames, Frames]]:
+    """Context + 8 future frames, all inside the held-out last 20 % of the clip."""
+    frames = load_video_frames(path)
+    first = int(len(frames) * REAL_TRAIN_FRACTION)
+    lasts = np.linspace(first + CONTEXT - 1, len(frames) - 1 - len(STEPS), count).round().astype(int)
+    chw = lambda index: frames[index].transpose(2, 0, 1).astype(np.float32) / 255  # noqa: E731
+    return [([chw(last - CONTEXT + 1 + i) for i in range(CONTEXT)], [chw(last + int(k)) for k in STEPS]) for last in lasts]
+
+
+def score(windows: list[tuple[Frames, Frames]], horizons: tuple[float, ...], methods: dict[str, Method]) -> dict:
+    """Mean PSNR (dB) and SSIM per method per horizon, and seconds per window."""
+    result: dict = {}
+    for name, method in methods.items():
+        psnrs = np.zeros((len(windows), len(horizons)))
+        ssims = np.zeros_like(psnrs)
+        started = time.perf_counter()
+        for w, (context, targets) in enumerate(windows):
+            for h, (prediction, target) in enumerate(zip(method(context, horizons), targets)):
+                psnrs[w, h] = psnr_u8(to_u8(prediction), to_u8(target))
+                ssims[w, h] = ssim(to_u8(prediction), to_u8(target))
+        result[name] = {
+            "psnr": {f"{k:g}": round(float(v), 3) for k, v in zip(horizons, psnrs.mean(0))},
+            "ssim": {f"{k:g}": round(float(v), 4) for k, v in zip(horizons, ssims.mean(0))},
+            "seconds_per_window": round((time.perf_counter() - started) / len(windows), 3),
+        }
+    return result
+
+
+def table(title: str, scores: dict, metric: str, digits: int) -> list[str]:
+    horizons = list(next(iter(scores.values()))[metric].keys())
+    best = {k: max(s[metric][k] for s in scores.values()) for k in horizons}
+    lines = [f"**{title}** ({metric.upper()})", "", "| method | " + " | ".join(f"t+{k}" for k in horizons) + " |",
+             "|---|" + "---|" * len(horizons)]
+    for name, s in scores.items():
+        cells = [f"**{s[metric][k]:.{digits}f}**" if s[metric][k] == best[k] else f"{s[metric][k]:.{digits}f}" for k in horizons]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def targets(results: dict) -> list[str]:
+    """The issue's targets, checked step by step."""
+    lines = []
+    synthetic, real = results["sets"]["synthetic"], results["sets"].get("real")
+    for baseline in ("repeat-last", "dis-linear"):
+        wins = [k for k in synthetic["celcast"]["psnr"] if synthetic["celcast"]["psnr"][k] > synthetic[baseline]["psnr"][k]]
+        lines.append(f"- synthetic, PSNR above {baseline} at {len(wins)}/8 steps ({', '.join('t+' + k for k in wins) or 'none'})")
+    if real:
+        wins = [k for k in ("1", "2", "3", "4") if real["celcast"]["psnr"][k] > real["repeat-last"]["psnr"][k]]
+        lines.append(f"- real, PSNR above repeat-last at {len(wins)}/4 of steps 1..4 ({', '.join('t+' + k for k in wins) or 'none'})")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=None, help="extrapolator weights (default: weights/extrapolator-v1.safetensors)")
+    parser.add_argument("--synthetic", type=int, default=16, help="held-out synthetic sequences")
+    parser.add_argument("--size", type=int, default=160, help="synthetic frame side (pixels)")
+    parser.add_argument("--real-video", default=REAL_VIDEO)
+    parser.add_argument("--real-windows", type=int, default=6)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+
+    extrapolator = Extrapolator(args.weights, device="cpu")
+    methods = {"celcast": network(extrapolator, "direct"), "celcast-recursive": network(extrapolator, "recursive"),
+               "repeat-last": repeat_last, "dis-linear": dis_linear}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    weights = Path(args.weights) if args.weights else ROOT / "weights" / "extrapolator-v1.safetensors"
+    from fpsboost.models.presets import read_metadata
+
+    results: dict = {"commit": commit, "weights": str(weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights),
+                     "weights_metadata": {k: v for k, v in read_metadata(weights).items() if k != "config"},
+                     "synthetic": {"sequences": args.synthetic, "size": args.size, "seeds_from": BENCHMARK_SEED_BASE},
+                     "real": {"video": args.real_video, "windows": args.real_windows, "held_out_from_fraction": REAL_TRAIN_FRACTION},
+                     "device": "cpu", "threads": args.threads, "sets": {}}
+    print("synthetic ...", flush=True)
+    windows = synthetic_windows(args.synthetic, args.size, STEPS)
+    results["sets"]["synthetic"] = score(windows, STEPS, methods)
+    print("synthetic sub-frame ...", flush=True)
+    windows = synthetic_windows(args.synthetic, args.size, SUBFRAME_STEPS)
+    results["sets"]["synthetic-subframe"] = score(windows, SUBFRAME_STEPS, {k: v for k, v in methods.items() if k != "celcast-recursive"})
+    if args.real_video and Path(args.real_video).is_file():
+        print("real ...", flush=True)
+        # The recursive variant is measured on synthetic only (CPU time on 640x272 frames).
+        results["sets"]["real"] = score(real_windows(args.real_video, args.real_windows), STEPS,
+                                        {k: v for k, v in methods.items() if k != "celcast-recursive"})
+
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = ["# Extrapolation benchmark", "",
+             f"Commit `{commit}`, weights `{results['weights']}` ({results['weights_metadata'].get('version', '?')}), "
+             f"CPU, {args.threads} thread(s). Made by `benchmarks/extrapolation/run.py`; numbers in `results.json`.", "",
+             f"Synthetic: {args.synthetic} held-out CelScene sequences ({args.size}x{args.size}, seeds from {BENCHMARK_SEED_BASE}); "
+             f"real: {args.real_windows} windows of {Path(args.real_video).name} inside its held-out last 20 %. "
+             "Context t-2, t-1, t; scores at t+k. Best per column in bold.", ""]
+    for name, title in (("synthetic", "Synthetic, whole steps"), ("synthetic-subframe", "Synthetic, sub-frame tail (hold vs extrapolate)"),
+                        ("real", "Real footage (bikes.mp4, held out)")):
+        if name in results["sets"]:
+            lines += table(title, results["sets"][name], "psnr", 2) + table(title, results["sets"][name], "ssim", 4)
+    lines += ["## Targets", ""] + targets(results) + [""]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
