@@ -196,13 +196,18 @@ def format_rate(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f} ({rate})"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def print_summary(console: Console, summary: Any) -> None:
     """Print a finished job's :class:`~fpsboost.pipeline.UpscaleSummary`."""
     lines = [
         f"[bold green]done[/]: {summary.input_path} -> {summary.output_path}",
         f"  frames   {summary.frames_in} in -> {summary.frames_out} out, "
         f"{format_rate(summary.input_rate)} -> {format_rate(summary.output_rate)} fps, {float(summary.duration):.3f} s",
-        f"  cadence  {summary.keyframes} drawings, {summary.holds} held frames, {summary.scene_cuts} scene cuts",
+        f"  cadence  {_count(summary.keyframes, 'drawing')}, {_count(summary.holds, 'held frame')}, "
+        f"{_count(summary.scene_cuts, 'scene cut')}",
         f"  speed    {summary.wall_time_s:.1f} s wall, {summary.throughput_fps:.1f} frames/s out, {summary.backend}",
     ]
     for line in lines:

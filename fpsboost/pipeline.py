@@ -84,7 +84,9 @@ class UpscaleSettings:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a running job stands: frames decoded and written, and the expected total out."""
+    """Where a running job stands: frames decoded and written, the expected total out (None when
+    the input does not declare its duration), and seconds since frames started flowing (model
+    loading left out, so ``output_fps`` is the steady rate)."""
 
     frames_in: int
     frames_out: int
@@ -327,10 +329,11 @@ class UpscaleJob:
             total_out = output_frame_count(info.duration, out_rate) if info.duration else None
             backend = ResilientBackend(self._backend or create_backend(self.model), self.model, self.warn)
             with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
-                end_time = self._stream(reader, writer, backend, out_rate, total_out, started)
+                streaming_started = wallclock.monotonic()  # progress rates leave model loading out
+                end_time = self._stream(reader, writer, backend, out_rate, total_out, streaming_started)
         if self.settings.report_path:
             self._write_report(info, out_rate)
-        self._report_progress(self._frames_out, started)
+        self._report_progress(self._frames_out, streaming_started)
         cadence = self._analyzer.summary()
         return UpscaleSummary(
             input_path=self.input_path,
