@@ -1,0 +1,153 @@
+"""fpsboost bench / evaluate: metrics, baselines, and a --quick run whose JSON has real fields.
+
+No timing assertions: speed targets are recorded by benchmarks, never checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fpsboost.cli import main
+from fpsboost.evaluate import (
+    BlendMethod,
+    DisFlowMethod,
+    DuplicateMethod,
+    MinterpolateMethod,
+    motion_split,
+    ms_ssim,
+    psnr_u8,
+    ssim,
+)
+from fpsboost.models.interpolator import CelFlow
+from fpsboost.models.presets import save_weights
+
+HAS_FFMPEG = Path("/usr/bin/ffmpeg").exists()
+
+
+def textured(height: int, width: int, cell: int = 16, seed: int = 0) -> np.ndarray:
+    """A smooth random texture with features about ``cell`` pixels wide, ``[H,W,3]`` uint8."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height // cell + 1, width // cell + 1, 3)).astype(np.float32)
+    return (cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+
+
+def shifted_pair(shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames 0 and 1 of a texture moving ``shift`` pixels right per frame, and the truth at t=0.5."""
+    wide = textured(96, 160 + 2 * shift)
+    crop = lambda offset: np.ascontiguousarray(wide[:, shift - offset: shift - offset + 160])  # noqa: E731
+    return crop(0), crop(shift), crop(shift // 2)
+
+
+def test_metrics_are_perfect_for_identical_images_and_drop_with_noise():
+    image = textured(192, 192, cell=8)
+    noisy = np.clip(image.astype(int) + np.random.default_rng(1).integers(-30, 30, image.shape), 0, 255).astype(np.uint8)
+    assert ssim(image, image) == pytest.approx(1.0)
+    assert ms_ssim(image, image) == pytest.approx(1.0)
+    assert psnr_u8(image, image) >= 90
+    assert ssim(noisy, image) < 0.95
+    assert ms_ssim(noisy, image) < 1.0
+    assert 15 < psnr_u8(noisy, image) < 35
+
+
+def test_ms_ssim_is_none_when_the_coarsest_scale_has_no_room():
+    image = textured(96, 160)
+    assert ms_ssim(image, image) is None
+
+
+def test_motion_splits_follow_the_thresholds():
+    assert [motion_split(m) for m in (0.0, 0.019, 0.02, 0.05, 0.051)] == ["small", "small", "medium", "medium", "large"]
+
+
+def test_dis_baseline_beats_blend_on_a_translation():
+    frame0, frame1, middle = shifted_pair(8)
+    dis = DisFlowMethod()(frame0, frame1, (0.5,))[0]
+    blend = BlendMethod()(frame0, frame1, (0.5,))[0]
+    duplicate = DuplicateMethod()(frame0, frame1, (0.25, 0.75))
+    assert psnr_u8(dis, middle) > psnr_u8(blend, middle) + 3
+    assert duplicate[0] is frame0 and duplicate[1] is frame1
+
+
+@pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg not installed")
+def test_minterpolate_baseline_returns_the_middle_frame():
+    frame0, frame1, middle = shifted_pair(8)
+    (result,) = MinterpolateMethod()(frame0, frame1, (0.5,))
+    assert result.shape == middle.shape and result.dtype == np.uint8
+    assert psnr_u8(result, middle) > psnr_u8(frame0, middle)
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    weights = folder / "untrained.safetensors"
+    network = CelFlow()
+    save_weights(network, weights, network.config.to_dict(), "untrained-test", {"step": 0})
+    paths = {"json": folder / "results.json", "markdown": folder / "RESULTS.md", "plot": folder / "results.png"}
+    result = CliRunner().invoke(
+        main,
+        ["bench", "--quick", "--quality", "--threads", "1", "--model", str(weights), "--real-dir", str(folder / "no-such-dir"),
+         "--json", str(paths["json"]), "--markdown", str(paths["markdown"]), "--plot", str(paths["plot"])],
+        env={"FPSBOOST_CACHE_DIR": str(folder / "cache")},
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(paths["json"].read_text()), paths
+
+
+def test_quick_bench_times_fpsboost_and_the_rife_shaped_anchor(quick_report):
+    report, _ = quick_report
+    rows = report["network"]["rows"]
+    assert {row["backend"] for row in rows} == {"torch", "rife46-shaped"}
+    for row in rows:
+        assert row["ms_per_inbetween"] > 0 and len(row["samples_s"]) == report["settings"]["repeats"]
+    factors = {row["factor"]: row for row in report["network"]["factors"]}
+    assert sorted(factors) == [2, 4, 8]
+    assert [factors[f]["timesteps_per_pair"] for f in (2, 4, 8)] == [1, 3, 7]
+
+
+def test_quick_bench_end_to_end_doubles_the_frames_and_measures_memory(quick_report):
+    report, _ = quick_report
+    clip_frames = report["settings"]["clip_frames"]
+    ours = [row for row in report["end_to_end"]["rows"] if row["backend"] == "torch"]
+    assert len(ours) == 1
+    job = ours[0]
+    assert job["frames_in"] == clip_frames and job["frames_out"] == 2 * clip_frames
+    assert 0 < job["inbetweens"] <= clip_frames and job["network_s"] > 0
+    assert job["decode_s"] > 0 and job["encode_s"] > 0 and job["peak_rss_mb"] > 0
+    if HAS_FFMPEG:
+        anchor = next(row for row in report["end_to_end"]["rows"] if row["backend"] == "ffmpeg-minterpolate")
+        assert anchor["frames_out"] > clip_frames  # minterpolate's own count: it stops short of the end
+    memory = report["memory"]["rows"]
+    assert [row["frames_in"] for row in memory] == [report["settings"]["rss_frames"], 5 * report["settings"]["rss_frames"]]
+    assert all(row["peak_rss_mb"] > 0 for row in memory)
+    names = " | ".join(target["target"] for target in report["targets"])
+    for subject in ("minterpolate", "RIFE-v4.6-shaped", "network-only", "factor 8", "peak RSS"):
+        assert subject in names
+    assert all(isinstance(target["met"], bool) for target in report["targets"])
+
+
+def test_quick_bench_quality_scores_every_method_and_skips_missing_real_footage(quick_report):
+    report, paths = quick_report
+    quality = report["quality"]
+    rows = [row for row in quality["rows"] if row["set"] == "synthetic" and row["split"] == "all"]
+    methods = {row["method"] for row in rows}
+    assert {"fpsboost", "dis", "blend", "duplicate"} <= methods
+    assert ("minterpolate" in methods) == HAS_FFMPEG
+    pairs = len(quality["synthetic"]["seeds"])
+    for row in rows:
+        assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
+        expected_t = ["0.5"] if row["method"] == "minterpolate" else ["0.25", "0.5", "0.75"]
+        assert list(row["per_t"]) == expected_t
+        assert all(cell["count"] == pairs for cell in row["per_t"].values())
+    assert quality["real_sets"] == []
+    assert any("not found" in note for note in quality["notes"])
+    assert report["model"]["version"] == "untrained-test"
+    markdown = paths["markdown"].read_text()
+    assert "| synthetic | all |" in markdown and "rife46-shaped" in markdown
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
