@@ -90,7 +90,7 @@ class BenchSettings:
     speed: bool = True
     quality: bool = False
     real_dir: str | None = None
-    synthetic_pairs: int = 60
+    synthetic_pairs: int = 45
     quality_size: tuple[int, int] = (480, 270)
     quick: bool = False
     threads: int | None = None
@@ -551,8 +551,9 @@ def speed_targets(report: dict) -> list[dict]:
             targets.append({"target": f"end-to-end x2 at {resolution} >= {RIFE_SPEEDUP_TARGET:g}x a RIFE-v4.6-shaped network's forward passes alone",
                             "measured": f"job {ours['wall_s']:.2f} s vs {ours['inbetweens']} RIFE-shaped passes {rife_seconds:.2f} s ({ratio:.2f}x)",
                             "met": ratio >= RIFE_SPEEDUP_TARGET})
+        torch_batches = [r["batch"] for r in network if r["backend"] == "torch" and r["resolution"] == resolution]
         alone = _find(network, resolution=resolution, backend="torch", precision="fp32",
-                      batch=max(b for b in [r["batch"] for r in network if r["backend"] == "torch"]))
+                      batch=max(torch_batches)) if torch_batches else None
         if alone:
             network_only = ours["inbetweens"] * alone["ms_per_inbetween"] / 1000
             ratio = network_only / ours["wall_s"]
@@ -666,7 +667,7 @@ def extrapolation_results() -> dict | None:
 
 def markdown_report(report: dict) -> str:
     """RESULTS.md: machine, commit, every table, targets and notes."""
-    from .evaluate import quality_markdown
+    from .evaluate import quality_header, quality_markdown
 
     machine = report["machine"]
     lines = ["# fpsboost benchmark results", "",
@@ -692,7 +693,8 @@ def markdown_report(report: dict) -> str:
         lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} |" for t in report["targets"]]
         lines.append("")
     if report.get("quality"):
-        lines += ["## Quality of in-betweens", "", quality_markdown(report["quality"])]
+        source = f" (from `{report['quality_source']}`, measured just before)" if report.get("quality_source") else ""
+        lines += [f"## Quality of in-betweens{source}", "", quality_header(report["quality"]), quality_markdown(report["quality"])]
     extrapolation = report.get("extrapolation")
     if extrapolation:
         lines += ["## Extrapolation (as recorded by benchmarks/extrapolation/run.py)", "",
@@ -827,8 +829,16 @@ def _split(text: str) -> tuple[str, ...]:
 @click.option("--resolutions", help=f"Comma-separated, from {', '.join(RESOLUTIONS)}.")
 @click.option("--backends", help="Comma-separated: torch, onnx.")
 @click.option("--batch-sizes", help="Comma-separated pairs per network call, e.g. 1,2,4.")
+@click.option("--precisions", help="Comma-separated: fp32, bf16, fp16 (each where the device has it).")
 @click.option("--repeats", type=int, help="Timed rounds per network configuration.")
+@click.option("--clip-frames", type=int, help="Input frames of each end-to-end clip.")
+@click.option("--e2e-repeats", type=int, help="Runs of each end-to-end job.")
+@click.option("--rss-frames", type=int, help=f"Frames of the short memory clip (the long one has {RSS_LONG_MULTIPLE}x).")
 @click.option("--pairs", "synthetic_pairs", type=int, help="Synthetic pairs in the quality test.")
+@click.option("--include-quality", "quality_json", type=click.Path(exists=True, dir_okay=False),
+              help="Put a quality report measured separately (python -m fpsboost.evaluate --json) into this report.")
+@click.option("--reuse", "reuse_json", type=click.Path(exists=True, dir_okay=False),
+              help="Measure nothing: re-render a previous --json report (with --include-quality, add a quality report).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the full results as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the tables as Markdown.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG: throughput vs resolution, quality bars.")
@@ -836,7 +846,9 @@ def _split(text: str) -> tuple[str, ...]:
               "On a CPU shared with another busy job, 1 avoids threads waiting on each other.")
 @click.option("--note", help="A line about the machine for the Markdown report (e.g. a job sharing the CPU).")
 def bench_command(quick: bool, quality: bool, speed: bool, real_dir: str | None, weights: str | None, device: str,
-                  resolutions: str | None, backends: str | None, batch_sizes: str | None, repeats: int | None,
+                  resolutions: str | None, backends: str | None, batch_sizes: str | None, precisions: str | None,
+                  repeats: int | None, clip_frames: int | None, e2e_repeats: int | None, rss_frames: int | None,
+                  quality_json: str | None, reuse_json: str | None,
                   synthetic_pairs: int | None, json_path: str | None, markdown_path: str | None,
                   plot_path: str | None, threads: int | None, note: str | None) -> None:
     """Speed, memory and quality of fpsboost beside RIFE-shaped and ffmpeg minterpolate anchors."""
@@ -862,10 +874,17 @@ def bench_command(quick: bool, quality: bool, speed: bool, real_dir: str | None,
             raise OptionError(f"--batch-sizes wants whole numbers like 1,2,4, got {batch_sizes!r}") from None
         if not overrides["batch_sizes"] or min(overrides["batch_sizes"]) < 1:
             raise OptionError("--batch-sizes must be whole numbers >= 1")
-    if repeats is not None:
-        if repeats < 1:
-            raise OptionError("--repeats must be at least 1")
-        overrides["repeats"] = repeats
+    if precisions:
+        overrides["precisions"] = _split(precisions)
+        unknown = set(overrides["precisions"]) - {"fp32", "bf16", "fp16"}
+        if unknown:
+            raise OptionError(f"unknown precision {sorted(unknown)[0]!r}: use fp32, bf16 or fp16")
+    for name, value, minimum in (("repeats", repeats, 1), ("clip_frames", clip_frames, 2),
+                                 ("e2e_repeats", e2e_repeats, 1), ("rss_frames", rss_frames, 2)):
+        if value is not None:
+            if value < minimum:
+                raise OptionError(f"--{name.replace('_', '-')} must be at least {minimum}")
+            overrides[name] = value
     if synthetic_pairs is not None:
         if synthetic_pairs < 1:
             raise OptionError("--pairs must be at least 1")
@@ -873,6 +892,8 @@ def bench_command(quick: bool, quality: bool, speed: bool, real_dir: str | None,
     settings = replace(settings, **overrides)
     if not settings.speed and not settings.quality:
         raise OptionError("nothing to measure: --no-speed needs --quality")
+    if quality_json and settings.quality:
+        raise OptionError("give either --quality (measure now) or --include-quality (measured before), not both")
     if plot_path:
         try:
             import matplotlib  # noqa: F401
@@ -881,10 +902,22 @@ def bench_command(quick: bool, quality: bool, speed: bool, real_dir: str | None,
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
-    report = run_bench(settings, progress=lambda message: console.print(f"[dim]bench: {message}[/]"))
-    report["command"] = " ".join(["fpsboost", *sys.argv[1:]])
+    if reuse_json:
+        report = json.loads(Path(reuse_json).read_text())
+        if "machine" not in report or "commit" not in report:
+            raise OptionError(f"{reuse_json} is not a report from fpsboost bench --json")
+    else:
+        report = run_bench(settings, progress=lambda message: console.print(f"[dim]bench: {message}[/]"))
+        report["command"] = " ".join(["fpsboost", *sys.argv[1:]])
     if note:
         report["machine_note"] = note
+    if quality_json:
+        quality = json.loads(Path(quality_json).read_text())
+        if "rows" not in quality or "targets" not in quality:
+            raise OptionError(f"{quality_json} is not a quality report from python -m fpsboost.evaluate --json")
+        report["quality"] = quality
+        report["quality_source"] = quality_json
+        report["extrapolation"] = extrapolation_results()
     print_report(report)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1, default=str) + "\n")
