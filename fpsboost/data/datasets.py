@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .celgen import CelScene, MotionStyle
+from .celgen import TRAINING_STYLE, CelScene, MotionStyle
 
 VALIDATION_SEED_BASE = 10_000_000  # seeds >= this are never used for training
 SCENE_WINDOW = 6.0  # training pairs start anywhere in [0, SCENE_WINDOW) frames of a scene
@@ -94,7 +94,7 @@ class InterpolationStream(IterableDataset):
     """
 
     def __init__(self, seed: int, size: int, timesteps: int, real_frames: np.ndarray | None = None,
-                 real_fraction: float = 0.0, style: MotionStyle = MotionStyle()) -> None:
+                 real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE) -> None:
         self.seed, self.size, self.timesteps = seed, size, timesteps
         self.real_frames, self.real_fraction, self.style = real_frames, real_fraction, style
 
