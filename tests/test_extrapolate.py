@@ -29,6 +29,16 @@ SQUARE_SPEED = 4  # pixels per frame
 SQUARE_SIZE = 12
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """On a busy 2-core machine, 2 OpenMP threads stall each other: a 64x64 pass went from 0.07 s
+    to 10 s. Tiny tensors gain nothing from threads, so these tests use one (restored after)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def tiny_cast_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny CelCast: the file-job tests check counts, times and streams, not pictures."""
@@ -93,14 +103,14 @@ def test_only_new_writes_just_the_predicted_frames(clip, tiny_cast_weights: Path
 
 
 def test_factor_continues_prediction_on_the_finer_grid(clip, tiny_cast_weights: Path, tiny_weights: Path, tmp_path: Path) -> None:
-    source = clip("in.mp4", frames=6)
+    source = clip("in.mp4", frames=4)
     out = tmp_path / "out.mp4"
     code, output = run_cli("extrapolate", source, out, "--steps", 2, "--factor", 3, "--model", tiny_cast_weights,
                            "--interpolator", tiny_weights, "-q")
     assert code == 0, output
     times = read_video(out).times
-    # 5 intervals of the input at 3x (plus the last frame itself), then 2 intervals of predictions.
-    assert times == [Fraction(i) / (3 * RATE) for i in range(5 * 3 + 1 + 2 * 3)]
+    # 3 intervals of the input at 3x (plus the last frame itself), then 2 intervals of predictions.
+    assert times == [Fraction(i) / (3 * RATE) for i in range(3 * 3 + 1 + 2 * 3)]
 
 
 def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
@@ -184,9 +194,9 @@ def test_predictions_stay_in_range_and_keep_their_colours_over_long_horizons() -
     scene = CelScene(10_900_001, 64, 64)
     context = [scene.render(float(t)).numpy() for t in (0, 1, 2)]
     extrapolator = Extrapolator(device="cpu")
-    horizons = [float(k) for k in range(1, 17)]  # 9..16 go through the block recursion
+    horizons = [float(k) for k in range(1, 13)]  # 9..12 go through the block recursion
     predicted = extrapolator.predict(context, horizons)
-    assert predicted.shape == (16, 3, 64, 64)
+    assert predicted.shape == (12, 3, 64, 64)
     assert np.isfinite(predicted).all() and predicted.min() >= 0 and predicted.max() <= 1
     colour_shift = np.abs(predicted.mean(axis=(2, 3)) - context[-1].mean(axis=(1, 2))).max()
     assert colour_shift < 0.1
