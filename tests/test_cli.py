@@ -257,7 +257,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 def test_ci_script_runs_exactly_the_readme_test_command():
     readme_commands = [line.strip() for line in (REPOSITORY / "README.md").read_text().splitlines()
-                       if line.startswith("    ") and "pytest" in line]
+                       if line.startswith("    python3 -m venv") and "pytest" in line]
     assert len(readme_commands) == 1
     ci_script = REPOSITORY / ".ci" / "run"
     assert readme_commands[0] in [line.strip() for line in ci_script.read_text().splitlines()]

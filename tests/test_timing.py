@@ -96,12 +96,16 @@ def test_output_duration_equals_input_duration_for_long_ntsc_input() -> None:
     end = Fraction(count) / NTSC_FILM
     total = output_frame_count(end, Fraction(60))
     assert abs(Fraction(total, 60) - end) <= Fraction(1, 120)
+    # Planned frame by frame over ten minutes, the last output frame still sits exactly on the grid.
+    count = 24 * 60 * 10
+    end = Fraction(count) / NTSC_FILM
     planner = FramePlanner(Fraction(60), Fraction(0))
     planner.add_key(Keyframe(0, Fraction(0)))
     last = count - 1
     frames = planner.add_key(Keyframe(last, Fraction(last) / NTSC_FILM)) + planner.finish(end)
-    assert frames[-1].index == total - 1
-    assert frames[-1].time == Fraction(total - 1, 60)
+    total = output_frame_count(end, Fraction(60))
+    assert [frame.index for frame in frames] == list(range(total))
+    assert frames[-1].time == Fraction(total - 1, 60) < end
 
 
 def test_vfr_input_is_mapped_by_real_timestamps() -> None:
