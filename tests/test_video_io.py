@@ -458,3 +458,19 @@ def test_semi_planar_formats_convert_through_swscale_closely() -> None:
     assert psnr(frame_to_rgb16(frame, "bt709", False), rgb) > 30
     planar = rgb16_to_frame(rgb, "yuv420p", "bt709", False)
     assert psnr(frame_to_rgb16(frame, "bt709", False), frame_to_rgb16(planar, "bt709", False)) > 35
+
+
+def test_nonsense_declared_average_rate_is_checked_against_timestamps(tmp_path: Path) -> None:
+    """A remux that declares avg_frame_rate 24000 for a 23.976 fps stream still reads as 24000/1001."""
+    source = tmp_path / "source.mp4"
+    make_clip(source, frames=12, rate=Fraction(24000, 1001), audio=False)
+    remuxed = tmp_path / "remuxed.mkv"
+    with av.open(str(source)) as src, av.open(str(remuxed), "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    with av.open(str(remuxed)) as check:
+        assert check.streams.video[0].average_rate != Fraction(24000, 1001)  # the file really is broken
+    assert probe(remuxed).average_rate == Fraction(24000, 1001)

@@ -152,14 +152,53 @@ def _colour(stream: av.video.stream.VideoStream) -> ColourInfo:
     )
 
 
+RATE_PROBE_PACKETS = 48  # packets whose timestamps check the declared rate
+RATE_AGREEMENT = Fraction(1, 50)  # a declared rate within 2 % of the measured spacing is trusted
+
+
+def _measured_rate(path: Path, stream_index: int) -> Fraction | None:
+    """1 / median spacing of the first packets' timestamps, or None when too few have one."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams[stream_index]
+            stamps = []
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    stamps.append(packet.pts)
+                if len(stamps) >= RATE_PROBE_PACKETS:
+                    break
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    steps = sorted(b - a for a, b in zip(sorted(stamps), sorted(stamps)[1:]) if b > a)
+    if len(steps) < 2 or stream.time_base is None:
+        return None
+    return 1 / (Fraction(steps[len(steps) // 2]) * stream.time_base)
+
+
+def _frame_rate(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path) -> Fraction:
+    """The stream's frame rate, checked against its timestamps.
+
+    Remuxed files can declare nonsense average rates (e.g. 24000 for 23.976 fps); the declared
+    candidate closest to the real spacing of the first frames wins, else the spacing itself.
+    """
+    candidates = [Fraction(r) for r in (stream.average_rate, stream.guessed_rate, stream.base_rate) if r and r > 0]
+    measured = _measured_rate(path, stream.index)
+    if measured is None:
+        if not candidates:
+            raise InputError(f"cannot read {path}: the video stream has no frame rate")
+        return candidates[0]
+    for candidate in candidates:
+        if abs(candidate - measured) <= RATE_AGREEMENT * measured:
+            return candidate
+    return measured.limit_denominator(1001)
+
+
 def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     stream = _video_stream(container, path)
     time_base = stream.time_base
     if time_base is None:
         raise InputError(f"cannot read {path}: the video stream has no time base")
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    if not rate or rate <= 0:
-        raise InputError(f"cannot read {path}: the video stream has no frame rate")
+    rate = _frame_rate(container, stream, path)
     start = Fraction(stream.start_time) * time_base if stream.start_time is not None else Fraction(0)
     duration: Fraction | None = None
     if stream.duration:
