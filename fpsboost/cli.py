@@ -255,6 +255,8 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE", help="Passed to the encoder unchanged (repeatable).")
 @click.option("--scene-threshold", type=float, metavar="X", help="Scene-cut score 0..1 above which a frame starts a new shot; 0 disables cut detection.")
 @click.option("--cadence", "cadence_mode", type=click.Choice(["auto", "off"]), default="auto", show_default=True, help="auto: find held drawings (twos, threes) and interpolate across them.")
+@click.option("--hold-threshold", type=float, metavar="X", help="Largest luma change (8-bit units, most-changed block) still counted as the same drawing.")
+@click.option("--max-hold", "max_hold_frames", type=int, metavar="N", help="A drawing held longer than N frames is a still: held, not interpolated across.")
 @click.option("--report", "report_path", metavar="PATH.json", help="Write the per-frame cadence report (keys, holds, cuts, scores) as JSON.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
@@ -262,7 +264,8 @@ def upscale_command(
     input_path: str, output_path: str, factor_text: str | None, fps_text: str | None, backend: str,
     model_path: str | None, device: str, precision: str, batch_size: int | None, codec: str | None,
     crf: int | None, preset: str | None, pix_fmt: str | None, encoder_options: tuple[str, ...],
-    scene_threshold: float | None, cadence_mode: str, report_path: str | None, overwrite: bool, quiet: bool,
+    scene_threshold: float | None, cadence_mode: str, hold_threshold: float | None, max_hold_frames: int | None,
+    report_path: str | None, overwrite: bool, quiet: bool,
 ) -> None:
     """Raise the frame rate of IN and write OUT (same duration, audio and subtitles kept)."""
     from .api import upscale_file
@@ -286,8 +289,8 @@ def upscale_command(
         options=parse_encoder_options(encoder_options), overwrite=overwrite,
     )
     cadence_options: dict[str, Any] = {"mode": cadence_mode}
-    if scene_threshold is not None:
-        cadence_options["scene_threshold"] = scene_threshold
+    given = {"scene_threshold": scene_threshold, "hold_threshold": hold_threshold, "max_hold_frames": max_hold_frames}
+    cadence_options.update({name: value for name, value in given.items() if value is not None})
     cadence = CadenceSettings(**cadence_options)
 
     console = _stderr_console()
