@@ -2,17 +2,22 @@
 
 Two layers, as elsewhere in fpsboost:
 
-* :class:`Extrapolator` runs the :class:`~fpsboost.models.extrapolator.CelCast` network on numpy
-  frames: from the last two or three frames (oldest first) it draws the frames ``tau`` source
-  intervals after the last, for any real ``tau`` > 0. :func:`predict_tail` is the one call the
+* :class:`Extrapolator` draws, from the last two or three numpy frames (oldest first), the
+  frames ``tau`` source intervals after the last, for any real ``tau`` > 0. Its motion source
+  (``motion``) is either ``interpolator`` (the default: the trained interpolation network's flow
+  between the last two frames, continued linearly and projected forward, with no learnt
+  extrapolation part: :class:`~fpsboost.models.extrapolator.FlowContinuation`) or ``celcast``
+  (the separately trained :class:`~fpsboost.models.extrapolator.CelCast` network, still
+  undertrained; see weights/EXTRAPOLATOR.md). :func:`predict_tail` is the one call the
   main pipeline needs to fill the interval after the last input frame instead of holding it.
 * :func:`extrapolate_file` is the file job behind the command: decode, write the input (at its
   own rate, or ``--factor`` / ``--fps`` times finer with the interpolation network), then the
   predicted frames on the same grid, and keep the audio.
 
-Horizons up to :data:`~fpsboost.models.extrapolator` training's ``MAX_HORIZON`` (8 intervals) are
-predicted in one pass each from the real context ("step-conditioned"); further ones restart from
-the predictions at horizons 6, 7, 8 (recursive in blocks of 8), so any length works.
+With ``celcast``, horizons up to the training's ``MAX_HORIZON`` (8 intervals) are predicted in one
+pass each from the real context ("step-conditioned"); further ones restart from the predictions
+at horizons 6, 7, 8 (recursive in blocks of 8), so any length works. ``interpolator`` continues
+the measured motion to any horizon in one pass.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import numpy as np
 from .errors import InputError, OptionError
 
 if TYPE_CHECKING:  # torch loads only when a network is built: ``fpsboost --help`` stays fast
-    from .models.extrapolator import CelCast
+    from torch import nn
 
 MIN_CONTEXT_FRAMES = 2
 MAX_CONTEXT_FRAMES = 3
@@ -42,26 +47,39 @@ HOLD_DIFFERENCE = 1.0 / 255
 UINT16_MAX = 65535
 HISTORY_FRAMES = 8  # decoded frames kept to find the last three drawings (threes: 7 frames)
 EXTRAPOLATION_MODES = ("direct", "recursive")
+MOTION_SOURCES = ("interpolator", "celcast")
+DEFAULT_MOTION = "interpolator"  # measured better than CelCast v1 at every step: benchmarks/extrapolation
 
 ProgressCallback = Callable[[Any], None]
 WarningCallback = Callable[[str], None]
 
 
 class Extrapolator:
-    """The extrapolation network on numpy frames ``[3,H,W]`` float32 in [0,1].
+    """Future frames from numpy frames ``[3,H,W]`` float32 in [0,1].
 
-    ``weights``: a CelCast safetensors file (None: the shipped ``weights/extrapolator-v1``);
-    ``device``: ``auto`` | ``cpu`` | ``cuda``; ``model``: an already built network (tests).
+    ``motion``: ``interpolator`` (the interpolation network's flow continued by a fixed
+    projection; ``weights`` is then a CelFlow interpolator file, None: the shipped
+    ``weights/celflow-s-v1``, read at construction) or ``celcast`` (``weights``: a CelCast file,
+    None: the shipped ``weights/extrapolator-v1``). ``device``: ``auto`` | ``cpu`` | ``cuda``;
+    ``model``: an already built network with the same call signature (tests).
     """
 
-    def __init__(self, weights: str | Path | None = None, device: str = "auto", model: CelCast | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", model: nn.Module | None = None,
+                 motion: str = DEFAULT_MOTION) -> None:
         import torch
 
         from .backends.torch_backend import resolve_device
-        from .models.extrapolator import load_extrapolator
+        from .models.extrapolator import load_extrapolator, load_flow_continuation
 
+        if motion not in MOTION_SOURCES:
+            raise OptionError(f"unknown motion source {motion!r}: use {' or '.join(MOTION_SOURCES)}")
         self.device = resolve_device(device)
-        self.model = (model if model is not None else load_extrapolator(weights)).to(self.device).eval()
+        self.motion = motion
+        if model is None:
+            model = load_extrapolator(weights) if motion == "celcast" else load_flow_continuation(weights)
+        self.model = model.to(self.device).eval()
+        # CelCast was trained on horizons up to 8; the continued flow has no such range.
+        self.direct_horizon = MAX_DIRECT_HORIZON if motion == "celcast" else math.inf
         self._torch = torch
 
     def predict(self, context: Sequence[np.ndarray], horizons: Sequence[float], mode: str = "direct") -> np.ndarray:
@@ -70,7 +88,8 @@ class Extrapolator:
         ``context``: 2 or more ``[3,H,W]`` float frames in [0,1], oldest first, one interval apart
         (only the last three are used). ``horizons``: positive reals. ``mode``: ``direct`` (one pass
         per horizon up to 8, blocks of 8 beyond) or ``recursive`` (one interval at a time, each
-        prediction fed back; kept for comparison). Returns ``[K,3,H,W]`` float32 in [0,1].
+        prediction fed back; kept for comparison; ``interpolator`` has no limit on direct horizons).
+        Returns ``[K,3,H,W]`` float32 in [0,1].
         """
         if len(context) < MIN_CONTEXT_FRAMES:
             raise InputError(f"extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, got {len(context)}")
@@ -82,13 +101,13 @@ class Extrapolator:
         if not np.all(taus > 0):
             raise OptionError("extrapolation horizons must be positive")
         frames = [np.asarray(frame, np.float32) for frame in context[-MAX_CONTEXT_FRAMES:]]
-        step = 1.0 if mode == "recursive" else MAX_DIRECT_HORIZON
+        step = 1.0 if mode == "recursive" else self.direct_horizon
         return self._predict_in_blocks(frames, taus, step)
 
     def _predict_in_blocks(self, context: list[np.ndarray], taus: np.ndarray, block: float) -> np.ndarray:
         """Direct passes for horizons within ``block``; beyond, restart from predicted frames."""
         result = np.empty((len(taus), *context[-1].shape), np.float32)
-        near = taus <= block + 1e-9
+        near = taus <= block + 1e-9 if math.isfinite(block) else np.ones(len(taus), bool)
         if near.any():
             result[near] = self._network(context, taus[near])
         if not near.all():
@@ -161,8 +180,10 @@ class ExtrapolateSettings:
     ``steps``: input frame intervals to predict after the last frame (>= 1). ``factor`` (whole
     number >= 1) or ``fps``: the output grid (default: the input's rate); the input part is
     interpolated onto it and the prediction continues on it. ``only_new``: write only the
-    predicted frames (timestamps from 0, no audio). ``weights``: extrapolator weights,
-    ``interpolator_weights``: interpolator weights for the finer grid (None: the shipped ones).
+    predicted frames (timestamps from 0, no audio). ``weights``: CelCast extrapolator weights
+    (only with ``motion="celcast"``), ``interpolator_weights``: interpolator weights for the finer
+    grid and for ``motion="interpolator"`` (None: the shipped ones). ``motion``: ``interpolator``
+    (default) or ``celcast``.
     """
 
     steps: int
@@ -172,6 +193,7 @@ class ExtrapolateSettings:
     weights: str | None = None
     interpolator_weights: str | None = None
     device: str = "auto"
+    motion: str = DEFAULT_MOTION
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
@@ -182,6 +204,11 @@ class ExtrapolateSettings:
             raise OptionError(f"--factor must be a whole number of at least 1, got {self.factor!r}")
         if self.fps is not None and not Fraction(self.fps) > 0:
             raise OptionError(f"--fps must be positive, got {self.fps}")
+        if self.motion not in MOTION_SOURCES:
+            raise OptionError(f"--motion must be {' or '.join(MOTION_SOURCES)}, got {self.motion!r}")
+        if self.weights is not None and self.motion != "celcast":
+            raise OptionError("--model names CelCast extrapolator weights: add --motion celcast (the default motion "
+                              "comes from the interpolator, see --interpolator)")
 
     def output_rate(self, input_rate: Fraction) -> Fraction:
         return Fraction(self.fps) if self.fps is not None else Fraction(input_rate) * (self.factor or 1)
@@ -241,7 +268,9 @@ def extrapolate_file(
         if info.frame_count is not None and info.frame_count < MIN_CONTEXT_FRAMES:
             raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {info.frame_count}")
         out_rate = settings.output_rate(info.average_rate)
-        extrapolator = extrapolator or Extrapolator(settings.weights, settings.device)
+        extrapolator = extrapolator or Extrapolator(
+            settings.weights if settings.motion == "celcast" else settings.interpolator_weights, settings.device,
+            motion=settings.motion)
         interpolate = _interpolation_function(settings) if out_rate != info.average_rate else None
         total_out = None
         if info.duration:
@@ -359,8 +388,11 @@ def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
 @click.option("--factor", "factor_text", metavar="N", help="Output rate = N x input rate: the input is interpolated and the prediction continues on the finer grid.")
 @click.option("--fps", "fps_text", metavar="RATE", help="Output rate in frames per second (60, 59.94, 60000/1001).")
 @click.option("--only-new", is_flag=True, help="Write only the predicted frames (timestamps from 0, no audio).")
-@click.option("--model", "model_path", metavar="PATH", help="Extrapolator weights (.safetensors). Default: the shipped model.")
-@click.option("--interpolator", "interpolator_path", metavar="PATH", help="Interpolator weights for --factor/--fps. Default: the shipped model.")
+@click.option("--motion", type=click.Choice(MOTION_SOURCES), default=DEFAULT_MOTION, show_default=True,
+              help="interpolator: the interpolation network's flow continued linearly and projected forward; "
+                   "celcast: the separately trained (undertrained) extrapolation network.")
+@click.option("--model", "model_path", metavar="PATH", help="CelCast weights (.safetensors) for --motion celcast. Default: the shipped model.")
+@click.option("--interpolator", "interpolator_path", metavar="PATH", help="Interpolator weights for the motion and for --factor/--fps. Default: the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the networks run.")
 @click.option("--codec", metavar="NAME", help="Video encoder (default libx264 for .mp4/.mkv/.mov).")
 @click.option("--crf", type=int, metavar="N", help="Constant rate factor for the encoder (quality; lower is better).")
@@ -371,10 +403,14 @@ def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
 def extrapolate_command(
     input_path: str, output_path: str, steps_text: str, factor_text: str | None, fps_text: str | None,
-    only_new: bool, model_path: str | None, interpolator_path: str | None, device: str, codec: str | None, crf: int | None, preset: str | None,
+    only_new: bool, motion: str, model_path: str | None, interpolator_path: str | None, device: str, codec: str | None, crf: int | None, preset: str | None,
     pix_fmt: str | None, encoder_options: tuple[str, ...], overwrite: bool, quiet: bool,
 ) -> None:
-    """Predict N frames after the last frame of IN with the extrapolation network; write OUT."""
+    """Predict N frames after the last frame of IN; write OUT.
+
+    By default the motion is the interpolation network's flow between the last frames, continued
+    linearly and projected forward (no separately trained extrapolator).
+    """
     from rich.console import Console
 
     from .cli import ProgressDisplay, format_rate, parse_encoder_options
@@ -384,7 +420,7 @@ def extrapolate_command(
     settings = ExtrapolateSettings(
         steps=_parse_whole(steps_text, "--steps", 1), factor=_parse_whole(factor_text, "--factor", 1),
         fps=parse_rate(fps_text) if fps_text is not None else None, only_new=only_new,
-        weights=model_path, interpolator_weights=interpolator_path, device=device,
+        weights=model_path, interpolator_weights=interpolator_path, device=device, motion=motion,
     )
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                             options=parse_encoder_options(encoder_options), overwrite=overwrite)

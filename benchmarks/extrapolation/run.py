@@ -1,6 +1,6 @@
 """Extrapolation quality: PSNR and SSIM per step after the last frame, network vs baselines.
 
-    nice -n 10 .venv/bin/python benchmarks/extrapolation/run.py [--weights PATH] [--synthetic 24]
+    nice -n 10 .venv/bin/python benchmarks/extrapolation/run.py [--weights PATH] [--synthetic 16] [--recursive]
 
 Sets:
 * ``synthetic``: held-out CelScene sequences (seeds from BENCHMARK_SEED_BASE = 10_500_000; training
@@ -10,8 +10,11 @@ Sets:
   that the main job fills when it raises the rate (hold vs extrapolate);
 * ``real``: /work/cache/bikes.mp4, windows inside its held-out last 20 % of frames (never trained on).
 
-Methods: ``celcast`` (the network, one pass per horizon), ``celcast-recursive`` (the same weights
-fed their own one-step predictions), ``repeat-last`` (hold the last frame), ``dis-linear`` (OpenCV
+Methods: ``celflow-projected`` (the default motion of ``fpsboost extrapolate``: the trained
+interpolation network's flow F_t->t-1 from weights/celflow-s-v1, read at run time, continued
+linearly and projected forward, fastest pixel wins; no separately trained part), ``celcast``
+(the extrapolation network, one pass per horizon), ``celcast-recursive`` (only with
+``--recursive``: the same weights fed their own one-step predictions), ``repeat-last`` (hold the last frame), ``dis-linear`` (OpenCV
 DIS flow from the last frame to the one before, F_t->t-1; the frame k steps ahead is the last
 frame backward-warped by k * F_t->t-1, i.e. by the negated forward motion, which assumes the
 motion at a future pixel equals the motion at the same pixel now).
@@ -150,16 +153,29 @@ def table(title: str, scores: dict, metric: str, digits: int) -> list[str]:
     return lines + [""]
 
 
-def targets(results: dict) -> list[str]:
-    """The issue's targets, checked step by step."""
+def targets(results: dict, methods: tuple[str, ...] = ("celflow-projected", "celcast")) -> list[str]:
+    """The issue's targets, checked step by step for each of ``methods``; and the new default vs the old."""
     lines = []
     synthetic, real = results["sets"]["synthetic"], results["sets"].get("real")
-    for baseline in ("repeat-last", "dis-linear"):
-        wins = [k for k in synthetic["celcast"]["psnr"] if synthetic["celcast"]["psnr"][k] > synthetic[baseline]["psnr"][k]]
-        lines.append(f"- synthetic, PSNR above {baseline} at {len(wins)}/8 steps ({', '.join('t+' + k for k in wins) or 'none'})")
-    if real:
-        wins = [k for k in ("1", "2", "3", "4") if real["celcast"]["psnr"][k] > real["repeat-last"]["psnr"][k]]
-        lines.append(f"- real, PSNR above repeat-last at {len(wins)}/4 of steps 1..4 ({', '.join('t+' + k for k in wins) or 'none'})")
+
+    def above(scores: dict, method: str, other: str, steps: list[str]) -> list[str]:
+        return [k for k in steps if scores[method]["psnr"][k] > scores[other]["psnr"][k]]
+
+    def listed(steps: list[str]) -> str:
+        return ", ".join("t+" + k for k in steps) or "none"
+
+    all_steps = list(synthetic["repeat-last"]["psnr"])
+    for method in methods:
+        for baseline in ("repeat-last", "dis-linear"):
+            wins = above(synthetic, method, baseline, all_steps)
+            lines.append(f"- {method}: synthetic, PSNR above {baseline} at {len(wins)}/{len(all_steps)} steps ({listed(wins)})")
+        if real:
+            wins = above(real, method, "repeat-last", ["1", "2", "3", "4"])
+            lines.append(f"- {method}: real, PSNR above repeat-last at {len(wins)}/4 of steps 1..4 ({listed(wins)})")
+    for name, scores in (("synthetic", synthetic), ("real", real)):
+        if scores:
+            wins = above(scores, methods[0], methods[1], all_steps)
+            lines.append(f"- {methods[0]} vs {methods[1]}, {name}: PSNR higher at {len(wins)}/{len(all_steps)} steps ({listed(wins)})")
     return lines
 
 
@@ -171,20 +187,31 @@ def main() -> None:
     parser.add_argument("--real-video", default=REAL_VIDEO)
     parser.add_argument("--real-windows", type=int, default=6)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    parser.add_argument("--interpolator", default=None, help="interpolator weights for celflow-projected (default: weights/celflow-s-v1.safetensors)")
+    parser.add_argument("--recursive", action="store_true", help="also measure celcast-recursive on synthetic")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
 
-    extrapolator = Extrapolator(args.weights, device="cpu")
-    methods = {"celcast": network(extrapolator, "direct"), "celcast-recursive": network(extrapolator, "recursive"),
-               "repeat-last": repeat_last, "dis-linear": dis_linear}
+    extrapolator = Extrapolator(args.weights, device="cpu", motion="celcast")
+    continuation = Extrapolator(args.interpolator, device="cpu", motion="interpolator")
+    methods = {"celflow-projected": network(continuation, "direct"), "celcast": network(extrapolator, "direct"),
+               "celcast-recursive": network(extrapolator, "recursive"), "repeat-last": repeat_last, "dis-linear": dis_linear}
+    if not args.recursive:
+        del methods["celcast-recursive"]
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     weights = Path(args.weights) if args.weights else ROOT / "weights" / "extrapolator-v1.safetensors"
+    interpolator = Path(args.interpolator) if args.interpolator else ROOT / "weights" / "celflow-s-v1.safetensors"
     from fpsboost.models.presets import read_metadata
 
-    results: dict = {"commit": commit, "weights": str(weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights),
+    def shown(path: Path) -> str:
+        return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+    results: dict = {"commit": commit, "weights": shown(weights),
                      "weights_metadata": {k: v for k, v in read_metadata(weights).items() if k != "config"},
+                     "interpolator_weights": shown(interpolator),
+                     "interpolator_metadata": {k: v for k, v in read_metadata(interpolator).items() if k != "config"},
                      "synthetic": {"sequences": args.synthetic, "size": args.size, "seeds_from": BENCHMARK_SEED_BASE},
                      "real": {"video": args.real_video, "windows": args.real_windows, "held_out_from_fraction": REAL_TRAIN_FRACTION},
                      "device": "cpu", "threads": args.threads, "sets": {}}
@@ -203,7 +230,9 @@ def main() -> None:
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Extrapolation benchmark", "",
-             f"Commit `{commit}`, weights `{results['weights']}` ({results['weights_metadata'].get('version', '?')}), "
+             f"Commit `{commit}`, weights `{results['weights']}` ({results['weights_metadata'].get('version', '?')}) for celcast, "
+             f"`{results['interpolator_weights']}` ({results['interpolator_metadata'].get('version', '?')}, "
+             f"step {results['interpolator_metadata'].get('step', '?')}) for celflow-projected, "
              f"CPU, {args.threads} thread(s). Made by `benchmarks/extrapolation/run.py`; numbers in `results.json`.", "",
              f"Synthetic: {args.synthetic} held-out CelScene sequences ({args.size}x{args.size}, seeds from {BENCHMARK_SEED_BASE}); "
              f"real: {args.real_windows} windows of {Path(args.real_video).name} inside its held-out last 20 %. "

@@ -16,6 +16,11 @@ Three stages, split like the interpolator by what depends on the horizon ``tau``
 Because the horizon ``tau`` is an input (any real number > 0), one pass gives the frame at any
 future time: no prediction is fed back, so nothing drifts or blows up with the horizon. The
 driver that turns a clip into N more frames lives in :mod:`fpsboost.extrapolate`.
+
+:class:`FlowContinuation` is the second motion source, with the same call signature: it takes
+stage 1's flows from the trained *interpolation* network's frozen
+:class:`~fpsboost.models.interpolator.PairFlowEstimator` and runs stage 2 (continuation and
+projection) with no learnt stage 3. It is not a separately trained extrapolator.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pixel_grid, upsample_flow
+from .interpolator import PairFlowEstimator
 
 FLOW_CHANNELS = 2
 RESIDUAL_RANGE = 0.5  # the colour residual is tanh(.) * this
@@ -140,6 +146,17 @@ def extrapolated_flow(displacement: torch.Tensor) -> torch.Tensor:
     return flow.view(batch, 2, height, width)
 
 
+def pad_to_stride(frames: torch.Tensor, stride: int) -> torch.Tensor:
+    """``[..., 3, H, W]`` -> the same with H and W padded (replicated edges) to multiples of ``stride``."""
+    height, width = frames.shape[-2], frames.shape[-1]
+    pad_bottom = (stride - height % stride) % stride
+    pad_right = (stride - width % stride) % stride
+    shape = frames.shape
+    flat = frames.reshape(-1, *shape[-3:])
+    padded = F.pad(flat, (0, pad_right, 0, pad_bottom), mode="replicate")
+    return padded.reshape(*shape[:-2], *padded.shape[-2:])
+
+
 def outside_mask(flow: torch.Tensor) -> torch.Tensor:
     """``[B,1,H,W]``: 1 where ``pixel + flow`` falls outside the frame (content entering the view)."""
     height, width = flow.shape[-2], flow.shape[-1]
@@ -213,14 +230,7 @@ class CelCast(nn.Module):
         self.acceleration_gain = nn.Parameter(torch.tensor(INITIAL_ACCELERATION_GAIN))
 
     def pad(self, frames: torch.Tensor) -> torch.Tensor:
-        stride = self.config.stride
-        height, width = frames.shape[-2], frames.shape[-1]
-        pad_bottom = (stride - height % stride) % stride
-        pad_right = (stride - width % stride) % stride
-        shape = frames.shape
-        flat = frames.reshape(-1, *shape[-3:])
-        padded = F.pad(flat, (0, pad_right, 0, pad_bottom), mode="replicate")
-        return padded.reshape(*shape[:-2], *padded.shape[-2:])
+        return pad_to_stride(frames, self.config.stride)
 
     def run(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> CelCastOutput:
         """Forward pass on padded inputs (H, W multiples of the stride), keeping the flows."""
@@ -245,6 +255,65 @@ class CelCast(nn.Module):
     def forward(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         height, width = context.shape[-2], context.shape[-1]
         return self.run(self.pad(context), context_index, tau).frames[:, :, :height, :width]
+
+
+class FlowContinuation(nn.Module):
+    """Future frames from the trained interpolation network's motion, continued by a fixed projection.
+
+    Not a separately trained extrapolator: the flows ``F_t->t-1`` (and ``F_t-1->t-2``) come from
+    CelFlow's frozen :class:`~fpsboost.models.interpolator.PairFlowEstimator`, every pixel of the
+    last frame continues on :func:`trajectory_displacement` (constant speed, plus
+    ``acceleration_gain`` times the measured acceleration when three frames are given), and
+    :func:`extrapolated_flow` projects that forward (fastest pixel wins). The future frame is the
+    last frame backward-warped by the projected flow; pixels nothing lands on take the last frame
+    from where their own continued motion came from. No weights of its own.
+
+    ``forward(context [B,C,3,H,W] oldest first, C >= 2, in [0,1], context_index [Q] int64,
+    tau [Q] float)`` -> ``[Q,3,H,W]`` in [0,1], like :class:`CelCast`.
+    """
+
+    def __init__(self, flow_estimator: PairFlowEstimator, stride: int, acceleration_gain: float = 0.0) -> None:
+        super().__init__()
+        self.flow_estimator = flow_estimator.requires_grad_(False)
+        self.stride = stride
+        self.acceleration_gain = acceleration_gain
+
+    def motion(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(F_t->t-1, F_t-1->t-2 resampled onto frame t's pixels or None)``, ``[B,2,H,W]`` pixels.
+
+        ``context``: padded ``[B,C,3,H,W]``. The second flow is only estimated when it is used
+        (three frames and a non-zero acceleration gain).
+        """
+        batch = context.shape[0]
+        pairs = 2 if context.shape[1] >= 3 and self.acceleration_gain != 0 else 1
+        later = torch.cat([context[:, -1 - i] for i in range(pairs)])
+        earlier = torch.cat([context[:, -2 - i] for i in range(pairs)])
+        back = self.flow_estimator(earlier, later).flow_1to0  # F_later->earlier
+        flow_back1 = back[:batch]
+        flow_back2 = backward_warp(back[batch:], flow_back1) if pairs == 2 else None
+        return flow_back1, flow_back2
+
+    def forward(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        if context.shape[1] < MIN_CONTEXT_FRAMES:
+            raise ValueError(f"FlowContinuation needs at least {MIN_CONTEXT_FRAMES} context frames, got {context.shape[1]}")
+        height, width = context.shape[-2], context.shape[-1]
+        padded = pad_to_stride(context, self.stride)
+        flow_back1, flow_back2 = self.motion(padded)
+        tau = tau.view(-1, 1, 1, 1).to(padded.dtype)
+        displacement = trajectory_displacement(
+            flow_back1[context_index], None if flow_back2 is None else flow_back2[context_index], tau, self.acceleration_gain)
+        frames = backward_warp(padded[:, -1][context_index], extrapolated_flow(displacement))
+        return frames[:, :, :height, :width].clamp(0, 1)
+
+
+def load_flow_continuation(interpolator_weights: str | os.PathLike | None = None,
+                           acceleration_gain: float = 0.0) -> FlowContinuation:
+    """:class:`FlowContinuation` over the interpolation network's flow estimator, read now from
+    ``interpolator_weights`` (default: the shipped ``weights/celflow-s-v1.safetensors``)."""
+    from .presets import load_interpolator
+
+    interpolator = load_interpolator(interpolator_weights)
+    return FlowContinuation(interpolator.flow_estimator, interpolator.config.stride, acceleration_gain).eval()
 
 
 def load_extrapolator(path: str | os.PathLike | None = None) -> CelCast:
