@@ -1,4 +1,4 @@
-"""``fpsboost extrapolate`` and the extrapolation network: counts, timestamps, audio, errors, motion."""
+"""``fpsboost extrapolate`` and its motion sources: counts, timestamps, audio, errors, motion."""
 
 from __future__ import annotations
 
@@ -16,15 +16,18 @@ from fpsboost.errors import InputError, ModelError
 from fpsboost.extrapolate import Extrapolator, motion_context, predict_tail
 from fpsboost.models.blocks import backward_warp
 from fpsboost.models.extrapolator import (DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, extrapolated_flow,
-                                         load_extrapolator, save_extrapolator, trajectory_displacement)
-from fpsboost.models.presets import weights_dir
+                                         load_extrapolator, load_flow_continuation, save_extrapolator,
+                                         trajectory_displacement)
+from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, weights_dir
 
 from helpers_pipeline import read_video, stream_durations
 
 RATE = Fraction(24)
 TINY_CAST = CelCastConfig(motion_scales=(4, 2), motion_widths=(8, 8), motion_depths=(1, 1), synth_width=8, synth_depth=1)
 SHIPPED = weights_dir() / DEFAULT_EXTRAPOLATOR_WEIGHTS
+SHIPPED_INTERPOLATOR = weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
 needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="weights/extrapolator-v1.safetensors not trained yet")
+needs_interpolator = pytest.mark.skipif(not SHIPPED_INTERPOLATOR.is_file(), reason="weights/celflow-s-v1.safetensors not trained yet")
 SQUARE_SPEED = 4  # pixels per frame
 SQUARE_SIZE = 12
 
@@ -69,10 +72,10 @@ def red_centroid_x(picture: np.ndarray) -> float:
     return float((redness.sum(0) * np.arange(picture.shape[2])).sum() / redness.sum())
 
 
-def test_output_is_input_plus_steps_on_the_input_grid(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+def test_output_is_input_plus_steps_on_the_input_grid(clip, tiny_weights: Path, tmp_path: Path) -> None:
     source = clip("in.mp4", frames=10, audio=True)
     out = tmp_path / "out.mp4"
-    code, output = run_cli("extrapolate", source, out, "--steps", 3, "--model", tiny_cast_weights, "-q")
+    code, output = run_cli("extrapolate", source, out, "--steps", 3, "--interpolator", tiny_weights, "-q")
     assert code == 0, output
     written, original = read_video(out), read_video(source)
     assert len(written.times) == 10 + 3
@@ -84,7 +87,7 @@ def test_output_is_input_plus_steps_on_the_input_grid(clip, tiny_cast_weights: P
 def test_audio_is_kept_and_ends_with_the_input(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
     source = clip("in.mp4", frames=10, audio=True)
     out = tmp_path / "out.mp4"
-    code, output = run_cli("extrapolate", source, out, "--steps", 4, "--model", tiny_cast_weights, "-q")
+    code, output = run_cli("extrapolate", source, out, "--steps", 4, "--motion", "celcast", "--model", tiny_cast_weights, "-q")
     assert code == 0, output
     before, after = stream_durations(source), stream_durations(out)
     assert "audio" in after
@@ -92,31 +95,30 @@ def test_audio_is_kept_and_ends_with_the_input(clip, tiny_cast_weights: Path, tm
     assert after["video"] == Fraction(14) / RATE
 
 
-def test_only_new_writes_just_the_predicted_frames(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+def test_only_new_writes_just_the_predicted_frames(clip, tiny_weights: Path, tmp_path: Path) -> None:
     source = clip("in.mp4", frames=6, audio=True)
     out = tmp_path / "new.mp4"
-    code, output = run_cli("extrapolate", source, out, "--steps", 5, "--only-new", "--model", tiny_cast_weights, "-q")
+    code, output = run_cli("extrapolate", source, out, "--steps", 5, "--only-new", "--interpolator", tiny_weights, "-q")
     assert code == 0, output
     written = read_video(out)
     assert written.times == [Fraction(i) / RATE for i in range(5)]
     assert "audio" not in stream_durations(out)
 
 
-def test_factor_continues_prediction_on_the_finer_grid(clip, tiny_cast_weights: Path, tiny_weights: Path, tmp_path: Path) -> None:
+def test_factor_continues_prediction_on_the_finer_grid(clip, tiny_weights: Path, tmp_path: Path) -> None:
     source = clip("in.mp4", frames=4)
     out = tmp_path / "out.mp4"
-    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--factor", 3, "--model", tiny_cast_weights,
-                           "--interpolator", tiny_weights, "-q")
+    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--factor", 3, "--interpolator", tiny_weights, "-q")
     assert code == 0, output
     times = read_video(out).times
     # 3 intervals of the input at 3x (plus the last frame itself), then 2 intervals of predictions.
     assert times == [Fraction(i) / (3 * RATE) for i in range(3 * 3 + 1 + 2 * 3)]
 
 
-def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_weights: Path, tmp_path: Path) -> None:
     source = clip("one.mp4", frames=1)
     out = tmp_path / "out.mp4"
-    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--model", tiny_cast_weights)
+    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--interpolator", tiny_weights)
     assert code != 0
     assert output.strip().count("\n") == 0 and "at least 2 frames" in output
     assert not out.exists()
@@ -126,12 +128,30 @@ def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_cast_weights: Path
     (("--steps", "0"), "--steps"),
     (("--steps", "2", "--factor", "1.5"), "--factor"),
     (("--steps", "2", "--factor", "2", "--fps", "60"), "either"),
+    (("--steps", "2", "--motion", "sideways"), "--motion"),
 ])
-def test_bad_options_are_one_line_errors(clip, tiny_cast_weights: Path, tmp_path: Path, args: tuple, message: str) -> None:
+def test_bad_options_are_one_line_errors(clip, tiny_weights: Path, tmp_path: Path, args: tuple, message: str) -> None:
     source = clip("in.mp4", frames=4)
-    code, output = run_cli("extrapolate", source, tmp_path / "out.mp4", *args, "--model", tiny_cast_weights)
+    code, output = run_cli("extrapolate", source, tmp_path / "out.mp4", *args, "--interpolator", tiny_weights)
     assert code != 0
     assert output.strip().count("\n") == 0 and message in output and "Traceback" not in output
+
+
+def test_celcast_weights_without_motion_celcast_is_a_one_line_error(clip, tiny_cast_weights: Path, tmp_path: Path) -> None:
+    source = clip("in.mp4", frames=4)
+    out = tmp_path / "out.mp4"
+    code, output = run_cli("extrapolate", source, out, "--steps", 2, "--model", tiny_cast_weights)
+    assert code != 0
+    assert output.strip().count("\n") == 0 and "--motion celcast" in output and "Traceback" not in output
+    assert not out.exists()
+
+
+def test_interpolator_motion_reads_the_given_weights_file(tiny_weights: Path) -> None:
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tiny_weights))
+    estimator = load_flow_continuation(tiny_weights).flow_estimator.state_dict()
+    assert estimator and all(torch.equal(tensor, stored[f"flow_estimator.{name}"]) for name, tensor in estimator.items())
 
 
 def test_missing_input_and_bad_weights_are_one_line_errors(clip, tmp_path: Path) -> None:
@@ -176,11 +196,14 @@ def test_motion_context_skips_held_drawings() -> None:
     assert all(np.array_equal(frame, drawings[i + 1]) for i, (_, frame) in enumerate(context))
 
 
-@needs_shipped
-@pytest.mark.xfail(strict=True, reason="extrapolator-v1 is undertrained (768 steps): its motion estimator outputs ~0 px "
-                   "of flow, so it holds the square; see weights/EXTRAPOLATOR.md. Remove this mark when a retrained model passes.")
-def test_moving_square_keeps_moving() -> None:
-    extrapolator = Extrapolator(device="cpu")
+@pytest.mark.parametrize("motion", [
+    pytest.param("interpolator", marks=needs_interpolator),
+    pytest.param("celcast", marks=[needs_shipped, pytest.mark.xfail(
+        strict=True, reason="extrapolator-v1 is undertrained (768 steps): its motion estimator outputs ~0 px of flow, "
+        "so it holds the square; see weights/EXTRAPOLATOR.md. Remove this mark when a retrained model passes.")]),
+])
+def test_moving_square_keeps_moving(motion: str) -> None:
+    extrapolator = Extrapolator(device="cpu", motion=motion)
     frames = moving_square(3)
     predicted = predict_tail(frames, [1.0, 2.0, 3.0], extrapolator)
     positions = [red_centroid_x(frame) for frame in [frames[-1], *predicted]]
@@ -189,12 +212,13 @@ def test_moving_square_keeps_moving() -> None:
     assert np.all(steps < SQUARE_SPEED * 1.5), positions
 
 
-@needs_shipped
-def test_predictions_stay_in_range_and_keep_their_colours_over_long_horizons() -> None:
+@pytest.mark.parametrize("motion", [pytest.param("interpolator", marks=needs_interpolator),
+                                    pytest.param("celcast", marks=needs_shipped)])
+def test_predictions_stay_in_range_and_keep_their_colours_over_long_horizons(motion: str) -> None:
     scene = CelScene(10_900_001, 64, 64)
     context = [scene.render(float(t)).numpy() for t in (0, 1, 2)]
-    extrapolator = Extrapolator(device="cpu")
-    horizons = [float(k) for k in range(1, 13)]  # 9..12 go through the block recursion
+    extrapolator = Extrapolator(device="cpu", motion=motion)
+    horizons = [float(k) for k in range(1, 13)]  # celcast: 9..12 go through the block recursion
     predicted = extrapolator.predict(context, horizons)
     assert predicted.shape == (12, 3, 64, 64)
     assert np.isfinite(predicted).all() and predicted.min() >= 0 and predicted.max() <= 1
