@@ -420,12 +420,28 @@ def run_job(clip: str, out: str, backend: str, device: str, precision: str, weig
                 writer.write(source, frame_time)
                 writer.write(rgb, frame_time + step)
         result["encode_s"] = round(time.perf_counter() - started, 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     if device == "cuda":
         import torch
 
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / MEBIBYTE, 1)
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB.
+
+    Read from ``VmHWM`` in /proc/self/status: ``getrusage``'s ``ru_maxrss`` would carry the parent's
+    high-water mark across fork and exec on Linux, so every child would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KiB
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MEBIBYTE, 1)
 
 
 def _spawn_job(spec: dict) -> dict:
