@@ -573,8 +573,11 @@ def speed_targets(report: dict) -> list[dict]:
         if alone:
             network_only = ours["inbetweens"] * alone["ms_per_inbetween"] / 1000
             ratio = network_only / ours["wall_s"]
+            inside = ours["network_s"] / ours["wall_s"]
             targets.append({"target": f"end-to-end throughput >= {E2E_OVER_NETWORK_TARGET:.0%} of network-only",
-                            "measured": f"{ours['inbetweens']} in-betweens: network alone {network_only:.2f} s (batch {alone['batch']}), job {ours['wall_s']:.2f} s ({ratio:.0%})",
+                            "measured": f"{ours['inbetweens']} in-betweens: network alone {network_only:.2f} s (batch {alone['batch']}), "
+                                        f"job {ours['wall_s']:.2f} s ({ratio:.0%}); inside the job the network took "
+                                        f"{ours['network_s']:.2f} s ({inside:.0%} of its wall time)",
                             "met": ratio >= E2E_OVER_NETWORK_TARGET})
     factors = report.get("network", {}).get("factors", [])
     f2, f8 = _find(factors, factor=2), _find(factors, factor=8)
@@ -922,6 +925,8 @@ def bench_command(quick: bool, quality: bool, speed: bool, real_dir: str | None,
         report = json.loads(Path(reuse_json).read_text())
         if "machine" not in report or "commit" not in report:
             raise OptionError(f"{reuse_json} is not a report from fpsboost bench --json")
+        if "network" in report:
+            report["targets"] = speed_targets(report)
     else:
         report = run_bench(settings, progress=lambda message: console.print(f"[dim]bench: {message}[/]"))
         report["command"] = " ".join(["fpsboost", *sys.argv[1:]])
