@@ -271,9 +271,13 @@ class CadenceAnalyzer:
 
     LOOKAHEAD_FRAMES = ONE_FRAME_LOOKAHEAD
 
-    def __init__(self, settings: CadenceSettings = CadenceSettings()) -> None:
+    def __init__(self, settings: CadenceSettings = CadenceSettings(), keep_report: bool = True) -> None:
+        """``keep_report=False`` keeps memory flat over a film: per-frame records are folded into
+        counts once final, and :meth:`report` is then unavailable."""
         self.settings = settings
-        self._records: list[FrameRecord] = []
+        self._keep_report = keep_report
+        self._records: deque[FrameRecord] = deque()
+        self._tally = _Tally()  # records that were folded away (keep_report=False)
         self._key_signature: FrameSignature | None = None
         self._key_record: FrameRecord | None = None
         self._previous_signature: FrameSignature | None = None
@@ -298,6 +302,8 @@ class CadenceAnalyzer:
         signature = frame_signature(rgb)
         record = FrameRecord(index, time)
         self._records.append(record)
+        if not self._keep_report and len(self._records) > RECORD_FINAL_AFTER:
+            self._tally.add(self._records.popleft())
         keys: list[Keyframe] = []
         if previous is None or self._key_signature is None or self._previous_signature is None:
             record.reason = "first"
@@ -381,45 +387,56 @@ class CadenceAnalyzer:
     def report(self) -> list[dict[str, Any]]:
         """One dict per source frame: index, time (exact, as a string), is_key, held_from,
         cut_before, reason, and the difference scores the decision used."""
+        if not self._keep_report:
+            raise RuntimeError("this analyser was made with keep_report=False")
         return [record.as_dict() for record in self._records]
 
     def summary(self) -> CadenceSummary:
-        records = self._records
-        keys = sum(record.is_key for record in records)
-        stills = sum(record.reason == "still_end" for record in records)
+        tally = self._tally.copy()
+        for record in self._records:
+            tally.add(record)
         return CadenceSummary(
-            frames=len(records),
-            keyframes=keys,
-            held_frames=sum(record.held_from is not None for record in records),
+            frames=tally.frames,
+            keyframes=tally.keys,
+            held_frames=tally.held,
             scene_cuts=len(self._cut_indices),
-            stills=stills,
-            shots=self._shots(),
+            stills=tally.stills,
+            shots=[Shot(first, last, label_cadence(runs, self.settings.max_hold_frames)) for first, last, runs in tally.shots],
         )
 
-    def _shots(self) -> list[Shot]:
-        if not self._records:
-            return []
-        shots: list[Shot] = []
-        start = 0
-        for position, record in enumerate(self._records):
-            if position > 0 and record.reason == "cut":
-                shots.append(self._shot(self._records[start:position]))
-                start = position
-        shots.append(self._shot(self._records[start:]))
-        return shots
 
-    def _shot(self, records: list[FrameRecord]) -> Shot:
-        return Shot(records[0].index, records[-1].index, self._cadence_label(records))
+RECORD_FINAL_AFTER = 2  # push(i) may still change frame i-1's record (a still's end), never older ones
 
-    def _cadence_label(self, records: list[FrameRecord]) -> str:
-        runs: list[int] = []
-        current_drawing: int | None = None
-        for record in records:
-            if record.drawing != current_drawing:
-                runs.append(0)
-                current_drawing = record.drawing
-            runs[-1] += 1
-        return label_cadence(runs, self.settings.max_hold_frames)
+
+@dataclass
+class _Tally:
+    """Counts and per-shot drawing lengths of frame records that can no longer change."""
+
+    frames: int = 0
+    keys: int = 0
+    held: int = 0
+    stills: int = 0
+    shots: list[tuple[int, int, list[int]]] = field(default_factory=list)  # first, last, frames per drawing
+    drawing: int | None = None
+
+    def add(self, record: FrameRecord) -> None:
+        self.frames += 1
+        self.keys += record.is_key
+        self.held += record.held_from is not None
+        self.stills += record.reason == "still_end"
+        if not self.shots or record.reason == "cut":
+            self.shots.append((record.index, record.index, []))
+            self.drawing = None
+        first, _, runs = self.shots[-1]
+        if record.drawing != self.drawing:
+            runs.append(0)
+            self.drawing = record.drawing
+        runs[-1] += 1
+        self.shots[-1] = (first, record.index, runs)
+
+    def copy(self) -> "_Tally":
+        return _Tally(self.frames, self.keys, self.held, self.stills,
+                      [(first, last, list(runs)) for first, last, runs in self.shots], self.drawing)
 
 
 def label_cadence(runs: list[int], max_hold_frames: int) -> str:

@@ -306,7 +306,7 @@ class UpscaleJob:
         self._frames_in = 0
         self._frames_out = 0
         self._first_time = Fraction(0)
-        self._analyzer = CadenceAnalyzer(cadence)
+        self._analyzer = CadenceAnalyzer(cadence, keep_report=settings.report_path is not None)
 
     # -- messages -----------------------------------------------------------------------------
     def warn(self, message: str) -> None:

@@ -248,3 +248,19 @@ def test_frames_out_of_order_are_rejected(scene: CelScene) -> None:
     analyzer.push(0, Fraction(0), frame)
     with pytest.raises(ValueError):
         analyzer.push(0, Fraction(0), frame)
+
+
+def test_analyser_without_report_keeps_the_same_summary_in_bounded_memory() -> None:
+    """Folding final records into counts (what the pipeline does without --report) changes nothing."""
+    scene = CelScene(5, 96, 128)
+    times = on_cadence([2, 2, 3, 1, 1, 6, 2]) + [40 + t for t in on_cadence([2, 2])]
+    frames = cel_frames(scene, times)
+    full, folded = CadenceAnalyzer(), CadenceAnalyzer(keep_report=False)
+    for index, frame in enumerate(frames):
+        time = Fraction(index) / FRAME_RATE
+        assert full.push(index, time, frame) == folded.push(index, time, frame)
+    assert full.finish() == folded.finish()
+    assert full.summary() == folded.summary()
+    assert len(folded._records) <= 2
+    with pytest.raises(RuntimeError):
+        folded.report()
