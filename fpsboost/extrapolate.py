@@ -48,7 +48,7 @@ UINT16_MAX = 65535
 HISTORY_FRAMES = 8  # decoded frames kept to find the last three drawings (threes: 7 frames)
 EXTRAPOLATION_MODES = ("direct", "recursive")
 MOTION_SOURCES = ("interpolator", "celcast")
-DEFAULT_MOTION = "interpolator"  # measured better than CelCast v1 at every step: benchmarks/extrapolation
+DEFAULT_MOTION = "interpolator"  # PSNR above CelCast v1 at t+1..t+8, synthetic and real: benchmarks/extrapolation
 
 ProgressCallback = Callable[[Any], None]
 WarningCallback = Callable[[str], None]
