@@ -34,8 +34,10 @@ from .video.writer import EncodeSettings, VideoWriter
 MIN_INPUT_FRAMES = 2
 DEFAULT_FACTOR = 2
 UINT16_MAX = 65535
+# Queue depths bound memory: at 4K one float32 frame is ~100 MB, so the queues stay short; a
+# few frames of slack are enough to keep decode, network and encode busy at once.
 DECODE_QUEUE_FRAMES = 8
-ENCODE_QUEUE_FRAMES = 32
+ENCODE_QUEUE_FRAMES = 8
 # A call gets at most batch_size pairs and batch_size * this many in-betweens (long holds give one
 # pair dozens of timesteps; they are split over several calls rather than one huge one).
 TIMESTEPS_PER_PAIR_IN_BATCH = 8
