@@ -243,7 +243,7 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--factor", "factor_text", metavar="N", help="Output rate = N x input rate (whole number >= 2). Default 2.")
 @click.option("--fps", "fps_text", metavar="RATE", help="Output rate in frames per second: 60, 59.94 (= 60000/1001) or 60000/1001.")
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=DEFAULT_BACKEND, show_default=True,
-              help="Inference engine" + (" (auto: onnxruntime on the CPU, torch on CUDA)." if "auto" in BACKEND_CHOICES else "."))
+              help="Inference engine" + (" (auto: torch, the faster one on the CPU as measured; an .onnx --model means onnx)." if "auto" in BACKEND_CHOICES else "."))
 @click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors) or an ONNX model (.onnx). Default: the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the network runs (auto: CUDA when present).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True, help="auto: fp16 on CUDA, fp32 on the CPU.")

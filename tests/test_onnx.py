@@ -245,8 +245,8 @@ def test_foreign_onnx_model_with_other_inputs_is_a_model_error(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_auto_backend_is_onnx_on_the_cpu_and_explicit_names_stay(onnx_file):
-    assert resolve_backend_name(ModelSettings(device="cpu")) == "onnx"
+def test_auto_backend_is_torch_on_the_cpu_and_explicit_names_stay(onnx_file):
+    assert resolve_backend_name(ModelSettings(device="cpu")) == "torch"
     assert resolve_backend_name(ModelSettings(device="cpu", precision="bf16")) == "torch"
     assert resolve_backend_name(ModelSettings(backend="torch", device="cpu")) == "torch"
     assert resolve_backend_name(ModelSettings(backend="onnx", device="cpu")) == "onnx"

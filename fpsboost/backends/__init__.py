@@ -7,7 +7,9 @@ from .base import InterpolationBackend, ModelSettings
 BACKENDS = ("auto", "torch", "onnx")
 # Measured in benchmarks/backends/RESULTS.md: onnxruntime takes about half of torch's time per
 # in-between on the CPU at 480p and 720p. On CUDA torch stays the default until a GPU run says otherwise.
-CPU_DEFAULT_BACKEND = "onnx"
+# Measured side by side on an idle 2-core CPU (benchmarks/backends/RESULTS.md): PyTorch was
+# 1.1-2.0x faster than onnxruntime at 480p and 720p.
+CPU_DEFAULT_BACKEND = "torch"
 CUDA_DEFAULT_BACKEND = "torch"
 
 
@@ -26,10 +28,6 @@ def resolve_backend_name(settings: ModelSettings) -> str:
 
         if torch.cuda.is_available():
             return CUDA_DEFAULT_BACKEND
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return "torch"
     return CPU_DEFAULT_BACKEND
 
 

@@ -12,7 +12,7 @@ import numpy as np
 class ModelSettings:
     """Which network runs where, and how.
 
-    ``backend``: ``auto`` (the faster one for the device: onnx on the CPU, torch on CUDA; see
+    ``backend``: ``auto`` (the faster one for the device: torch on the CPU as measured, torch on CUDA; see
     :func:`fpsboost.backends.resolve_backend_name`), ``torch`` or ``onnx``.
     ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``. ``precision``: ``auto`` (fp16 on
     CUDA, fp32 on the CPU), ``fp32``, ``fp16``. ``weights``/``onnx_path``: None means the shipped
