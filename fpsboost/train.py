@@ -125,7 +125,8 @@ def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, f
     return result
 
 
-def _log(path: Path, record: dict) -> None:
+def append_log(path: Path, record: dict) -> None:
+    """Append one JSON record to a training log and echo it."""
     with path.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
     print(json.dumps(record), flush=True)
@@ -148,10 +149,10 @@ def train(settings: TrainSettings) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
-        _log(log_path, {"event": "resume", "step": step})
+        append_log(log_path, {"event": "resume", "step": step})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
-        _log(log_path, {"event": "start", **asdict(settings)})
+        append_log(log_path, {"event": "start", **asdict(settings)})
 
     real_frames = None
     if settings.real_video:
@@ -188,12 +189,12 @@ def train(settings: TrainSettings) -> Path:
             elapsed = time.perf_counter() - window_start
             seconds += elapsed
             window_start = time.perf_counter()
-            _log(log_path, {"step": step, **{k: round(v, 5) for k, v in parts.items()},
+            append_log(log_path, {"step": step, **{k: round(v, 5) for k, v in parts.items()},
                             "lr": round(learning_rate_at(step, settings), 7), "s_per_step": round(elapsed / settings.log_every, 3),
                             "hours": round(seconds / 3600, 3)})
         if step % settings.validate_every == 0 or step == settings.steps:
             scores = validate(model, validation, device)
-            _log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
+            append_log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
             if scores["psnr"] > best_psnr:
                 best_psnr = scores["psnr"]
                 save_weights(model, best_path, config.to_dict(), f"{settings.preset}-step{step}",

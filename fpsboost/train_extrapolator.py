@@ -26,7 +26,7 @@ import torch
 from .data.celgen import CelScene
 from .data.datasets import REAL_TRAIN_FRACTION, VALIDATION_SEED_BASE, load_video_frames
 from .models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .train import _log, charbonnier, image_gradients, learning_rate_at, psnr
+from .train import append_log, charbonnier, image_gradients, learning_rate_at, psnr
 
 MAX_HORIZON = 8.0  # frames after the last context frame
 MIN_HORIZON = 0.05
@@ -222,10 +222,10 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
-        _log(log_path, {"event": "resume", "step": step, **asdict(settings)})
+        append_log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
-        _log(log_path, {"event": "start", **asdict(settings)})
+        append_log(log_path, {"event": "start", **asdict(settings)})
 
     real_frames = None
     if settings.real_video:
@@ -263,12 +263,12 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
             elapsed = time.perf_counter() - window_start
             seconds += elapsed
             window_start = time.perf_counter()
-            _log(log_path, {"step": step, **{k: round(v, 5) for k, v in parts.items()},
+            append_log(log_path, {"step": step, **{k: round(v, 5) for k, v in parts.items()},
                             "lr": round(learning_rate_at(step, settings), 7), "s_per_step": round(elapsed / settings.log_every, 3),
                             "accel_gain": round(model.acceleration_gain.item(), 4), "hours": round(seconds / 3600, 3)})
         if step % settings.validate_every == 0 or finished:
             scores = validate(model, validation)
-            _log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
+            append_log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
             if scores["psnr"] > best_psnr:
                 best_psnr = scores["psnr"]
                 save_extrapolator(model, best_path, f"celcast-step{step}",
