@@ -26,7 +26,7 @@ import torch
 from .data.celgen import CelScene
 from .data.datasets import REAL_TRAIN_FRACTION, VALIDATION_SEED_BASE, load_video_frames
 from .models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .train import append_log, charbonnier, image_gradients, learning_rate_at, psnr
+from .train import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
 
 MAX_HORIZON = 8.0  # frames after the last context frame
 MIN_HORIZON = 0.05
@@ -163,12 +163,6 @@ def heldout_sequence(seed: int, size: int | tuple[int, int], horizons: tuple[flo
     scene = CelScene(seed, height, width)
     last_time = float(CONTEXT_FRAMES - 1 + seed % 4)
     return synthetic_sample(scene, last_time, np.asarray(horizons, np.float32))
-
-
-def flow_weight_at(step: int, settings: ExtrapolatorTrainSettings) -> float:
-    """Flow supervision guides early training, then fades so the photometric loss decides."""
-    fade = max(0.0, 1.0 - step / settings.flow_weight_decay_steps)
-    return settings.flow_weight_floor + (settings.flow_weight - settings.flow_weight_floor) * fade
 
 
 def training_loss(model: CelCast, batch: dict[str, torch.Tensor], step: int,
