@@ -149,7 +149,8 @@ def train(settings: TrainSettings) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
-        append_log(log_path, {"event": "resume", "step": step})
+        # A resumed run may change the schedule (more steps, another peak rate): log what it uses.
+        append_log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         append_log(log_path, {"event": "start", **asdict(settings)})
