@@ -250,7 +250,8 @@ def extrapolate_file(
     """Write ``output_path``: the input, then ``settings.steps`` input intervals of predicted frames.
 
     ``encode``: :class:`~fpsboost.video.writer.EncodeSettings`. The input's audio and subtitles are
-    copied unchanged (they end where the input ends; the predicted tail plays without sound).
+    copied unchanged; each audio stream then continues with silence under the predicted frames,
+    so audio and video end together.
     ``progress`` gets a :class:`~fpsboost.pipeline.Progress` now and then. Raises
     :class:`~fpsboost.errors.FpsboostError` subclasses for bad input, output or options; nothing is
     left at ``output_path`` unless the job finishes.
@@ -285,7 +286,7 @@ def extrapolate_file(
             if progress is not None:
                 progress(Progress(state.frames_in, state.frames_out, total_out, wallclock.monotonic() - started))
 
-        with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn) as writer:
+        with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn, pad_audio=True) as writer:
             def emit(picture: Any, time: Fraction) -> None:
                 writer.write(_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
                 state.frames_out += 1

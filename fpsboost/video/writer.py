@@ -5,6 +5,10 @@ audio or subtitle streams, a second hidden file is muxed from the encoded video 
 packets (copied unchanged where the container accepts the codec, else re-encoded: see
 ``_plan_stream``); the finished file is then renamed onto the target name. An exception or
 ``abort()`` removes every temporary file and leaves nothing under the target name.
+
+With ``pad_audio`` (``fpsboost extrapolate``, whose video outlasts its input), each audio stream
+is continued with encoded silence until the video ends, so the streams end together; the
+input's own audio packets are still copied unchanged.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ _TEXT_SUBTITLE_CODEC = {"mp4": "mov_text", "mov": "mov_text", "matroska": "subri
 _TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 _FALLBACK_AUDIO_CODECS = ("aac", "libopus", "opus", "libvorbis", "flac", "mp3", "libmp3lame")
 _TEMP_MARKER = ".fpsboost-tmp-"
+# Samples per silent frame for encoders without a fixed frame size (PCM).
+_SILENCE_FRAME_SAMPLES = 1024
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,8 @@ class VideoWriter:
 
     ``write`` takes ``[H, W, 3]`` uint16 RGB (0..65535) or an original ``av.VideoFrame`` (re-emitted
     without conversion when its pixel format is the output's). Leaving the ``with`` block normally
-    finishes the file (``close``); an exception leaves nothing behind (``abort``).
+    finishes the file (``close``); an exception leaves nothing behind (``abort``). ``pad_audio``:
+    continue each audio stream with silence until the last video frame ends.
     """
 
     def __init__(
@@ -153,8 +160,10 @@ class VideoWriter:
         rate: Fraction,
         settings: EncodeSettings,
         on_warning: WarningSink | None = None,
+        pad_audio: bool = False,
     ) -> None:
         self.output_path = Path(output_path)
+        self.pad_audio = pad_audio
         self.source = source
         self.rate = Fraction(rate)
         self.settings = settings
@@ -316,7 +325,8 @@ class VideoWriter:
             final = self._temp
             if self.source.audio_streams or self.source.subtitle_streams:
                 self._mux_temp = _temp_path(self.output_path, "-mux")
-                _remux(self._temp, self.source, self._mux_temp, self.on_warning)
+                video_end = (self._last_pts + self._frame_ticks) * self.time_base if self.pad_audio else None
+                _remux(self._temp, self.source, self._mux_temp, self.on_warning, video_end)
                 _remove(self._temp)
                 final = self._mux_temp
             os.replace(final, self.output_path)
@@ -397,8 +407,12 @@ def _describe(stream: av.stream.Stream) -> str:
     return f"{stream.type} stream {stream.index}" + (f" ({language})" if language else "")
 
 
-def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: WarningSink) -> None:
+def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: WarningSink,
+           pad_audio_until: Fraction | None = None) -> None:
     """Mux the encoded video with the input's audio/subtitles into ``output_path``.
+
+    ``pad_audio_until``: seconds (input timeline) to which each audio stream is continued with
+    silence, or None.
 
     If muxing with subtitles fails, try again without them; if it fails with audio too, keep the
     video alone. Each step back is reported: finished video is never thrown away here.
@@ -411,7 +425,7 @@ def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: Warning
     for kinds in attempts:
         notes: list[str] = []
         try:
-            _remux_once(video_path, source, output_path, kinds, notes.append)
+            _remux_once(video_path, source, output_path, kinds, notes.append, pad_audio_until)
         except Exception as error:  # any failure here must not cost the finished video
             _remove(output_path)
             dropped = "subtitles" if "subtitle" in kinds and source.subtitle_streams else "audio"
@@ -425,7 +439,8 @@ def _remux(video_path: Path, source: VideoInfo, output_path: Path, warn: Warning
 
 
 def _remux_once(
-    video_path: Path, source: VideoInfo, output_path: Path, kinds: tuple[str, ...], warn: WarningSink
+    video_path: Path, source: VideoInfo, output_path: Path, kinds: tuple[str, ...], warn: WarningSink,
+    pad_audio_until: Fraction | None = None,
 ) -> None:
     with av.open(str(video_path)) as video_in, av.open(str(source.path)) as media_in, av.open(
         str(output_path), mode="w"
@@ -449,17 +464,68 @@ def _remux_once(
         media_packets = (
             (packet, plans[packet.stream.index][1]) for packet in (media_in.demux(media_streams) if media_streams else [])
         )
+        audio_ends: dict[int, Fraction] = {}  # out stream index -> end of its last packet, seconds
+
+        def mux(packets: list[av.Packet], out_stream: av.stream.Stream) -> None:
+            for packet in packets:
+                packet.stream = out_stream
+                if out_stream.type == "audio" and packet.pts is not None and packet.time_base is not None:
+                    end = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    audio_ends[out_stream.index] = max(end, audio_ends.get(out_stream.index, end))
+                output.mux(packet)
+
         for packet, out_stream in heapq.merge(video_packets, media_packets, key=_packet_time):
             if packet.size == 0:
                 continue
             transcoder = encoders.get(packet.stream.index) if out_stream is not video_out else None
-            if transcoder is not None:
-                output.mux(transcoder.convert(packet))
-                continue
-            packet.stream = out_stream
-            output.mux(packet)
-        for transcoder in encoders.values():
-            output.mux(transcoder.flush())
+            mux(transcoder.convert(packet) if transcoder is not None else [packet], out_stream)
+        for index, transcoder in encoders.items():
+            mux(transcoder.flush(), plans[index][1])
+        if pad_audio_until is not None:
+            for plan, out_stream in plans.values():
+                start = audio_ends.get(out_stream.index)
+                if plan.source.type == "audio" and start is not None and start < pad_audio_until:
+                    codec = plan.codec or plan.source.codec_context.name
+                    if not _has_encoder(codec):
+                        warn(f"{_describe(plan.source)}: no {codec} encoder to pad the tail with silence; the audio ends early")
+                        continue
+                    mux(_silence_packets(codec, plan.source.codec_context, start, pad_audio_until), out_stream)
+
+
+def _silence_packets(codec: str, like: av.codec.context.CodecContext, start: Fraction, end: Fraction) -> list[av.Packet]:
+    """Encoded silence in ``codec`` with ``like``'s sample rate and channels, from ``start`` to
+    (at least) ``end`` seconds; packets timed in 1/sample_rate from ``start``."""
+    rate = like.sample_rate
+    encoder = av.CodecContext.create(codec, "w")
+    encoder.sample_rate = rate
+    encoder.layout = av.AudioLayout(f"{len(like.layout.channels)}c")
+    formats = [fmt.name for fmt in (av.codec.Codec(codec, "w").audio_formats or [])]
+    encoder.format = like.format.name if not formats or like.format.name in formats else formats[0]
+    encoder.time_base = Fraction(1, rate)
+    encoder.open()
+    frame_samples = encoder.frame_size or _SILENCE_FRAME_SAMPLES
+    needed = math.ceil((end - start) * rate)
+    packets: list[av.Packet] = []
+    for first in range(0, needed, frame_samples):
+        frame = av.AudioFrame(format=encoder.format.name, layout=encoder.layout.name, samples=frame_samples)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate, frame.pts, frame.time_base = rate, first, Fraction(1, rate)
+        packets.extend(encoder.encode(frame))
+    packets.extend(encoder.encode(None))
+    packets = [packet for packet in packets if packet.pts is not None]
+    # Encoders with a start-up delay (AAC's priming) stamp their first packets before 0: shift so
+    # the silence starts where the copied audio stopped, and drop what would start after ``end``.
+    first_pts = min((packet.pts for packet in packets), default=0)
+    offset = round(start * rate) - first_pts
+    kept = []
+    for packet in packets:
+        packet.pts += offset
+        packet.dts = packet.pts
+        packet.time_base = Fraction(1, rate)
+        if Fraction(packet.pts, rate) < end:
+            kept.append(packet)
+    return kept
 
 
 def _copy_attachments(media_in: av.container.InputContainer, output: av.container.OutputContainer, warn: WarningSink) -> None:
