@@ -16,6 +16,7 @@ from .backends import InterpolationBackend, ModelSettings, create_backend
 from .cadence import CadenceSettings
 from .errors import InputError, OptionError
 from .pipeline import (
+    DEFAULT_TAIL,
     TIMESTEPS_PER_PAIR_IN_BATCH,
     ProgressCallback,
     ResilientBackend,
@@ -50,6 +51,7 @@ def upscale_file(
     progress: ProgressCallback | None = None,
     on_warning: WarningCallback | None = None,
     report: str | Path | None = None,
+    tail: str = DEFAULT_TAIL,
 ) -> UpscaleSummary:
     """Write ``output``: ``input`` at ``factor`` times its rate (default 2) or at exactly ``fps``.
 
@@ -57,11 +59,12 @@ def upscale_file(
     Audio and subtitles are kept, the duration is unchanged, originals appear unchanged at their
     own times. ``progress`` gets a :class:`~fpsboost.pipeline.Progress` after every batch,
     ``on_warning`` each warning (damaged input, dropped streams, out-of-memory fallbacks),
-    ``report`` a path for the per-frame cadence report (JSON). Raises
+    ``report`` a path for the per-frame cadence report (JSON), ``tail`` ``hold`` or ``extrapolate``
+    (what fills the frames after the last drawing). Raises
     :class:`~fpsboost.errors.FpsboostError` subclasses for bad input, output or options; nothing
     is left at ``output`` unless the job finishes.
     """
-    settings = UpscaleSettings(factor=factor, fps=_as_rate(fps), report_path=str(report) if report else None)
+    settings = UpscaleSettings(factor=factor, fps=_as_rate(fps), report_path=str(report) if report else None, tail=tail)
     return upscale(input, output, settings, model, encode, cadence, progress, on_warning)
 
 

@@ -34,6 +34,8 @@ DEFAULT_COMMAND = "upscale"
 BACKEND_CHOICES = tuple(getattr(_backends, "BACKENDS", ("torch", "onnx")))
 DEFAULT_BACKEND = _backends.ModelSettings().backend
 ONNX_SUFFIX = ".onnx"
+TAIL_CHOICES = ("hold", "extrapolate")  # fpsboost.pipeline.TAIL_MODES (not imported: --help stays fast)
+DEFAULT_TAIL = "hold"
 _WHOLE_NUMBER = re.compile(r"^\s*\d+\s*$")
 
 
@@ -207,7 +209,8 @@ def print_summary(console: Console, summary: Any) -> None:
         f"  frames   {summary.frames_in} in -> {summary.frames_out} out, "
         f"{format_rate(summary.input_rate)} -> {format_rate(summary.output_rate)} fps, {float(summary.duration):.3f} s",
         f"  cadence  {_count(summary.keyframes, 'drawing')}, {_count(summary.holds, 'held frame')}, "
-        f"{_count(summary.scene_cuts, 'scene cut')}",
+        f"{_count(summary.scene_cuts, 'scene cut')}"
+        + (f", {_count(summary.tail_predicted, 'tail frame')} extrapolated" if summary.tail_predicted else ""),
         f"  speed    {summary.wall_time_s:.1f} s wall, {summary.throughput_fps:.1f} frames/s out, {summary.backend}",
     ]
     for line in lines:
@@ -258,6 +261,8 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--hold-threshold", type=float, metavar="X", help="Largest luma change (8-bit units, most-changed block) still counted as the same drawing.")
 @click.option("--max-hold", "max_hold_frames", type=int, metavar="N", help="A drawing held longer than N frames is a still: held, not interpolated across.")
 @click.option("--report", "report_path", metavar="PATH.json", help="Write the per-frame cadence report (keys, holds, cuts, scores) as JSON.")
+@click.option("--tail", type=click.Choice(TAIL_CHOICES), default=DEFAULT_TAIL, show_default=True,
+              help="The frames after the last drawing: hold it, or extrapolate its motion (see fpsboost extrapolate).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
 def upscale_command(
@@ -265,7 +270,7 @@ def upscale_command(
     model_path: str | None, device: str, precision: str, batch_size: int | None, codec: str | None,
     crf: int | None, preset: str | None, pix_fmt: str | None, encoder_options: tuple[str, ...],
     scene_threshold: float | None, cadence_mode: str, hold_threshold: float | None, max_hold_frames: int | None,
-    report_path: str | None, overwrite: bool, quiet: bool,
+    report_path: str | None, tail: str, overwrite: bool, quiet: bool,
 ) -> None:
     """Raise the frame rate of IN and write OUT (same duration, audio and subtitles kept)."""
     from .api import upscale_file
@@ -297,7 +302,7 @@ def upscale_command(
     with ProgressDisplay(console, quiet) as display:
         summary = upscale_file(
             input_path, output_path, factor=factor, fps=fps, model=model, encode=encode, cadence=cadence,
-            progress=display.update, on_warning=display.warn, report=report_path,
+            progress=display.update, on_warning=display.warn, report=report_path, tail=tail,
         )
     if not quiet:
         print_summary(console, summary)

@@ -141,6 +141,53 @@ def predict_tail(last_frames: Sequence[np.ndarray], timesteps: Sequence[float],
     return (extrapolator or Extrapolator()).predict(last_frames, timesteps)
 
 
+TAIL_MODES = ("hold", "extrapolate")
+# The main job continues the last drawing's motion only while the tail after it lasts no longer
+# than this many drawing intervals: a drawing held longer than its predecessors means the motion
+# stopped (or a still), and holding it is then right.
+TAIL_MAX_INTERVALS = Fraction(3, 2)
+
+
+class TailFiller:
+    """The main job's tail: output frames after the last drawing, predicted instead of held.
+
+    Feed every drawing in order with :meth:`add` (a scene cut forgets the shot before it);
+    :meth:`horizons` says how far past the last drawing each tail frame lies, in drawing
+    intervals, or None when the tail should hold; :meth:`predict` draws those frames. Only the
+    last two drawings are kept (the default motion source continues at constant speed).
+    ``interpolator_weights`` (None: the shipped ones) and ``device`` as for :class:`Extrapolator`,
+    which is built on the first prediction.
+    """
+
+    def __init__(self, interpolator_weights: str | Path | None = None, device: str = "auto",
+                 extrapolator: Extrapolator | None = None) -> None:
+        self._weights, self._device, self._extrapolator = interpolator_weights, device, extrapolator
+        self._drawings: list[tuple[Fraction, np.ndarray]] = []
+
+    def add(self, time: Fraction, chw: np.ndarray, cut_before: bool = False) -> None:
+        """One drawing ``[3,H,W]`` float in [0,1] shown from ``time`` seconds."""
+        kept = [] if cut_before else self._drawings[-1:]
+        self._drawings = kept + [(Fraction(time), chw)]
+
+    def horizons(self, times: Sequence[Fraction], end_time: Fraction) -> list[float] | None:
+        """``(time - last) / (last - previous)`` per output time (0 for the last drawing's own
+        frame), or None: fewer than two drawings in the shot, or a tail longer than
+        :data:`TAIL_MAX_INTERVALS` drawing intervals."""
+        if len(self._drawings) < MIN_CONTEXT_FRAMES:
+            return None
+        (previous, _), (last, _) = self._drawings
+        interval = last - previous
+        if Fraction(end_time) - last > TAIL_MAX_INTERVALS * interval:
+            return None
+        return [float(max(Fraction(time) - last, Fraction(0)) / interval) for time in times]
+
+    def predict(self, horizons: Sequence[float]) -> np.ndarray:
+        """Frames at positive ``horizons`` (drawing intervals after the last): ``[K,3,H,W]``."""
+        if self._extrapolator is None:
+            self._extrapolator = Extrapolator(self._weights, self._device)
+        return self._extrapolator.predict([chw for _, chw in self._drawings], horizons)
+
+
 def motion_context(history: Sequence[tuple[Fraction, np.ndarray]]) -> list[tuple[Fraction, np.ndarray]]:
     """The last up to three distinct drawings of ``history`` ((time, [3,H,W] float) oldest first).
 

@@ -33,6 +33,8 @@ from .video.writer import EncodeSettings, VideoWriter
 
 MIN_INPUT_FRAMES = 2
 DEFAULT_FACTOR = 2
+TAIL_MODES = ("hold", "extrapolate")
+DEFAULT_TAIL = "hold"
 UINT16_MAX = 65535
 # Queue depths bound memory: at 4K one float32 frame is ~100 MB, so the queues stay short; a
 # few frames of slack are enough to keep decode, network and encode busy at once.
@@ -61,12 +63,15 @@ class UpscaleSettings:
 
     ``factor`` is a whole number >= 2; ``fps`` a positive rate in frames per second. At most one
     may be given; with neither the factor is :data:`DEFAULT_FACTOR`. ``report_path``: where to write
-    a JSON report of every source frame's role (keyframe, hold, cut), or None.
+    a JSON report of every source frame's role (keyframe, hold, cut), or None. ``tail``: what
+    fills the output frames after the last drawing: ``hold`` it, or ``extrapolate`` its motion
+    (:class:`~fpsboost.extrapolate.TailFiller`).
     """
 
     factor: int | None = None
     fps: Fraction | None = None
     report_path: str | None = None
+    tail: str = DEFAULT_TAIL
 
     def __post_init__(self) -> None:
         if self.factor is not None and self.fps is not None:
@@ -76,6 +81,8 @@ class UpscaleSettings:
                 raise OptionError(f"--factor must be a whole number of at least 2, got {self.factor!r} (use --fps for other rates)")
         if self.fps is not None and not Fraction(self.fps) > 0:
             raise OptionError(f"--fps must be positive, got {self.fps}")
+        if self.tail not in TAIL_MODES:
+            raise OptionError(f"--tail must be {' or '.join(TAIL_MODES)}, got {self.tail!r}")
 
     def output_rate(self, input_rate: Fraction) -> Fraction:
         """Output frames per second for an input whose average rate is ``input_rate``."""
@@ -111,6 +118,7 @@ class UpscaleSummary:
     keyframes: int
     scene_cuts: int
     holds: int
+    tail_predicted: int
     input_rate: Fraction
     output_rate: Fraction
     duration: Fraction
@@ -308,6 +316,7 @@ class UpscaleJob:
         self._frames_in = 0
         self._frames_out = 0
         self._first_time = Fraction(0)
+        self._tail_predicted = 0
         self._analyzer = CadenceAnalyzer(cadence, keep_report=settings.report_path is not None)
 
     # -- messages -----------------------------------------------------------------------------
@@ -345,6 +354,7 @@ class UpscaleJob:
             keyframes=cadence.keyframes,
             scene_cuts=cadence.scene_cuts,
             holds=cadence.held_frames,
+            tail_predicted=self._tail_predicted,
             input_rate=info.average_rate,
             output_rate=out_rate,
             duration=end_time - self._first_time,
@@ -406,6 +416,11 @@ class UpscaleJob:
         waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
         keys: dict[int, _KeyImage] = {}  # the last key and the one before it
         batch = _Batch()
+        tail = None
+        if self.settings.tail == "extrapolate":
+            from .extrapolate import TailFiller
+
+            tail = TailFiller(self.model.weights, self.model.device)
 
         def send(item: Any) -> None:
             while True:
@@ -454,6 +469,8 @@ class UpscaleJob:
             nonlocal planner
             frame = waiting.pop(key.index)
             keys[key.index] = _KeyImage(key.index, _to_chw(frame.rgb), frame.source)
+            if tail is not None:
+                tail.add(key.time, keys[key.index].chw, key.cut_before)
             if planner is None:
                 planner = FramePlanner(out_rate, key.time)
             for output in planner.add_key(key):
@@ -491,9 +508,22 @@ class UpscaleJob:
         waiting.clear()
         end_time = snap_to_grid(reader.end_time, info.average_rate, self._first_time, info.time_base)
         assert planner is not None, "the cadence analyser returned no keyframe"
-        for output in planner.finish(end_time):
-            schedule(output)
-        flush()
+        last = planner.finish(end_time)
+        horizons = tail.horizons([output.time for output in last], end_time) if tail is not None else None
+        if horizons is None:
+            for output in last:
+                schedule(output)
+            flush()
+        else:
+            for output, horizon in zip(last, horizons):
+                if horizon == 0:
+                    schedule(output)
+            flush()
+            future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
+            if future:
+                for (output, _), picture in zip(future, tail.predict([horizon for _, horizon in future])):
+                    send((output.time, picture))
+                self._tail_predicted = len(future)
         send(_END)
         return end_time
 
