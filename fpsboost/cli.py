@@ -35,7 +35,7 @@ BACKEND_CHOICES = tuple(getattr(_backends, "BACKENDS", ("torch", "onnx")))
 DEFAULT_BACKEND = _backends.ModelSettings().backend
 ONNX_SUFFIX = ".onnx"
 TAIL_CHOICES = ("hold", "extrapolate")  # fpsboost.pipeline.TAIL_MODES (not imported: --help stays fast)
-DEFAULT_TAIL = "hold"
+DEFAULT_TAIL = "extrapolate"
 _WHOLE_NUMBER = re.compile(r"^\s*\d+\s*$")
 
 

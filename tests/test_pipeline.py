@@ -100,7 +100,7 @@ def test_originals_unchanged_and_inbetweens_from_the_right_pair_and_t(frames_cli
     source = frames_clip("in.mkv", pictures, [Fraction(i, 24) for i in range(5)], Fraction(24), pix_fmt="yuv444p")
     output = tmp_path / "out.mkv"
     backend = LinearBlendBackend()
-    upscale(source, output, UpscaleSettings(factor=3), encode=LOSSLESS, cadence=EVERY_FRAME, backend=backend)
+    upscale(source, output, UpscaleSettings(factor=3, tail="hold"), encode=LOSSLESS, cadence=EVERY_FRAME, backend=backend)
     decoded_in, decoded_out = read_video(source).pictures, read_video(output).pictures
     assert len(decoded_out) == 15
     for k in range(5):
@@ -113,7 +113,8 @@ def test_originals_unchanged_and_inbetweens_from_the_right_pair_and_t(frames_cli
             assert psnr(decoded_out[3 * k + step], expected) >= 40
             wrong = (1 - t) * decoded_in[k + 1].astype(np.float64) + t * decoded_in[k].astype(np.float64)
             assert psnr(decoded_out[3 * k + step], wrong) < psnr(decoded_out[3 * k + step], expected) - 3
-    # The last source frame has nothing to move towards: it is held to the end of its duration.
+    # With --tail hold the last source frame is held to the end of its duration (test_tail.py
+    # covers the default, extrapolation).
     assert np.array_equal(decoded_out[13], decoded_in[4]) and np.array_equal(decoded_out[14], decoded_in[4])
 
 
