@@ -508,22 +508,19 @@ class UpscaleJob:
         waiting.clear()
         end_time = snap_to_grid(reader.end_time, info.average_rate, self._first_time, info.time_base)
         assert planner is not None, "the cadence analyser returned no keyframe"
+        # The frames from the last drawing to the end: held, or (tail) predicted past it.
         last = planner.finish(end_time)
         horizons = tail.horizons([output.time for output in last], end_time) if tail is not None else None
-        if horizons is None:
-            for output in last:
+        horizons = horizons or [0.0] * len(last)
+        for output, horizon in zip(last, horizons):
+            if horizon == 0:
                 schedule(output)
-            flush()
-        else:
-            for output, horizon in zip(last, horizons):
-                if horizon == 0:
-                    schedule(output)
-            flush()
-            future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
-            if future:
-                for (output, _), picture in zip(future, tail.predict([horizon for _, horizon in future])):
-                    send((output.time, picture))
-                self._tail_predicted = len(future)
+        flush()
+        future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
+        if future:
+            for (output, _), picture in zip(future, tail.predict([horizon for _, horizon in future])):
+                send((output.time, picture))
+            self._tail_predicted = len(future)
         send(_END)
         return end_time
 
