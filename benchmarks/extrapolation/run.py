@@ -19,7 +19,9 @@ linearly and projected forward, fastest pixel wins; no separately trained part),
 ``--recursive``: the same weights fed their own one-step predictions), ``repeat-last`` (hold the last frame), ``dis-linear`` (OpenCV
 DIS flow from the last frame to the one before, F_t->t-1; the frame k steps ahead is the last
 frame backward-warped by k * F_t->t-1, i.e. by the negated forward motion, which assumes the
-motion at a future pixel equals the motion at the same pixel now).
+motion at a future pixel equals the motion at the same pixel now), ``dis-projected`` (diagnostic,
+not a product path: the same DIS flow through celflow-projected's continuation and projection, to
+separate what the flow costs from what the projection does).
 Writes results.json (with the commit) and RESULTS.md beside this script.
 """
 
@@ -42,6 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from fpsboost.data.datasets import REAL_TRAIN_FRACTION, load_video_frames  # noqa: E402
 from fpsboost.extrapolate import Extrapolator  # noqa: E402
+from fpsboost.models.blocks import backward_warp  # noqa: E402
+from fpsboost.models.extrapolator import extrapolated_flow, trajectory_displacement  # noqa: E402
 from fpsboost.train_extrapolator import BENCHMARK_SEED_BASE, heldout_sequence  # noqa: E402
 
 STEPS = tuple(float(k) for k in range(1, 9))
@@ -78,6 +82,23 @@ def dis_linear(context: Frames, horizons: tuple[float, ...]) -> Frames:
     for k in horizons:
         warped = cv2.remap(image, xs + k * flow[..., 0], ys + k * flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out.append(warped.transpose(2, 0, 1))
+    return out
+
+
+def dis_projected(context: Frames, horizons: tuple[float, ...]) -> Frames:
+    """Diagnostic: DIS flow F_t->t-1 through celflow-projected's continuation and projection.
+
+    Same motion model as the default, other flow: the gap between this and celflow-projected is
+    what the flow's accuracy costs, the gap between this and dis-linear what the projection does.
+    """
+    last, previous = context[-1], context[-2]
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    flow = torch.from_numpy(dis.calc(_gray_u8(last), _gray_u8(previous), None).transpose(2, 0, 1))[None].float()
+    image = torch.from_numpy(last)[None]
+    out = []
+    for k in horizons:
+        displacement = trajectory_displacement(flow, None, torch.tensor(float(k)).view(1, 1, 1, 1))
+        out.append(backward_warp(image, extrapolated_flow(displacement))[0].clamp(0, 1).numpy())
     return out
 
 
@@ -210,7 +231,7 @@ def main() -> None:
     extrapolator = Extrapolator(args.weights, device="cpu", motion="celcast")
     continuation = Extrapolator(args.interpolator, device="cpu", motion="interpolator")
     methods = {"celflow-projected": network(continuation, "direct"), "celcast": network(extrapolator, "direct"),
-               "celcast-recursive": network(extrapolator, "recursive"), "repeat-last": repeat_last, "dis-linear": dis_linear}
+               "celcast-recursive": network(extrapolator, "recursive"), "repeat-last": repeat_last, "dis-linear": dis_linear, "dis-projected": dis_projected}
     if not args.recursive:
         del methods["celcast-recursive"]
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
