@@ -12,13 +12,31 @@ animator drawing every frame would have produced. Scored frames are the in-betwe
 that are not drawing times and lie before the last drawing (after it, both methods can only hold).
 Interpolators: a linear blend, and the trained CelFlow network when its weights exist.
 
-Run:  .venv/bin/python benchmarks/cadence/run.py  (writes benchmarks/cadence/RESULTS.json)
+Partial holds (``--sets partial``): the camera pans every source frame (background on ones) while
+the characters are drawn on twos. Built from the same scenes: a character layer (celgen's sprites,
+``parallax == 1``) keeps the pose (own motion, rotation, scale, wobble) of its held drawing, scene
+time ``hold * floor(tau / hold)``, while the camera (pan, zoom, parallax; it carries the characters
+too) and the brightness follow the output time tau, as when characters are composited under a
+camera move. Scenes whose camera does not move are skipped. Two groups: the scenes' own camera
+moves (``--partial-seeds``), and a sweep of slow pans (``--sweep-seeds`` x ``--sweep-speeds``, the
+farthest background's speed in pixels per frame). Every output frame before the last source frame
+is scored against two truths: "as drawn" (camera at tau, characters at their held pose) and
+"smooth" (everything at tau, i.e. ``scene.render(tau)``); in-betweens are the output times between
+source frames. Re-timing should do no worse than naive (by ``PARTIAL_HOLD_PSNR_TOLERANCE_DB``): the
+picture moves every frame, so the analyser should keep every frame a key. Each clip records the
+frames it called holds and the share of pixels showing a character.
+
+Run:  nice -n 10 .venv/bin/python benchmarks/cadence/run.py  (both sets; writes benchmarks/cadence/RESULTS.json)
+      ``--sets partial`` or ``--sets twos`` re-measures one set and keeps the other's stored results.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,9 +44,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from fpsboost.cadence import CadenceAnalyzer, CadenceSettings
-from fpsboost.data.celgen import CelScene
+from fpsboost.data.celgen import CelScene, Layer
 from fpsboost.timing import Keyframe, plan_all
 
 SOURCE_RATE = Fraction(24)
@@ -67,10 +86,11 @@ def make_clip(seed: int, count: int, height: int, width: int, hold: int, noise_8
     return Clip(scene, drawing_times, frames_uint16, frames_float, new_drawings)
 
 
-def analyse(clip: Clip, mode: str) -> list[Keyframe]:
+def analyse(frames_uint16: list[np.ndarray], mode: str) -> list[Keyframe]:
+    """Keys for 24 fps source frames (``[H, W, 3]`` uint16) from the analyser with default settings but ``mode``."""
     analyzer = CadenceAnalyzer(CadenceSettings(mode=mode))
     keys: list[Keyframe] = []
-    for index, frame in enumerate(clip.frames_uint16):
+    for index, frame in enumerate(frames_uint16):
         keys.extend(analyzer.push(index, index / SOURCE_RATE, frame))
     return keys + analyzer.finish()
 
@@ -141,31 +161,225 @@ def commit_measured() -> str:
     return head + ("+uncommitted cadence/timing changes" if dirty else "")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 6])
-    parser.add_argument("--frames", type=int, default=24, help="source frames per clip (24 fps)")
-    parser.add_argument("--height", type=int, default=144)
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--hold", type=int, default=2, help="frames per drawing: 2 = on twos")
-    parser.add_argument("--factor", type=int, default=2)
-    parser.add_argument("--noise", type=float, default=1.0, help="noise std in 8-bit steps")
-    parser.add_argument("--weights", type=Path, default=HERE.parents[1] / "weights" / "celflow-s-v1.safetensors")
-    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.json")
-    args = parser.parse_args()
+# -- partial holds: camera on ones, characters on twos ---------------------------------------
 
-    interpolators: dict[str, Interpolator] = {"linear_blend": linear_blend}
-    if args.weights.is_file():
-        interpolators["celflow"] = network_interpolator(args.weights)
-    else:
-        print(f"no weights at {args.weights}: measuring the linear blend only")
+CHARACTER_PARALLAX = 1.0  # celgen's sprites (characters) move with the camera fully; backgrounds less, captions not at all
+PARTIAL_HOLD_PSNR_TOLERANCE_DB = 0.05  # "no worse than naive": re-timed may lose at most this much
 
+
+def posed_layer(layer: Layer, pose_time: float) -> Layer:
+    """``layer`` with its own motion (position, rotation, scale, wobble) frozen at ``pose_time``;
+    the camera's pan and zoom still apply at whatever time the scene is rendered."""
+    return dataclasses.replace(
+        layer,
+        position=layer.position + layer.velocity * pose_time + 0.5 * layer.acceleration * pose_time * pose_time,
+        velocity=np.zeros(2), acceleration=np.zeros(2),
+        angle=layer.angle + layer.angular_velocity * pose_time, angular_velocity=0.0,
+        scale=layer.scale * math.exp(layer.scale_rate * pose_time), scale_rate=0.0,
+        deform_phase=layer.deform_phase + layer.deform_speed * pose_time, deform_speed=0.0,
+    )
+
+
+def render_partial(scene: CelScene, camera_time: float, pose_time: float) -> np.ndarray:
+    """``[3, H, W]`` float in [0, 1]: the camera (and brightness) at ``camera_time``, the characters
+    at their pose of ``pose_time``; equals ``scene.render(t)`` when both times are ``t``."""
+    posed = copy.copy(scene)
+    posed.layers = [posed_layer(layer, pose_time) if layer.parallax == CHARACTER_PARALLAX else layer for layer in scene.layers]
+    return posed.render(camera_time).numpy()
+
+
+def character_share(scene: CelScene, count: int, hold: int) -> float:
+    """Mean share of the pixels (0..1) where a character is visible, over ``count`` source frames:
+    a clip whose characters have left the screen is a plain pan, not a partial hold."""
+    background = copy.copy(scene)
+    background.layers = [layer for layer in scene.layers if layer.parallax != CHARACTER_PARALLAX]
+    shares = []
+    for k in range(count):
+        difference = np.abs(render_partial(scene, float(k), float(hold * (k // hold))) - background.render(float(k)).numpy())
+        shares.append(float((difference.max(axis=0) > DRAWING_CHANGE).mean()))
+    return float(np.mean(shares))
+
+
+def camera_moves(scene: CelScene) -> bool:
+    return bool(np.any(scene.camera_pan != 0) or scene.camera_zoom != 0)
+
+
+@dataclass(frozen=True)
+class PartialHoldClip:
+    scene: CelScene
+    hold: int  # source frames per character drawing
+    frames_uint16: list[np.ndarray]  # [H, W, 3] uint16
+    frames_float: list[np.ndarray]  # [3, H, W] float32 in [0, 1]
+
+    def pose_time(self, scene_time: Fraction) -> int:
+        """Scene time of the character drawing shown at ``scene_time`` (source frame units)."""
+        return self.hold * math.floor(scene_time / self.hold)
+
+
+def make_partial_clip(scene: CelScene, seed: int, count: int, hold: int, noise_8bit: float) -> PartialHoldClip:
+    """Source frame k: camera at k, characters at pose ``hold * floor(k / hold)``, with fresh noise (from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    frames_uint16, frames_float = [], []
+    for k in range(count):
+        clean = render_partial(scene, float(k), float(hold * (k // hold))).transpose(1, 2, 0) * UINT16_MAX
+        noisy = np.clip(np.round(clean + rng.normal(0, noise_8bit * EIGHT_BIT_STEP, clean.shape)), 0, UINT16_MAX)
+        frame = noisy.astype(np.uint16)
+        frames_uint16.append(frame)
+        frames_float.append((frame.astype(np.float32) / UINT16_MAX).transpose(2, 0, 1).copy())
+    return PartialHoldClip(scene, hold, frames_uint16, frames_float)
+
+
+@dataclass
+class PartialScores:
+    """Per-frame PSNR (dB) in output order. ``inbetween_*``: output times between source frames;
+    ``all_*``: every output frame before the last source frame (also catches a source frame that
+    re-timing no longer shows as itself)."""
+
+    inbetween_as_drawn: list[float] = dataclasses.field(default_factory=list)
+    inbetween_smooth: list[float] = dataclasses.field(default_factory=list)
+    all_as_drawn: list[float] = dataclasses.field(default_factory=list)
+    all_smooth: list[float] = dataclasses.field(default_factory=list)
+
+
+def score_partial(clip: PartialHoldClip, keys: list[Keyframe], factor: int, interpolate: Interpolator,
+                  truths: dict, made: dict) -> PartialScores:
+    """Score the output of ``keys`` against both truths. ``truths`` caches rendered truths;
+    ``made`` caches this interpolator's in-betweens by (key_a, key_b, t): the interpolators are
+    deterministic, so naive and re-timed plans that ask for the same in-between get the same image."""
+    last_source = len(clip.frames_float) - 1
+    scores = PartialScores()
+    for frame in plan_all(keys, len(clip.frames_float) / SOURCE_RATE, SOURCE_RATE * factor):
+        scene_time = frame.time * SOURCE_RATE  # exact, in source frame units
+        if scene_time >= last_source:
+            continue
+        if frame.is_original:
+            image = clip.frames_float[frame.key_a]
+        else:
+            request = (frame.key_a, frame.key_b, frame.t)
+            if request not in made:
+                made[request] = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t))
+            image = made[request]
+        if scene_time not in truths:
+            truths[scene_time] = (render_partial(clip.scene, float(scene_time), float(clip.pose_time(scene_time))),
+                                  clip.scene.render(float(scene_time)).numpy())
+        as_drawn, smooth = (psnr(image, truth) for truth in truths[scene_time])
+        scores.all_as_drawn.append(as_drawn)
+        scores.all_smooth.append(smooth)
+        if scene_time.denominator != 1:
+            scores.inbetween_as_drawn.append(as_drawn)
+            scores.inbetween_smooth.append(smooth)
+    return scores
+
+
+def far_background_parallax(scene: CelScene) -> float:
+    return min(layer.parallax for layer in scene.layers if 0 < layer.parallax < CHARACTER_PARALLAX)
+
+
+def set_background_speed(scene: CelScene, speed_px: float) -> None:
+    """Re-scale the camera pan so the farthest background moves ``speed_px`` pixels per frame
+    (the pan keeps its direction; a scene without a pan pans right)."""
+    pan_speed = float(np.linalg.norm(scene.camera_pan))
+    direction = scene.camera_pan / pan_speed if pan_speed > 0 else np.array([1.0, 0.0])
+    scene.camera_pan = direction * speed_px / far_background_parallax(scene)
+
+
+PARTIAL_METRICS = ("inbetween_as_drawn", "inbetween_smooth", "all_as_drawn", "all_smooth")
+
+
+def measure_partial_clip(args: argparse.Namespace, interpolators: dict[str, Interpolator], seed: int,
+                         background_speed: float | None) -> dict | None:
+    """One partial-hold clip, naive and re-timed; ``background_speed`` (px per frame) overrides the
+    scene's own pan. None when the scene's camera does not move."""
+    scene = CelScene(seed, args.partial_height, args.partial_width)
+    if background_speed is not None:
+        set_background_speed(scene, background_speed)
+    if not camera_moves(scene):
+        print(f"partial holds: seed {seed} skipped (its camera does not move)")
+        return None
+    clip = make_partial_clip(scene, seed, args.partial_frames, args.hold, args.noise)
+    naive_keys, retimed_keys = analyse(clip.frames_uint16, "off"), analyse(clip.frames_uint16, "auto")
+    retimed_indices = [key.index for key in retimed_keys]
+    holds = [k for k in range(args.partial_frames) if k not in retimed_indices]
+    speed = float(np.linalg.norm(scene.camera_pan)) * far_background_parallax(scene)
+    entry: dict = {"seed": seed, "far_background_px_per_frame": speed, "camera_zoom_per_frame": float(scene.camera_zoom),
+                   "character_share": character_share(scene, args.partial_frames, args.hold),
+                   "holds": holds, "keys_equal_naive": retimed_indices == [key.index for key in naive_keys], "scores": {}}
+    truths: dict = {}
+    for name, interpolate in interpolators.items():
+        made: dict = {}
+        naive = score_partial(clip, naive_keys, args.factor, interpolate, truths, made)
+        retimed = score_partial(clip, retimed_keys, args.factor, interpolate, truths, made)
+        line = {metric: {"naive_db": float(np.mean(getattr(naive, metric))), "retimed_db": float(np.mean(getattr(retimed, metric)))}
+                for metric in PARTIAL_METRICS}
+        entry["scores"][name] = line
+        print(f"partial seed {seed:2d} {name:12s} background {speed:5.2f} px/f  characters {entry['character_share']:4.0%}  "
+              f"holds {len(holds):2d}  in-betweens "
+              f"as drawn: naive {line['inbetween_as_drawn']['naive_db']:6.2f} re-timed {line['inbetween_as_drawn']['retimed_db']:6.2f}  "
+              f"smooth: naive {line['inbetween_smooth']['naive_db']:6.2f} re-timed {line['inbetween_smooth']['retimed_db']:6.2f} dB "
+              f"({len(naive.inbetween_smooth)} in-betweens)")
+    return entry
+
+
+def summarise_partial(clips: list[dict]) -> dict:
+    """Per interpolator and metric: mean naive and re-timed dB over the clips, their difference,
+    the worst clip's difference, and whether every clip is no worse than naive."""
+    summary: dict = {"clips": len(clips), "frames_called_holds": sum(len(clip["holds"]) for clip in clips),
+                     "clips_with_keys_equal_naive": sum(clip["keys_equal_naive"] for clip in clips), "interpolators": {}}
+    for name in clips[0]["scores"] if clips else []:
+        lines: dict = {}
+        for metric in PARTIAL_METRICS:
+            naive = [clip["scores"][name][metric]["naive_db"] for clip in clips]
+            retimed = [clip["scores"][name][metric]["retimed_db"] for clip in clips]
+            lines[metric] = {"naive_db": float(np.mean(naive)), "retimed_db": float(np.mean(retimed)),
+                             "retimed_minus_naive_db": float(np.mean(retimed) - np.mean(naive)),
+                             "worst_clip_difference_db": float(min(r - n for r, n in zip(retimed, naive)))}
+        lines["no_worse"] = all(line["worst_clip_difference_db"] >= -PARTIAL_HOLD_PSNR_TOLERANCE_DB for line in lines.values())
+        summary["interpolators"][name] = lines
+    return summary
+
+
+def measure_partial_holds(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
+    """The partial-holds set (see the module docstring): the scenes' own camera moves, then a sweep
+    of slow pans on ``--sweep-seeds``; returns its JSON record."""
+    groups: dict[str, list[dict]] = {"scene_pans": [], "slow_pan_sweep": []}
+    for seed in args.partial_seeds:
+        entry = measure_partial_clip(args, interpolators, seed, None)
+        if entry is not None:
+            groups["scene_pans"].append(entry)
+    for seed in args.sweep_seeds:
+        for speed in args.sweep_speeds:
+            entry = measure_partial_clip(args, interpolators, seed, speed)
+            if entry is not None:
+                groups["slow_pan_sweep"].append(entry)
+    return {"commit": commit_measured(),
+            "settings": {"seeds": args.partial_seeds, "sweep_seeds": args.sweep_seeds, "sweep_speeds_px_per_frame": args.sweep_speeds,
+                         "frames": args.partial_frames, "height": args.partial_height, "width": args.partial_width,
+                         "hold": args.hold, "factor": args.factor, "noise": args.noise, "tolerance_db": PARTIAL_HOLD_PSNR_TOLERANCE_DB},
+            "clips": groups, "summary": {group: summarise_partial(clips) for group, clips in groups.items()}}
+
+
+def print_partial_summary(record: dict) -> None:
+    for group, summary in record["summary"].items():
+        print(f"partial holds, {group}: {summary['clips']} clips, {summary['frames_called_holds']} source frames called holds, "
+              f"re-timed keys = naive keys on {summary['clips_with_keys_equal_naive']} of {summary['clips']} clips")
+        for name, lines in summary["interpolators"].items():
+            for metric in PARTIAL_METRICS:
+                line = lines[metric]
+                print(f"  {name:12s} {metric:18s} naive {line['naive_db']:.3f} dB  re-timed {line['retimed_db']:.3f} dB  "
+                      f"re-timed - naive {line['retimed_minus_naive_db']:+.3f} dB (worst clip {line['worst_clip_difference_db']:+.3f})")
+            print(f"  {name:12s} no worse than naive (every clip and metric >= -{PARTIAL_HOLD_PSNR_TOLERANCE_DB} dB): {lines['no_worse']}")
+
+
+# -- full twos ----------------------------------------------------------------------------------
+
+def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
+    """The full-twos set (see the module docstring); returns its JSON record."""
     results: dict[str, dict] = {name: {"naive": [], "retimed": []} for name in interpolators}
     key_check = []
     timing: dict[str, list[float]] = {"naive": [], "retimed": []}
     for seed in args.seeds:
         clip = make_clip(seed, args.frames, args.height, args.width, args.hold, args.noise)
-        naive_keys, retimed_keys = analyse(clip, "off"), analyse(clip, "auto")
+        naive_keys, retimed_keys = analyse(clip.frames_uint16, "off"), analyse(clip.frames_uint16, "auto")
         key_check.append({"seed": seed, "keys": [key.index for key in retimed_keys], "expected": clip.new_drawings,
                           "correct": [key.index for key in retimed_keys] == clip.new_drawings})
         truth: dict = {}
@@ -188,13 +402,59 @@ def main() -> None:
         }
         for name, scores in results.items()
     }
-    record = {"commit": commit_measured(), "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    settings = {key: vars(args)[key] for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise")}
+    record = {"commit": commit_measured(), "settings": {**settings, "weights": str(args.weights), "output": str(args.output)},
               "keys": key_check, "summary": summary,
               "timing_error_frames": {mode: float(np.mean(errors)) for mode, errors in timing.items()}}
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
     for name, line in summary.items():
         print(f"{name:12s} naive {line['naive_db']:.2f} dB  re-timed {line['retimed_db']:.2f} dB  gain {line['gain_db']:+.2f} dB")
     print("timing error (source frames, motion-exact interpolator):", record["timing_error_frames"])
+    return record
+
+
+PARTIAL_KEY = "partial_holds"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", choices=("twos", "partial"), default=["twos", "partial"],
+                        help="which sets to measure; the stored results of the others are kept")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 6])
+    parser.add_argument("--frames", type=int, default=24, help="source frames per clip (24 fps)")
+    parser.add_argument("--height", type=int, default=144)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--partial-seeds", type=int, nargs="+", default=list(range(12)),
+                        help="partial holds: scene seeds (those whose camera does not move are skipped)")
+    parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[2, 3, 6],
+                        help="partial holds: scenes re-run with slow pans of --sweep-speeds")
+    parser.add_argument("--sweep-speeds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5],
+                        help="partial holds: farthest-background speeds (px per frame) of the slow-pan sweep")
+    parser.add_argument("--partial-frames", type=int, default=24)
+    parser.add_argument("--partial-height", type=int, default=108)
+    parser.add_argument("--partial-width", type=int, default=192)
+    parser.add_argument("--hold", type=int, default=2, help="frames per drawing: 2 = on twos")
+    parser.add_argument("--factor", type=int, default=2)
+    parser.add_argument("--noise", type=float, default=1.0, help="noise std in 8-bit steps")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--weights", type=Path, default=HERE.parents[1] / "weights" / "celflow-s-v1.safetensors")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    interpolators: dict[str, Interpolator] = {"linear_blend": linear_blend}
+    if args.weights.is_file():
+        interpolators["celflow"] = network_interpolator(args.weights)
+    else:
+        print(f"no weights at {args.weights}: measuring the linear blend only")
+
+    stored = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    record = measure_twos(args, interpolators) if "twos" in args.sets else {k: v for k, v in stored.items() if k != PARTIAL_KEY}
+    if "partial" in args.sets:
+        record[PARTIAL_KEY] = measure_partial_holds(args, interpolators)
+        print_partial_summary(record[PARTIAL_KEY])
+    elif PARTIAL_KEY in stored:
+        record[PARTIAL_KEY] = stored[PARTIAL_KEY]
+    args.output.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
