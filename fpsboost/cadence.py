@@ -13,8 +13,13 @@ Decisions, per source frame:
   ``hold_threshold``, or under ``noise_margin`` times the pair's noise floor (its 90th-percentile
   block: noise touches every block, motion only some). Blocks are small and the maximum is used,
   so a small, dark, slowly moving object still breaks a hold, while noise spread over the frame
-  does not; edge differences up to a sub-pixel shift (codec ringing) are forgiven. Frames are compared with the run's key, not only with
-  their neighbour, so slow drift cannot creep through a chain of "holds".
+  does not. Two kinds of codec noise are forgiven: edge differences up to a sub-pixel shift
+  (ringing), and a flat area moved as a whole by a code value or two (``requantisation_shift``):
+  a lossy codec codes the same picture at another quantiser in each frame type, so a held
+  drawing's flat fills come back a level higher or lower per transform block. A moving edge
+  changes only part of a block and a real change of shade is larger, so neither is forgiven.
+  Frames are compared with the run's key, not only with their neighbour, so slow drift cannot
+  creep through a chain of "holds".
 * **new drawing**: a key. If the previous drawing was held longer than ``max_hold_frames`` it is
   a *still*, not a slow cadence: its last frame becomes a key too (with ``cut_before=True``, which
   makes the planner hold the still exactly) so motion resumes at the right time instead of
@@ -48,6 +53,10 @@ THUMBNAIL_MAX_SIDE = 256
 THUMBNAIL_BLUR_SIGMA = 1.0  # thumbnail pixels; spreads codec noise before differences are taken
 HOLD_BLOCK_SIZE = 4  # thumbnail pixels per side of a difference block
 UINT16_TO_8BIT = 257.0  # full-range uint16 value per 8-bit step
+LIMITED_RANGE_LUMA_STEP = 255 / 219  # one 8-bit limited-range (16..235) luma code value, in full-range 8-bit units
+# A block's shift counts as shared when the block's middle half (25th..75th percentile of its
+# pixel differences) lies on one side of zero: then at least three quarters of it moved together.
+SHARED_SHIFT_PERCENTILES = (25, 75)
 
 # Defaults for CadenceSettings (8-bit-equivalent units unless said otherwise).
 DEFAULT_HOLD_THRESHOLD = 1.0
@@ -55,6 +64,10 @@ DEFAULT_NOISE_MARGIN = 2.5
 DEFAULT_MAX_HOLD_FRAMES = 4
 DEFAULT_EDGE_TOLERANCE_PX = 0.15
 DEFAULT_BRIGHTNESS_SHIFT = 0.5
+# x264 moves a held picture's 8x8 blocks by one code value from frame to frame (the sample clip,
+# CRF 26: 1.0-1.5 full-range units on B and P frames). More would hide smooth shading changes:
+# a glow that brightens by less than this plus hold_threshold per frame is seen every 2nd frame.
+DEFAULT_REQUANTISATION_SHIFT = LIMITED_RANGE_LUMA_STEP
 # The noise floor of a pair is this percentile of its block differences: noise touches every
 # block, a moving object only a few. Capped: when many blocks change more, it is motion (a pan).
 NOISE_FLOOR_PERCENTILE = 90
@@ -87,6 +100,10 @@ class CadenceSettings:
     ``edge_tolerance_px``: codec noise along edges is forgiven as if the edge had moved this many
     thumbnail pixels; real motion of less than that per frame is treated as a hold (and breaks
     it once it adds up, because frames are compared with the drawing's key).
+    ``requantisation_shift``: codec noise in flat areas (8-bit units): a block whose pixels
+    (three quarters of them at least) moved together by up to this much is the same picture
+    re-quantised; only what goes beyond it counts. A moving edge never moves a whole block
+    together, so slow or dark motion is unaffected. 0 turns this off.
     ``brightness_shift``: two frames whose mean luma differs by more than this (8-bit units) are
     never the same drawing, however evenly spread the change is (a fade).
     ``max_hold_frames``: a drawing shown longer than this is a still, not a cadence: motion after it
@@ -102,6 +119,7 @@ class CadenceSettings:
     noise_margin: float = DEFAULT_NOISE_MARGIN
     max_hold_frames: int = DEFAULT_MAX_HOLD_FRAMES
     edge_tolerance_px: float = DEFAULT_EDGE_TOLERANCE_PX
+    requantisation_shift: float = DEFAULT_REQUANTISATION_SHIFT
     brightness_shift: float = DEFAULT_BRIGHTNESS_SHIFT
     cut_jump_ratio: float = DEFAULT_CUT_JUMP_RATIO
 
@@ -116,6 +134,8 @@ class CadenceSettings:
             raise OptionError(f"noise margin must be >= 0, got {self.noise_margin}")
         if self.edge_tolerance_px < 0:
             raise OptionError(f"edge tolerance must be >= 0, got {self.edge_tolerance_px}")
+        if self.requantisation_shift < 0:
+            raise OptionError(f"requantisation shift must be >= 0, got {self.requantisation_shift}")
         if self.brightness_shift < 0:
             raise OptionError(f"brightness shift must be >= 0, got {self.brightness_shift}")
         if self.max_hold_frames < 1:
@@ -149,12 +169,14 @@ class CadenceSummary:
 class FrameSignature:
     """What is kept of a frame to compare it with others.
 
-    ``luma``: blurred thumbnail ``[h, w]`` float32 in 8-bit units; ``gradient``: its gradient
-    magnitude ``[h, w]`` (8-bit units per thumbnail pixel). ``histogram``: ``[3, bins]``
+    ``luma``: blurred thumbnail ``[h, w]`` float32 in 8-bit units; ``sharp_luma``: the same
+    thumbnail before the blur (codec shifts of flat blocks are still flat there); ``gradient``:
+    the blurred thumbnail's gradient magnitude ``[h, w]`` (8-bit units per thumbnail pixel). ``histogram``: ``[3, bins]``
     colour histogram, each row summing to 1. ``mean``: mean luma (8-bit units).
     """
 
     luma: np.ndarray
+    sharp_luma: np.ndarray
     gradient: np.ndarray
     histogram: np.ndarray
     mean: float
@@ -211,39 +233,76 @@ def frame_signature(rgb: np.ndarray) -> FrameSignature:
     histogram /= max(1.0, float(luma.size))
     gradient_y, gradient_x = np.gradient(blurred) if min(blurred.shape) > 1 else (np.zeros_like(blurred),) * 2
     gradient = np.hypot(gradient_x, gradient_y).astype(np.float32)
-    return FrameSignature(blurred, gradient, histogram, float(luma.mean()))
+    return FrameSignature(blurred, luma, gradient, histogram, float(luma.mean()))
+
+
+def _block_side(image: np.ndarray) -> int:
+    return max(1, min(HOLD_BLOCK_SIZE, *image.shape))
+
+
+def _blocks(image: np.ndarray) -> np.ndarray:
+    """``[h, w]`` -> ``[h / b, w / b, b * b]``: the pixels of each ``HOLD_BLOCK_SIZE`` square block
+    (``b``, fewer for tiny images), ragged edges padded by repetition."""
+    h, w = image.shape
+    block = _block_side(image)
+    padded = np.pad(image, ((0, -h % block), (0, -w % block)), mode="edge")
+    hp, wp = padded.shape
+    return padded.reshape(hp // block, block, wp // block, block).transpose(0, 2, 1, 3).reshape(hp // block, wp // block, -1)
 
 
 def _block_means(image: np.ndarray) -> np.ndarray:
     """Means over ``HOLD_BLOCK_SIZE``-pixel square blocks; ragged edges are padded by repetition."""
-    h, w = image.shape
-    block = max(1, min(HOLD_BLOCK_SIZE, h, w))
-    padded = np.pad(image, ((0, -h % block), (0, -w % block)), mode="edge")
-    hp, wp = padded.shape
-    return padded.reshape(hp // block, block, wp // block, block).mean(axis=(1, 3))
+    return _blocks(image).mean(axis=2)
+
+
+def shared_block_shift(difference: np.ndarray, limit: float) -> np.ndarray:
+    """The shift each block's pixels share, as an ``[h, w]`` field constant per block.
+
+    ``difference``: ``[h, w]`` signed, 8-bit units. A block's shared shift is the value nearest
+    zero within its middle half (``SHARED_SHIFT_PERCENTILES``): zero unless three quarters of the
+    block moved the same way, as a codec's re-quantised flat fill does; a moving edge covers
+    only part of a block, so its shift is zero. Capped at ``limit`` either way.
+    """
+    low, high = np.percentile(_blocks(difference), SHARED_SHIFT_PERCENTILES, axis=2)
+    shift = np.clip(np.clip(0.0, low, high), -limit, limit).astype(np.float32)
+    block = _block_side(difference)
+    h, w = difference.shape
+    return np.repeat(np.repeat(shift, block, axis=0), block, axis=1)[:h, :w]
 
 
 @dataclass(frozen=True)
 class Change:
     """How two frames differ (8-bit units): ``largest``: the most-changed block beyond edge
-    jitter; ``noise_floor``: the ``NOISE_FLOOR_PERCENTILE`` block's plain difference; ``brightness``: mean luma shift."""
+    jitter and re-quantisation; ``noise_floor``: the ``NOISE_FLOOR_PERCENTILE`` block's plain
+    difference; ``brightness``: mean luma shift."""
 
     largest: float
     noise_floor: float
     brightness: float
 
 
-def block_change(a: FrameSignature, b: FrameSignature, edge_tolerance_px: float) -> Change:
-    """Block-wise luma difference between two frames, less what edge jitter explains.
+def block_change(a: FrameSignature, b: FrameSignature, edge_tolerance_px: float,
+                 requantisation_shift: float = DEFAULT_REQUANTISATION_SHIFT) -> Change:
+    """Block-wise luma difference between two frames, less what codec noise explains.
 
     8-bit units. Lossy codecs disturb pixels near edges in proportion to the edge's contrast, as
     a sub-pixel shift would; so each block may differ by ``edge_tolerance_px`` times its gradient
     magnitude for free. Being relative to contrast, this treats dark and bright scenes alike.
+    They also re-quantise flat areas, moving whole blocks by a level or two: up to
+    ``requantisation_shift`` of what a block's pixels share (:func:`shared_block_shift`, found
+    before the blur, where such a block is still flat) is taken out before the blur.
     """
-    difference = _block_means(np.abs(a.luma - b.luma))
+    plain = _block_means(np.abs(b.luma - a.luma))
+    if requantisation_shift > 0:
+        sharp_difference = b.sharp_luma - a.sharp_luma
+        residual = sharp_difference - shared_block_shift(sharp_difference, requantisation_shift)
+        difference = _block_means(np.abs(cv2.GaussianBlur(residual, (0, 0), THUMBNAIL_BLUR_SIGMA)))
+    else:
+        difference = plain
     jitter = _block_means(np.maximum(a.gradient, b.gradient)) * edge_tolerance_px
     largest = max(0.0, float((difference - jitter).max()))
-    return Change(largest, float(np.percentile(difference, NOISE_FLOOR_PERCENTILE)), abs(a.mean - b.mean))
+    # The floor stays on the plain difference: re-quantisation is part of how noisy a pair is.
+    return Change(largest, float(np.percentile(plain, NOISE_FLOOR_PERCENTILE)), abs(a.mean - b.mean))
 
 
 def cut_score(a: FrameSignature, b: FrameSignature) -> float:
@@ -333,8 +392,9 @@ class CadenceAnalyzer:
     def _hold_or_draw(self, record: FrameRecord, signature: FrameSignature) -> list[Keyframe]:
         key_signature, key_record = self._key_signature, self._key_record
         assert key_signature is not None and key_record is not None and self._previous_signature is not None
-        from_key = block_change(key_signature, signature, self.settings.edge_tolerance_px)
-        from_previous = block_change(self._previous_signature, signature, self.settings.edge_tolerance_px)
+        tolerances = (self.settings.edge_tolerance_px, self.settings.requantisation_shift)
+        from_key = block_change(key_signature, signature, *tolerances)
+        from_previous = block_change(self._previous_signature, signature, *tolerances)
         record.change_from_key = from_key.largest
         record.change_from_previous = from_previous.largest
         record.hold_limit = self._hold_limit(key_signature, signature, from_key)

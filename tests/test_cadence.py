@@ -14,7 +14,12 @@ from fpsboost.data.celgen import CelScene
 from fpsboost.errors import OptionError
 from fpsboost.timing import Keyframe, plan_all
 
-from helpers_cadence import FRAME_RATE, add_noise, cel_frames, on_cadence, small_dot_frames, to_uint16
+from fpsboost.video.reader import VideoReader
+
+from helpers_cadence import (
+    FRAME_RATE, SAMPLE_DIRECTORY, add_noise, cel_frames, glow_frames, on_cadence, requantise_blocks, sample_drawing_starts,
+    sample_generator, small_dot_frames, to_uint16,
+)
 
 HEIGHT, WIDTH = 96, 128
 
@@ -168,6 +173,41 @@ def _jpeg_round_trip(frame: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR).astype(np.uint16) * 257
 
 
+def test_shipped_sample_clip_has_one_key_per_drawing_the_generator_drew() -> None:
+    """x264 (CRF 26) re-quantises flat blocks of held frames by a code value; none may pass for a drawing."""
+    generator = sample_generator()
+    analyzer = CadenceAnalyzer()
+    keys: list[Keyframe] = []
+    with VideoReader(SAMPLE_DIRECTORY / "sample.mp4") as reader:
+        for frame in reader:
+            keys.extend(analyzer.push(frame.index, frame.time, frame.rgb))
+    keys.extend(analyzer.finish())
+    assert analyzer.summary().frames == generator.FRAMES
+    assert key_indices(keys) == sample_drawing_starts(generator)
+    assert [key.index for key in keys if key.cut_before] == [generator.CUT_FRAME]
+
+
+def test_blocks_requantised_by_the_codec_in_held_frames_are_still_holds(scene: CelScene) -> None:
+    pattern = [2] * 6
+    clean = cel_frames(scene, on_cadence(pattern), noise_8bit=0.5)
+    # A few blocks per frame, as x264 leaves them: too few to raise the pair's noise floor.
+    encoded = [requantise_blocks(frame, share=0.05, seed=index) for index, frame in enumerate(clean)]
+    _, keys = analyse(encoded)
+    assert key_indices(keys) == drawing_starts(pattern)
+    _, keys_without_tolerance = analyse(encoded, CadenceSettings(requantisation_shift=0))
+    assert key_indices(keys_without_tolerance) != drawing_starts(pattern)  # what the tolerance is for
+
+
+def test_soft_glow_brightening_in_a_dark_scene_is_not_a_hold() -> None:
+    """No edge moves and every block brightens as one, but by more than a codec's re-quantisation."""
+    frames = glow_frames(8, HEIGHT, WIDTH, step_8bit=4.0, sigma_px=10.0, background_8bit=12.0, noise_8bit=1.0)
+    mean_step_8bit = abs(float(frames[1].mean()) - float(frames[0].mean())) / 257
+    assert mean_step_8bit < CadenceSettings().brightness_shift  # the frame as a whole barely changes
+    analyzer, keys = analyse(frames)
+    assert key_indices(keys) == list(range(len(frames)))
+    assert analyzer.summary().held_frames == 0
+
+
 def test_camera_pan_with_characters_on_twos_is_not_a_hold() -> None:
     background = to_uint16(CelScene(7, HEIGHT, WIDTH * 2).render(0.0).numpy())
     rng = np.random.default_rng(1)
@@ -235,7 +275,7 @@ def test_report_is_json_with_exact_times_and_scores(scene: CelScene) -> None:
 
 @pytest.mark.parametrize("settings", [
     {"mode": "sometimes"}, {"scene_threshold": -0.1}, {"scene_threshold": 2}, {"hold_threshold": -1},
-    {"max_hold_frames": 0}, {"cut_jump_ratio": 0.5},
+    {"max_hold_frames": 0}, {"cut_jump_ratio": 0.5}, {"requantisation_shift": -1},
 ])
 def test_invalid_settings_are_option_errors(settings: dict) -> None:
     with pytest.raises(OptionError):
