@@ -20,6 +20,16 @@ Decisions, per source frame:
   changes only part of a block and a real change of shade is larger, so neither is forgiven.
   Frames are compared with the run's key, not only with their neighbour, so slow drift cannot
   creep through a chain of "holds".
+* **pan**: a slow camera pan moves the whole picture by a fraction of a pixel per frame, which
+  the block rule above forgives as it would codec noise. So a would-be hold is a key after all
+  when the picture as a whole moved from the key: the least-squares translation of the blurred
+  thumbnail (:func:`global_shift`) is at least ``pan_shift_px`` *and* explains at least
+  ``PAN_EXPLAINED_SHARE`` of the difference. Noise and re-quantisation shift nothing coherently:
+  on held frames the translation explains at most 13 % of the difference (x264's ringing along
+  edges, with a shift under 0.03 pixels), and where noise swamps a dark picture's weak gradients
+  and "shifts" it by up to 0.4 pixels, at most 2 %. A pan of 0.1 pixels per frame over a lit
+  background measures 0.1 pixels and explains 25 % or more with noise of one 8-bit step; a dim,
+  low-contrast pan that slow is lost in the noise and is still called held (as before).
 * **new drawing**: a key. If the previous drawing was held longer than ``max_hold_frames`` it is
   a *still*, not a slow cadence: its last frame becomes a key too (with ``cut_before=True``, which
   makes the planner hold the still exactly) so motion resumes at the right time instead of
@@ -72,6 +82,18 @@ DEFAULT_REQUANTISATION_SHIFT = LIMITED_RANGE_LUMA_STEP
 # block, a moving object only a few. Capped: when many blocks change more, it is motion (a pan).
 NOISE_FLOOR_PERCENTILE = 90
 NOISE_FLOOR_CAP = 1.5
+# Coherent motion of the whole picture (a pan): a translation of at least DEFAULT_PAN_SHIFT_PX
+# thumbnail pixels that explains at least PAN_EXPLAINED_SHARE of the squared difference. Measured by
+# benchmarks/cadence/pan_shift.py (see RESULTS.md): held frames of lit scenes shift by at most 0.066 px
+# (JPEG quality 50; sample.mp4's x264: 0.022) and the shift explains at most 13 % (x264's ringing); dark
+# held frames "shift" by up to 0.37 px but explain at most 2 %. Lit pans of 0.1-0.5 px per frame measure
+# 0.10-1.1 px and explain 25-88 %. A hold stays a hold by failing either test; the explained share is
+# the one that separates every measured case, the length keeps near-still pictures out (x264's ringing).
+DEFAULT_PAN_SHIFT_PX = 0.07
+PAN_EXPLAINED_SHARE = 0.18
+# Directions with less than this share of the strongest gradient energy are not measured (a frame of
+# parallel stripes shows no motion along them): the aperture problem, solved by a pseudo-inverse.
+SHIFT_SOLVE_RCOND = 1e-3
 DEFAULT_SCENE_THRESHOLD = 0.35
 DEFAULT_CUT_JUMP_RATIO = 3.0
 
@@ -104,6 +126,10 @@ class CadenceSettings:
     (three quarters of them at least) moved together by up to this much is the same picture
     re-quantised; only what goes beyond it counts. A moving edge never moves a whole block
     together, so slow or dark motion is unaffected. 0 turns this off.
+    ``pan_shift_px``: a frame whose whole picture moved coherently from the key by at least this
+    many thumbnail pixels (:func:`global_shift`, explaining at least ``PAN_EXPLAINED_SHARE`` of
+    the difference) is not a hold, however small its block differences: a slow camera pan.
+    0 turns this off.
     ``brightness_shift``: two frames whose mean luma differs by more than this (8-bit units) are
     never the same drawing, however evenly spread the change is (a fade).
     ``max_hold_frames``: a drawing shown longer than this is a still, not a cadence: motion after it
@@ -120,6 +146,7 @@ class CadenceSettings:
     max_hold_frames: int = DEFAULT_MAX_HOLD_FRAMES
     edge_tolerance_px: float = DEFAULT_EDGE_TOLERANCE_PX
     requantisation_shift: float = DEFAULT_REQUANTISATION_SHIFT
+    pan_shift_px: float = DEFAULT_PAN_SHIFT_PX
     brightness_shift: float = DEFAULT_BRIGHTNESS_SHIFT
     cut_jump_ratio: float = DEFAULT_CUT_JUMP_RATIO
 
@@ -136,6 +163,8 @@ class CadenceSettings:
             raise OptionError(f"edge tolerance must be >= 0, got {self.edge_tolerance_px}")
         if self.requantisation_shift < 0:
             raise OptionError(f"requantisation shift must be >= 0, got {self.requantisation_shift}")
+        if self.pan_shift_px < 0:
+            raise OptionError(f"pan shift must be >= 0 (0: off), got {self.pan_shift_px}")
         if self.brightness_shift < 0:
             raise OptionError(f"brightness shift must be >= 0, got {self.brightness_shift}")
         if self.max_hold_frames < 1:
@@ -191,10 +220,11 @@ class FrameRecord:
     is_key: bool = False
     held_from: int | None = None
     cut_before: bool = False
-    reason: str = ""  # first | drawing | cut | still_end | hold | every_frame
+    reason: str = ""  # first | drawing | pan | cut | still_end | hold | every_frame
     change_from_previous: float | None = None
     change_from_key: float | None = None
     hold_limit: float | None = None
+    shift_from_key: float | None = None  # thumbnail pixels, when the block rule saw a hold
     cut_score: float | None = None
     drawing: int = 0  # index of the key that started this frame's drawing
 
@@ -212,6 +242,7 @@ class FrameRecord:
             "change_from_previous": rounded(self.change_from_previous),
             "change_from_key": rounded(self.change_from_key),
             "hold_limit": rounded(self.hold_limit),
+            "shift_from_key": rounded(self.shift_from_key),
             "cut_score": rounded(self.cut_score),
         }
 
@@ -303,6 +334,47 @@ def block_change(a: FrameSignature, b: FrameSignature, edge_tolerance_px: float,
     largest = max(0.0, float((difference - jitter).max()))
     # The floor stays on the plain difference: re-quantisation is part of how noisy a pair is.
     return Change(largest, float(np.percentile(plain, NOISE_FLOOR_PERCENTILE)), abs(a.mean - b.mean))
+
+
+class GlobalShift(NamedTuple):
+    """The translation that best explains how a picture changed: ``dx``, ``dy`` in thumbnail
+    pixels (right, down), and ``explained``: the share (0..1) of the squared difference it
+    accounts for."""
+
+    dx: float
+    dy: float
+    explained: float
+
+    @property
+    def length(self) -> float:
+        return math.hypot(self.dx, self.dy)
+
+
+def global_shift(a: FrameSignature, b: FrameSignature) -> GlobalShift:
+    """Least-squares sub-pixel translation from ``a`` to ``b`` on the blurred thumbnails.
+
+    Linearised brightness constancy, ``b - a = -(Ix * dx + Iy * dy)`` with the gradients of the
+    two frames' mean, solved over the whole frame. Valid for shifts up to about a pixel (larger
+    ones are under-estimated, and are keys by the block rule anyway; central differences flatten
+    a sharp edge's gradient, so a sharp picture's shift reads up to ~15 % long). Noise and codec
+    re-quantisation do not line up with the picture's gradients, so they shift it by little and
+    explain little; a camera pan does both. A flat frame (no gradient) measures no shift.
+    """
+    if min(a.luma.shape) < 2:
+        return GlobalShift(0.0, 0.0, 0.0)
+    gradient_y, gradient_x = np.gradient((a.luma + b.luma) * 0.5)
+    difference = (b.luma - a.luma).astype(np.float64)
+    gradient_x, gradient_y = gradient_x.astype(np.float64), gradient_y.astype(np.float64)
+    normal = np.array([[np.sum(gradient_x * gradient_x), np.sum(gradient_x * gradient_y)],
+                       [np.sum(gradient_x * gradient_y), np.sum(gradient_y * gradient_y)]])
+    if not normal.any():
+        return GlobalShift(0.0, 0.0, 0.0)
+    dx, dy = -np.linalg.pinv(normal, rcond=SHIFT_SOLVE_RCOND) @ np.array([np.sum(gradient_x * difference),
+                                                                          np.sum(gradient_y * difference)])
+    energy = float(np.sum(difference * difference))
+    residual = float(np.sum((difference + gradient_x * dx + gradient_y * dy) ** 2))
+    explained = max(0.0, 1.0 - residual / energy) if energy > 0 else 0.0
+    return GlobalShift(float(dx), float(dy), explained)
 
 
 def cut_score(a: FrameSignature, b: FrameSignature) -> float:
@@ -404,10 +476,13 @@ class CadenceAnalyzer:
             and from_key.brightness <= self.settings.brightness_shift
         )
         if same_drawing:
-            record.reason = "hold"
-            record.held_from = key_record.index
-            record.drawing = key_record.drawing
-            return []
+            shift = global_shift(key_signature, signature)
+            record.shift_from_key = shift.length
+            if not self._is_pan(shift):
+                record.reason = "hold"
+                record.held_from = key_record.index
+                record.drawing = key_record.drawing
+                return []
         keys: list[Keyframe] = []
         previous = self._previous_record
         assert previous is not None
@@ -418,9 +493,14 @@ class CadenceAnalyzer:
             previous.reason = "still_end"
             previous.held_from = None
             keys.append(Keyframe(previous.index, previous.time, cut_before=True))
-        record.reason = "drawing"
+        record.reason = "pan" if same_drawing else "drawing"
         keys.append(self._make_key(record, signature, cut_before=False))
         return keys
+
+    def _is_pan(self, shift: GlobalShift) -> bool:
+        """The whole picture moved coherently: a camera pan too slow for the block rule."""
+        pan_shift_px = self.settings.pan_shift_px
+        return pan_shift_px > 0 and shift.length >= pan_shift_px and shift.explained >= PAN_EXPLAINED_SHARE
 
     def _hold_limit(self, a: FrameSignature, b: FrameSignature, change: Change) -> float:
         """Largest block change (8-bit units) that still counts as the same drawing for this pair."""

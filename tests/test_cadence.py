@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fpsboost.cadence import CadenceAnalyzer, CadenceSettings
+from fpsboost.cadence import PAN_EXPLAINED_SHARE, CadenceAnalyzer, CadenceSettings, frame_signature, global_shift
 from fpsboost.data.celgen import CelScene
 from fpsboost.errors import OptionError
 from fpsboost.timing import Keyframe, plan_all
@@ -224,6 +224,45 @@ def test_camera_pan_with_characters_on_twos_is_not_a_hold() -> None:
     assert analyzer.summary().held_frames == 0
 
 
+SUPERSAMPLE = 10  # the slow pan below moves one supersampled pixel per frame: 0.1 px
+SHIFT_BIAS = 0.2  # central differences flatten sharp edges' gradients: their shifts read up to ~15 % long
+
+
+def slow_pan_frames(count: int, noise_8bit: float, brightness: float = 1.0) -> list[np.ndarray]:
+    """A background-only camera pan moving left by 1 / SUPERSAMPLE pixels per frame, with fresh noise."""
+    background = CelScene(7, HEIGHT, WIDTH + 8).render(0.0).numpy().transpose(1, 2, 0) * brightness
+    large = cv2.resize(background, None, fx=SUPERSAMPLE, fy=SUPERSAMPLE, interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(4)
+    frames = []
+    for k in range(count):
+        window = large[:, k: k + WIDTH * SUPERSAMPLE]
+        frame = cv2.resize(window, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+        frames.append(add_noise(to_uint16(np.clip(frame, 0.0, 1.0)), noise_8bit, rng))
+    return frames
+
+
+def test_global_shift_measures_a_sub_pixel_pan_and_no_shift_in_a_held_drawing(scene: CelScene) -> None:
+    panned = [frame_signature(frame) for frame in slow_pan_frames(4, noise_8bit=1.0)]
+    for k in (1, 3):
+        shift = global_shift(panned[0], panned[k])
+        assert shift.dx == pytest.approx(-k / SUPERSAMPLE, rel=SHIFT_BIAS) and abs(shift.dy) < 0.02
+        assert shift.explained >= PAN_EXPLAINED_SHARE
+    held = [frame_signature(frame) for frame in cel_frames(scene, [2.0] * 4, noise_8bit=3.0)]
+    for k in (1, 3):
+        assert global_shift(held[0], held[k]).length < CadenceSettings().pan_shift_px / 2
+
+
+def test_slow_camera_pan_without_characters_is_not_a_hold() -> None:
+    """0.1 px per frame: every block stays under the hold limit, but the whole picture moved."""
+    frames = slow_pan_frames(10, noise_8bit=1.0)
+    analyzer, keys = analyse(frames)
+    assert key_indices(keys) == list(range(10))
+    assert {entry["reason"] for entry in analyzer.report()[1:]} == {"pan"}
+    assert analyzer.summary().stills == 0
+    _, keys_without_pan_rule = analyse(frames, CadenceSettings(pan_shift_px=0))
+    assert len(keys_without_pan_rule) < len(frames)  # what the rule is for
+
+
 def test_mode_off_makes_every_frame_a_key_but_still_marks_cuts() -> None:
     frames = cel_frames(CelScene(2, HEIGHT, WIDTH), on_cadence([2] * 3)) + cel_frames(CelScene(3, HEIGHT, WIDTH), on_cadence([2] * 2))
     analyzer, keys = analyse(frames, CadenceSettings(mode="off"))
@@ -270,12 +309,13 @@ def test_report_is_json_with_exact_times_and_scores(scene: CelScene) -> None:
     assert [entry["is_key"] for entry in report] == [True, False, True, False]
     assert [entry["held_from"] for entry in report] == [None, 0, None, 2]
     assert report[2]["change_from_key"] > report[2]["hold_limit"] >= report[1]["change_from_key"]
-    assert {"cut_before", "cut_score", "change_from_previous", "reason"} <= set(report[1])
+    assert {"cut_before", "cut_score", "change_from_previous", "reason", "shift_from_key"} <= set(report[1])
+    assert report[1]["shift_from_key"] < CadenceSettings().pan_shift_px  # a hold: the picture did not move
 
 
 @pytest.mark.parametrize("settings", [
     {"mode": "sometimes"}, {"scene_threshold": -0.1}, {"scene_threshold": 2}, {"hold_threshold": -1},
-    {"max_hold_frames": 0}, {"cut_jump_ratio": 0.5}, {"requantisation_shift": -1},
+    {"max_hold_frames": 0}, {"cut_jump_ratio": 0.5}, {"requantisation_shift": -1}, {"pan_shift_px": -1},
 ])
 def test_invalid_settings_are_option_errors(settings: dict) -> None:
     with pytest.raises(OptionError):

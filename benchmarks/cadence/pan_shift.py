@@ -1,0 +1,160 @@
+"""Where the pan rule's thresholds come from: the global shift of held frames against pans.
+
+:func:`fpsboost.cadence.global_shift` measures, between a run's key and a later frame, the
+least-squares translation of the blurred thumbnail (length in thumbnail pixels) and the share of
+the squared difference it explains. The analyser calls a would-be hold a pan when the length is at
+least ``CadenceSettings.pan_shift_px`` *and* the share at least ``PAN_EXPLAINED_SHARE``.
+
+* Held frames (must stay holds): the same drawing with fresh noise (8-bit sigma 1 and 3), JPEG
+  round trips (quality 50-90) and re-quantised 8x8 blocks (half of them one code value off), each
+  for 8 cel scenes at full brightness and dark (x0.12); the held frames of tests/data/sample.mp4
+  (x264, CRF 26) against their drawing's key; the held frames of the full-twos benchmark clips.
+* Pans (should be keys): benchmark scenes 2, 3, 6 with the camera re-timed so the farthest
+  background moves 0.1-0.5 px per frame, characters on twos, noise sigma 1; also dimmed (x0.3,
+  x0.12), where the same shift explains less against the same noise. Source frame 1 against
+  key frame 0 (the characters keep their pose): the first frame the rule can catch.
+
+Also checks that the full-twos benchmark clips still get exactly one key per real drawing.
+
+Run:  nice -n 10 .venv/bin/python benchmarks/cadence/pan_shift.py   (about a minute; prints only)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from fpsboost.cadence import PAN_EXPLAINED_SHARE, CadenceAnalyzer, CadenceSettings, GlobalShift, frame_signature, global_shift
+from fpsboost.data.celgen import CelScene
+from fpsboost.video.reader import VideoReader
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers_cadence import SAMPLE_DIRECTORY, cel_frames, requantise_blocks, sample_drawing_starts, sample_generator  # noqa: E402
+
+HELD_SEEDS = range(8)
+HELD_SIZE = (96, 128)
+HELD_FRAMES = 5
+DARK = 0.12
+DIM = 0.3
+NOISE_LEVELS_8BIT = (1.0, 3.0)
+JPEG_QUALITIES = (50, 60, 70, 80, 90)
+REQUANTISED_SHARE = 0.5
+PAN_SEEDS = (2, 3, 6)
+PAN_SPEEDS_PX = (0.1, 0.2, 0.3, 0.5)
+PAN_SIZE = (108, 192)
+TWOS_SEEDS = (0, 1, 2, 3, 4, 6)
+TWOS_SIZE = (144, 256)
+TWOS_FRAMES = 24
+EIGHT_BIT_STEP = 257
+UINT16_MAX = 65535
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("cadence_benchmark", Path(__file__).resolve().parent / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    ok, encoded = cv2.imencode(".jpg", np.round(frame / EIGHT_BIT_STEP).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR).astype(np.uint16) * EIGHT_BIT_STEP
+
+
+def is_pan(shift: GlobalShift, settings: CadenceSettings) -> bool:
+    return shift.length >= settings.pan_shift_px and shift.explained >= PAN_EXPLAINED_SHARE
+
+
+def describe(name: str, shifts: list[GlobalShift], settings: CadenceSettings) -> None:
+    lengths = [shift.length for shift in shifts]
+    explained = [shift.explained for shift in shifts]
+    pans = sum(is_pan(shift, settings) for shift in shifts)
+    print(f"{name:46s} pairs {len(shifts):4d}  shift px {min(lengths):.3f}-{max(lengths):.3f}  "
+          f"explained {min(explained):.2f}-{max(explained):.2f}  called pans {pans}")
+
+
+def held_shifts() -> dict[str, list[GlobalShift]]:
+    groups: dict[str, list[GlobalShift]] = {}
+    for brightness, light in ((1.0, "bright"), (DARK, "dark")):
+        for noise in NOISE_LEVELS_8BIT:
+            for seed in HELD_SEEDS:
+                frames = cel_frames(CelScene(seed, *HELD_SIZE), [3.0] * HELD_FRAMES, noise_8bit=noise, seed=seed, brightness=brightness)
+                variants = {
+                    "noise": frames,
+                    "JPEG": [jpeg(frame, JPEG_QUALITIES[k % len(JPEG_QUALITIES)]) for k, frame in enumerate(frames)],
+                    "requantised": [requantise_blocks(frame, REQUANTISED_SHARE, k) for k, frame in enumerate(frames)],
+                }
+                for kind, variant in variants.items():
+                    signatures = [frame_signature(frame) for frame in variant]
+                    groups.setdefault(f"held, {light}, {kind}", []).extend(global_shift(signatures[0], other) for other in signatures[1:])
+    generator = sample_generator()
+    starts = set(sample_drawing_starts(generator))
+    with VideoReader(SAMPLE_DIRECTORY / "sample.mp4") as reader:
+        key = None
+        for frame in reader:
+            signature = frame_signature(frame.rgb)
+            if frame.index in starts:
+                key = signature
+            else:
+                groups.setdefault("held, sample.mp4 (x264 CRF 26)", []).append(global_shift(key, signature))
+    return groups
+
+
+def twos_check(benchmark) -> tuple[list[GlobalShift], int]:
+    shifts, exact = [], 0
+    for seed in TWOS_SEEDS:
+        clip = benchmark.make_clip(seed, TWOS_FRAMES, *TWOS_SIZE, 2, 1.0)
+        signatures = [frame_signature(frame) for frame in clip.frames_uint16]
+        for k, time in enumerate(clip.drawing_times):
+            if k not in clip.new_drawings:
+                key = max(start for start in clip.new_drawings if start < k)
+                shifts.append(global_shift(signatures[key], signatures[k]))
+        keys = [key.index for key in benchmark.analyse(clip.frames_uint16, "auto")]
+        exact += keys == clip.new_drawings
+    return shifts, exact
+
+
+def pan_shifts(benchmark, brightness: float) -> dict[str, list[GlobalShift]]:
+    """Source frame 1 against key frame 0: the camera moved, the characters (on twos) did not."""
+    groups: dict[str, list[GlobalShift]] = {}
+    for speed in PAN_SPEEDS_PX:
+        for seed in PAN_SEEDS:
+            scene = CelScene(seed, *PAN_SIZE)
+            benchmark.set_background_speed(scene, speed)
+            rng = np.random.default_rng(seed)
+            signatures = []
+            for k in range(2):
+                clean = benchmark.render_partial(scene, float(k), 0.0).transpose(1, 2, 0) * brightness * UINT16_MAX
+                noisy = np.clip(np.round(clean + rng.normal(0, EIGHT_BIT_STEP, clean.shape)), 0, UINT16_MAX).astype(np.uint16)
+                signatures.append(frame_signature(noisy))
+            groups[f"pan {speed:.1f} px/f x{brightness:g}, seed {seed}"] = [global_shift(*signatures)]
+    return groups
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    settings = CadenceSettings()
+    benchmark = load_benchmark()
+    print(f"rule: shift >= {settings.pan_shift_px} px and explained >= {PAN_EXPLAINED_SHARE}")
+    for name, shifts in held_shifts().items():
+        describe(name, shifts, settings)
+    shifts, exact = twos_check(benchmark)
+    describe("held, full-twos benchmark clips", shifts, settings)
+    print(f"full-twos benchmark clips with one key per real drawing: {exact} of {len(TWOS_SEEDS)}")
+    for brightness in (1.0, DIM, DARK):
+        for name, shifts in pan_shifts(benchmark, brightness).items():
+            describe(name, shifts, settings)
+
+
+if __name__ == "__main__":
+    main()
