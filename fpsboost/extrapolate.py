@@ -44,7 +44,6 @@ QUERIES_PER_CALL = 8  # horizons per network call (bounds memory on large frames
 # A context frame whose mean absolute difference to the next one is below this is a held drawing
 # (animation on twos/threes): it carries no motion, so the context skips it.
 HOLD_DIFFERENCE = 1.0 / 255
-UINT16_MAX = 65535
 HISTORY_FRAMES = 8  # decoded frames kept to find the last three drawings (threes: 7 frames)
 EXTRAPOLATION_MODES = ("direct", "recursive")
 MOTION_SOURCES = ("interpolator", "celcast")
@@ -141,7 +140,6 @@ def predict_tail(last_frames: Sequence[np.ndarray], timesteps: Sequence[float],
     return (extrapolator or Extrapolator()).predict(last_frames, timesteps)
 
 
-TAIL_MODES = ("hold", "extrapolate")
 # The main job continues the last drawing's motion only while the tail after it lasts no longer
 # than this many drawing intervals: a drawing held longer than its predecessors means the motion
 # stopped (or a still), and holding it is then right.
@@ -275,16 +273,6 @@ class ExtrapolateSummary:
     wall_time_s: float
 
 
-def _to_chw(rgb: np.ndarray) -> np.ndarray:
-    """[H,W,3] uint16 -> [3,H,W] float32 in [0,1]."""
-    return rgb.transpose(2, 0, 1).astype(np.float32) / UINT16_MAX
-
-
-def _to_rgb16(chw: np.ndarray) -> np.ndarray:
-    """[3,H,W] float in [0,1] -> [H,W,3] uint16 (rounded, clipped)."""
-    return (np.clip(chw.transpose(1, 2, 0), 0.0, 1.0) * UINT16_MAX + 0.5).astype(np.uint16)
-
-
 def extrapolate_file(
     input_path: str | Path,
     output_path: str | Path,
@@ -305,6 +293,7 @@ def extrapolate_file(
     """
     from .pipeline import Progress
     from .timing import FramePlanner, Keyframe, output_frame_count
+    from .video.colour import chw_to_rgb16, rgb16_to_chw
     from .video.reader import VideoReader
     from .video.writer import EncodeSettings, VideoWriter
 
@@ -335,7 +324,7 @@ def extrapolate_file(
 
         with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn, pad_audio=True) as writer:
             def emit(picture: Any, time: Fraction) -> None:
-                writer.write(_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+                writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
                 state.frames_out += 1
                 state.first_time = time if state.first_time is None else state.first_time
                 state.last_time = time
@@ -344,7 +333,7 @@ def extrapolate_file(
             history: list[tuple[Fraction, Any, np.ndarray]] = []  # (time, decoded frame, chw)
             for decoded in reader:
                 state.frames_in += 1
-                chw = _to_chw(decoded.rgb)
+                chw = rgb16_to_chw(decoded.rgb)
                 if planner is None:
                     planner = FramePlanner(out_rate, decoded.time)
                 outputs = planner.add_key(Keyframe(decoded.index, decoded.time))

@@ -28,6 +28,7 @@ from .backends import InterpolationBackend, ModelSettings, create_backend
 from .cadence import CadenceAnalyzer, CadenceSettings
 from .errors import InputError, ModelError, OptionError, OutputError
 from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
+from .video.colour import chw_to_rgb16, rgb16_to_chw
 from .video.reader import DecodedFrame, VideoInfo, VideoReader
 from .video.writer import EncodeSettings, VideoWriter
 
@@ -35,7 +36,6 @@ MIN_INPUT_FRAMES = 2
 DEFAULT_FACTOR = 2
 TAIL_MODES = ("hold", "extrapolate")
 DEFAULT_TAIL = "extrapolate"  # +4.5..5.5 dB over hold at the tail: benchmarks/extrapolation
-UINT16_MAX = 65535
 # Queue depths bound memory: at 4K one float32 frame is ~100 MB, so the queues stay short; a
 # few frames of slack are enough to keep decode, network and encode busy at once.
 DECODE_QUEUE_FRAMES = 8
@@ -217,19 +217,6 @@ class _KeyImage:
     source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
 
 
-def _to_chw(rgb: np.ndarray) -> np.ndarray:
-    """[H,W,3] uint16 full range -> [3,H,W] float32 in [0,1]."""
-    chw = np.empty((3, *rgb.shape[:2]), np.float32)
-    np.multiply(rgb.transpose(2, 0, 1), np.float32(1.0 / UINT16_MAX), out=chw, casting="unsafe")
-    return chw
-
-
-def _to_rgb16(chw: np.ndarray) -> np.ndarray:
-    """[3,H,W] float in [0,1] -> [H,W,3] uint16 full range (rounded, clipped)."""
-    scaled = np.clip(chw.transpose(1, 2, 0), 0.0, 1.0) * UINT16_MAX + 0.5
-    return scaled.astype(np.uint16)
-
-
 @dataclass
 class _Batch:
     """Output frames in order; the in-betweens among them share one backend call."""
@@ -387,7 +374,7 @@ class UpscaleJob:
                 if item is _END:
                     return
                 time, picture = item
-                writer.write(_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+                writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
                 self._frames_out += 1
 
         decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
@@ -468,7 +455,7 @@ class UpscaleJob:
         def accept(key: Keyframe) -> None:
             nonlocal planner
             frame = waiting.pop(key.index)
-            keys[key.index] = _KeyImage(key.index, _to_chw(frame.rgb), frame.source)
+            keys[key.index] = _KeyImage(key.index, rgb16_to_chw(frame.rgb), frame.source)
             if tail is not None:
                 tail.add(key.time, keys[key.index].chw, key.cut_before)
             if planner is None:

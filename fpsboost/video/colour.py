@@ -342,6 +342,19 @@ def _fill_alpha(frame: av.VideoFrame, pix_fmt: str) -> None:
             _plane_array(frame, component.plane, dtype)[...] = (1 << component.bits) - 1
 
 
+def rgb16_to_chw(rgb: np.ndarray) -> np.ndarray:
+    """``[H,W,3]`` uint16 full range -> ``[3,H,W]`` float32 in [0,1], what the networks take."""
+    chw = np.empty((3, *rgb.shape[:2]), np.float32)
+    np.multiply(rgb.transpose(2, 0, 1), np.float32(1.0 / RGB16_MAX), out=chw, casting="unsafe")
+    return chw
+
+
+def chw_to_rgb16(chw: np.ndarray) -> np.ndarray:
+    """``[3,H,W]`` float in [0,1] -> ``[H,W,3]`` uint16 full range (rounded, clipped)."""
+    scaled = np.clip(chw.transpose(1, 2, 0), 0.0, 1.0) * RGB16_MAX + 0.5
+    return scaled.astype(np.uint16)
+
+
 def nearest_pix_fmt(wanted: str, supported: list[str]) -> str:
     """The encoder format closest to ``wanted``: same family (YUV/RGB), enough bits, same chroma grid."""
     if wanted in supported:
