@@ -70,11 +70,16 @@ def _gray_u8(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(to_u8(frame), cv2.COLOR_RGB2GRAY)
 
 
+def dis_flow_to_previous(context: Frames) -> np.ndarray:
+    """OpenCV DIS flow ``F_t->t-1`` ``[H,W,2]``: where each pixel of the last frame was one frame before."""
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    return dis.calc(_gray_u8(context[-1]), _gray_u8(context[-2]), None)
+
+
 def dis_linear(context: Frames, horizons: tuple[float, ...]) -> Frames:
     """Classical baseline: DIS flow F_t->t-1, last frame backward-warped by k times it."""
-    last, previous = context[-1], context[-2]
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-    flow = dis.calc(_gray_u8(last), _gray_u8(previous), None)  # [H,W,2]: last pixel -> where it was before
+    last = context[-1]
+    flow = dis_flow_to_previous(context)
     height, width = last.shape[1:]
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     image = np.ascontiguousarray(last.transpose(1, 2, 0))
@@ -91,10 +96,8 @@ def dis_projected(context: Frames, horizons: tuple[float, ...]) -> Frames:
     Same motion model as the default, other flow: the gap between this and celflow-projected is
     what the flow's accuracy costs, the gap between this and dis-linear what the projection does.
     """
-    last, previous = context[-1], context[-2]
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-    flow = torch.from_numpy(dis.calc(_gray_u8(last), _gray_u8(previous), None).transpose(2, 0, 1))[None].float()
-    image = torch.from_numpy(last)[None]
+    flow = torch.from_numpy(dis_flow_to_previous(context).transpose(2, 0, 1))[None].float()
+    image = torch.from_numpy(context[-1])[None]
     out = []
     for k in horizons:
         displacement = trajectory_displacement(flow, None, torch.tensor(float(k)).view(1, 1, 1, 1))
