@@ -41,3 +41,28 @@ def test_training_resumes_from_its_checkpoint(tmp_path) -> None:
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 3
     model = load_interpolator(best)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_a_window_of_a_wide_canvas_is_that_crop_of_the_full_render() -> None:
+    """Training crops of a wide canvas keep the canvas's pixel motion and its exact ground truth."""
+    scene = CelScene(3, 96, 128)
+    window = scene.window(40, 24, 48, 64)
+    assert torch.equal(window.render(1.25), scene.render(1.25)[:, 24:72, 40:104])
+    assert torch.equal(window.flow(1.0, 2.0), scene.flow(1.0, 2.0)[:, 24:72, 40:104])
+
+
+def test_fine_tuning_starts_from_given_weights_on_wide_canvases(tmp_path) -> None:
+    base = TrainSettings(out_dir=str(tmp_path / "base"), steps=1, batch_size=2, crop=64, loader_workers=0, threads=1,
+                         log_every=1, validate_every=1, checkpoint_every=1, validation_samples=2, warmup_steps=1)
+    base_weights = train(base)
+    tuned = TrainSettings(**{**base.__dict__, "out_dir": str(tmp_path / "tuned"), "init_weights": str(base_weights),
+                             "canvas_scale_max": 2.0})
+    train(tuned)
+    records = [json.loads(line) for line in (tmp_path / "tuned" / "train.log").read_text().splitlines()]
+    validations = [r for r in records if "validation" in r]
+    # Step 0 scores the starting weights: the same network and the same narrow set as the base run's end.
+    base_records = [json.loads(line) for line in (tmp_path / "base" / "train.log").read_text().splitlines()]
+    base_final = [r for r in base_records if "validation" in r][-1]["validation"]["psnr"]
+    assert validations[0]["step"] == 0
+    assert abs(validations[0]["validation"]["psnr"] - base_final) < 1e-3
+    assert "wide_psnr" in validations[-1]["validation"]

@@ -11,6 +11,7 @@ Time is in frame units: frame k is at time k.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -155,6 +156,13 @@ def _to_texture(rgba: np.ndarray) -> torch.Tensor:
     return texture
 
 
+def _pixel_grid(left: int, top: int, height: int, width: int) -> torch.Tensor:
+    """``[height, width, 2]`` canvas coordinates (x, y) of a window's pixels."""
+    ys, xs = torch.meshgrid(torch.arange(top, top + height, dtype=torch.float32),
+                            torch.arange(left, left + width, dtype=torch.float32), indexing="ij")
+    return torch.stack([xs, ys], -1)
+
+
 class CelScene:
     """A random animated scene; :meth:`render` gives frames and :meth:`flow` exact motion."""
 
@@ -206,8 +214,17 @@ class CelScene:
             self._add_small_fast_sprites(rng, style)
         if rng.random() < style.flat_background_probability:
             self._flatten_background(rng)
-        ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
-        self._screen = torch.stack([xs, ys], -1)  # [H, W, 2]
+        self._screen = _pixel_grid(0, 0, height, width)  # [H, W, 2] canvas pixels that render() draws
+
+    def window(self, left: int, top: int, height: int, width: int) -> "CelScene":
+        """The same scene seen through a ``height`` x ``width`` window of its canvas.
+
+        Renders and flows of the window cost only its own pixels, while motion keeps the canvas's
+        pixel scale: a small training crop of a wide canvas moves as far as a full wide frame.
+        """
+        view = copy.copy(self)
+        view._screen = _pixel_grid(left, top, height, width)
+        return view
 
     def _add_small_fast_sprites(self, rng: np.random.Generator, style: MotionStyle) -> None:
         """1-3 sprites of 6-15 % of the canvas moving 0.4-1.5x their own size per frame."""
@@ -277,7 +294,7 @@ class CelScene:
     # -- public -------------------------------------------------------------------------------
     def render(self, time: float) -> torch.Tensor:
         """The frame at ``time``: ``[3, H, W]`` float in [0,1]."""
-        image = torch.zeros(3, self.height, self.width)
+        image = torch.zeros(3, *self._screen.shape[:2])
         for layer in self.layers:
             sample = self._sample(layer, self._texture_coords(layer, time))
             image = sample[:3] + image * (1 - sample[3:4])

@@ -94,9 +94,10 @@ class InterpolationStream(IterableDataset):
     """
 
     def __init__(self, seed: int, size: int, timesteps: int, real_frames: np.ndarray | None = None,
-                 real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE) -> None:
+                 real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE, canvas_scale_max: float = 1.0) -> None:
         self.seed, self.size, self.timesteps = seed, size, timesteps
         self.real_frames, self.real_fraction, self.style = real_frames, real_fraction, style
+        self.canvas_scale_max = canvas_scale_max
 
     def __iter__(self):
         info = get_worker_info()
@@ -105,12 +106,19 @@ class InterpolationStream(IterableDataset):
         torch.set_num_threads(1)
         while True:
             scene_seed = int(rng.integers(0, VALIDATION_SEED_BASE))
-            scene = CelScene(scene_seed, self.size, self.size, self.style)
+            # Without a wider canvas no extra random numbers are drawn, so old runs replay exactly.
+            wide = self.canvas_scale_max > 1.0
+            canvas = int(round(self.size * rng.uniform(1.0, self.canvas_scale_max))) if wide else self.size
+            scene = CelScene(scene_seed, canvas, canvas, self.style)
             for _ in range(SAMPLES_PER_SCENE):
                 if self.real_frames is not None and rng.random() < self.real_fraction:
                     yield augment(real_triplet(self.real_frames, rng, self.size), rng)
                 else:
-                    yield augment(synthetic_sample(scene, rng, self.timesteps), rng)
+                    window = scene
+                    if wide:
+                        left, top = rng.integers(0, canvas - self.size + 1, size=2)
+                        window = scene.window(int(left), int(top), self.size, self.size)
+                    yield augment(synthetic_sample(window, rng, self.timesteps), rng)
 
 
 def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
@@ -128,11 +136,17 @@ def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
 
 
 def validation_set(count: int, size: int, timesteps: tuple[float, ...] = (0.25, 0.5, 0.75),
-                   style: MotionStyle = MotionStyle()) -> list[Sample]:
-    """Fixed held-out synthetic samples (seeds from :data:`VALIDATION_SEED_BASE`)."""
+                   style: MotionStyle = MotionStyle(), canvas_scale: float = 1.0) -> list[Sample]:
+    """Fixed held-out synthetic samples (seeds from :data:`VALIDATION_SEED_BASE`).
+
+    With ``canvas_scale`` > 1 each sample is the centre ``size`` window of a scene that large, so
+    it moves that many times further in pixels.
+    """
     samples = []
+    canvas = int(round(size * canvas_scale))
+    margin = (canvas - size) // 2
     for i in range(count):
-        scene = CelScene(VALIDATION_SEED_BASE + i, size, size, style)
+        scene = CelScene(VALIDATION_SEED_BASE + i, canvas, canvas, style).window(margin, margin, size, size)
         ts = torch.tensor(timesteps)
         start = float(i % 4)
         samples.append(Sample(scene.render(start), scene.render(start + 1),
