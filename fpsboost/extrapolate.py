@@ -154,12 +154,14 @@ class TailFiller:
     intervals, or None when the tail should hold; :meth:`predict` draws those frames. Only the
     last two drawings are kept (the default motion source continues at constant speed).
     ``interpolator_weights`` (None: the shipped ones) and ``device`` as for :class:`Extrapolator`,
-    which is built on the first prediction.
+    which is built on the first prediction; ``interpolator``: an already loaded fp32 CelFlow on
+    ``device`` (the main job's) whose flow estimator is shared instead of loading the weights again.
     """
 
     def __init__(self, interpolator_weights: str | Path | None = None, device: str = "auto",
-                 extrapolator: Extrapolator | None = None) -> None:
+                 extrapolator: Extrapolator | None = None, interpolator: nn.Module | None = None) -> None:
         self._weights, self._device, self._extrapolator = interpolator_weights, device, extrapolator
+        self._interpolator = interpolator
         self._drawings: list[tuple[Fraction, np.ndarray]] = []
 
     def add(self, time: Fraction, chw: np.ndarray, cut_before: bool = False) -> None:
@@ -182,7 +184,12 @@ class TailFiller:
     def predict(self, horizons: Sequence[float]) -> np.ndarray:
         """Frames at positive ``horizons`` (drawing intervals after the last): ``[K,3,H,W]``."""
         if self._extrapolator is None:
-            self._extrapolator = Extrapolator(self._weights, self._device)
+            shared = None
+            if self._interpolator is not None:
+                from .models.extrapolator import FlowContinuation
+
+                shared = FlowContinuation(self._interpolator.flow_estimator, self._interpolator.config.stride)
+            self._extrapolator = Extrapolator(self._weights, self._device, model=shared)
         return self._extrapolator.predict([chw for _, chw in self._drawings], horizons)
 
 

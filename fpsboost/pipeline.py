@@ -157,6 +157,17 @@ def _release_device_memory() -> None:
         pass
 
 
+def _float32_torch_backend(backend: "ResilientBackend") -> Any:
+    """The backend's :class:`TorchBackend` when it runs CelFlow at fp32 (the tail can share its
+    network instead of loading the weights again), else None."""
+    import torch
+
+    from .backends.torch_backend import TorchBackend
+
+    inner = backend.backend
+    return inner if isinstance(inner, TorchBackend) and inner.dtype == torch.float32 else None
+
+
 class ResilientBackend:
     """A backend that survives running out of device memory.
 
@@ -407,7 +418,9 @@ class UpscaleJob:
         if self.settings.tail == "extrapolate":
             from .extrapolate import TailFiller
 
-            tail = TailFiller(self.model.weights, self.model.device)
+            shared = _float32_torch_backend(backend)
+            tail = TailFiller(self.model.weights, shared.device if shared else self.model.device,
+                              interpolator=shared.model if shared else None)
 
         def send(item: Any) -> None:
             while True:

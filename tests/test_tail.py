@@ -128,3 +128,22 @@ def test_cli_tail_option_reaches_the_summary(frames_clip, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "1 tail frame extrapolated" in result.output
     assert len(read_video(out).times) == 8
+
+
+@needs_interpolator
+def test_a_shared_interpolator_predicts_what_loading_the_weights_does() -> None:
+    """The main job hands its own fp32 network to the tail instead of reading the weights twice."""
+    from fpsboost.extrapolate import TailFiller
+    from fpsboost.models.presets import load_interpolator
+
+    rng = np.random.default_rng(0)
+    first = rng.random((3, 32, 48), dtype=np.float32)
+    second = np.roll(first, 3, axis=2)
+    fillers = [TailFiller(device="cpu"), TailFiller(device="cpu", interpolator=load_interpolator())]
+    predictions = []
+    for filler in fillers:
+        filler.add(Fraction(0), first)
+        filler.add(Fraction(1, 24), second)
+        predictions.append(filler.predict([0.5, 1.0]))
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    assert not np.array_equal(predictions[0][1], second)  # it moved on, not held
