@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -190,19 +189,6 @@ def limit_threads(threads: int | None) -> None:
     cv2.setNumThreads(threads)
 
 
-def _limit_onnx_threads(backend: Any, threads: int | None) -> None:
-    """Rebuild an onnx backend's CPU session with ``threads`` intra-op threads (benchmark-only knob)."""
-    if threads is None or getattr(backend, "name", "") != "onnx" or backend.device != "cpu":
-        return
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    backend.session = ort.InferenceSession(str(backend.model_path), sess_options=options, providers=backend.providers)
-
-
 # -- content --------------------------------------------------------------------------------------
 
 def bench_clip(width: int, height: int, frames: int, folder: Path | None = None) -> Path:
@@ -308,9 +294,12 @@ def _create_backend(backend: str, device: str, precision: str, weights: str | No
                     threads: int | None = None) -> Any:
     from .backends import ModelSettings, create_backend
 
-    created = create_backend(ModelSettings(backend=backend, device=device, precision=precision, weights=weights, batch_size=batch))
-    _limit_onnx_threads(created, threads)
-    return created
+    settings = ModelSettings(backend=backend, device=device, precision=precision, weights=weights, batch_size=batch)
+    if backend == "onnx" and threads is not None:
+        from .backends.onnx_backend import OnnxBackend
+
+        return OnnxBackend(settings, cpu_threads=threads)  # pins intra-op threads on the CPU
+    return create_backend(settings)
 
 
 def network_section(settings: BenchSettings, device: str, progress: Callable[[str], None]) -> dict:

@@ -32,6 +32,7 @@ EXIT_USAGE = 2
 PLAIN_PROGRESS_INTERVAL_S = 5.0  # how often a non-terminal stderr gets a progress line
 DEFAULT_COMMAND = "upscale"
 BACKEND_CHOICES = tuple(getattr(_backends, "BACKENDS", ("torch", "onnx")))
+FLOW_SCALE_CHOICES = ("auto", *_backends.base.FLOW_SCALES)
 DEFAULT_BACKEND = _backends.ModelSettings().backend
 ONNX_SUFFIX = ".onnx"
 TAIL_CHOICES = ("hold", "extrapolate")  # fpsboost.pipeline.TAIL_MODES (not imported: --help stays fast)
@@ -251,6 +252,9 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the network runs (auto: CUDA when present).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True, help="auto: fp16 on CUDA, fp32 on the CPU.")
 @click.option("--batch-size", type=int, metavar="N", help="Frame pairs per network call (default: the backend's choice).")
+@click.option("--flow-scale", type=click.Choice(FLOW_SCALE_CHOICES), default="auto", show_default=True,
+              help="Resolution motion is estimated at, as a fraction of the frame's (like RIFE's --scale); "
+                   "auto: 1 up to 1024 px wide, 0.5 above, 0.25 above 2048.")
 @click.option("--codec", metavar="NAME", help="Video encoder (default libx264 for .mp4/.mkv/.mov).")
 @click.option("--crf", type=int, metavar="N", help="Constant rate factor for the encoder (quality; lower is better).")
 @click.option("--preset", metavar="NAME", help="Encoder preset, e.g. medium, slow.")
@@ -267,7 +271,7 @@ def parse_encoder_options(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
 def upscale_command(
     input_path: str, output_path: str, factor_text: str | None, fps_text: str | None, backend: str,
-    model_path: str | None, device: str, precision: str, batch_size: int | None, codec: str | None,
+    model_path: str | None, device: str, precision: str, batch_size: int | None, flow_scale: str, codec: str | None,
     crf: int | None, preset: str | None, pix_fmt: str | None, encoder_options: tuple[str, ...],
     scene_threshold: float | None, cadence_mode: str, hold_threshold: float | None, max_hold_frames: int | None,
     report_path: str | None, tail: str, overwrite: bool, quiet: bool,
@@ -285,7 +289,7 @@ def upscale_command(
     if batch_size is not None and batch_size < 1:
         raise OptionError(f"--batch-size must be at least 1, got {batch_size}")
     model = ModelSettings(
-        backend=backend, device=device, precision=precision, batch_size=batch_size,
+        backend=backend, device=device, precision=precision, batch_size=batch_size, flow_scale=flow_scale,
         weights=None if is_onnx_model else model_path,
         onnx_path=model_path if is_onnx_model else None,
     )

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
+from .backends.base import resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings
 from .errors import InputError, ModelError, OptionError, OutputError
 from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
@@ -336,7 +337,9 @@ class UpscaleJob:
                 raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {info.frame_count}")
             out_rate = self.settings.output_rate(info.average_rate)
             total_out = output_frame_count(info.duration, out_rate) if info.duration else None
-            backend = ResilientBackend(self._backend or create_backend(self.model), self.model, self.warn)
+            # --flow-scale auto becomes the fixed scale for this video's width, for every backend it uses.
+            model = replace(self.model, flow_scale=resolve_flow_scale(self.model.flow_scale, info.width))
+            backend = ResilientBackend(self._backend or create_backend(model), model, self.warn)
             with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()  # progress rates leave model loading out
                 end_time = self._stream(reader, writer, backend, out_rate, total_out, streaming_started)

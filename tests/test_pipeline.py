@@ -233,7 +233,7 @@ def test_out_of_memory_for_one_pair_on_the_gpu_falls_back_to_the_cpu(frames_clip
         cadence=EVERY_FRAME, backend=OutOfMemoryAbovePairs(limit=0, device="cuda"), on_warning=warnings.append,
     )
     assert summary.frames_out == 8
-    assert summary.backend == "torch on cpu"
+    assert summary.backend.startswith("torch on cpu")
     assert any("continuing on the CPU" in message for message in warnings)
 
 

@@ -7,6 +7,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import OptionError
+
+
+FLOW_SCALES = {"1": 1, "0.5": 2, "0.25": 4}  # --flow-scale -> how many times the pair is shrunk
+# Measured in benchmarks/flow_scale: the network was trained on motion up to ~60 px per frame;
+# wider frames move further in pixels, and estimating their flow shrunk wins (see RESULTS.md there).
+FLOW_AUTO_MAX_WIDTH = 1024
+
+
+def flow_downscale(flow_scale: str, width: int) -> int:
+    """How many times (1, 2 or 4) to shrink a pair ``width`` pixels wide before estimating its flow."""
+    if flow_scale == "auto":
+        factor = 1
+        while width / factor > FLOW_AUTO_MAX_WIDTH and factor < max(FLOW_SCALES.values()):
+            factor *= 2
+        return factor
+    if flow_scale not in FLOW_SCALES:
+        raise OptionError(f"unknown flow scale {flow_scale!r}: use auto, {', '.join(FLOW_SCALES)}")
+    return FLOW_SCALES[flow_scale]
+
+
+def resolve_flow_scale(flow_scale: str, width: int) -> str:
+    """``auto`` -> the fixed ``--flow-scale`` it means for frames ``width`` pixels wide."""
+    factor = flow_downscale(flow_scale, width)
+    return next(name for name, value in FLOW_SCALES.items() if value == factor)
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -17,6 +43,9 @@ class ModelSettings:
     ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``. ``precision``: ``auto`` (fp16 on
     CUDA, fp32 on the CPU), ``fp32``, ``fp16``. ``weights``/``onnx_path``: None means the shipped
     default. ``batch_size``: frame pairs per network call; None picks one for the device.
+    ``flow_scale``: the resolution motion is estimated at, as a fraction of the frame's (``1``,
+    ``0.5``, ``0.25``; like RIFE's ``--scale``), or ``auto``: the largest that keeps the frame at
+    most :data:`FLOW_AUTO_MAX_WIDTH` pixels wide.
     """
 
     backend: str = "auto"
@@ -25,6 +54,7 @@ class ModelSettings:
     weights: str | None = None
     onnx_path: str | None = None
     batch_size: int | None = None
+    flow_scale: str = "auto"
 
 
 class InterpolationBackend(ABC):

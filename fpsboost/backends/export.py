@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import ModelError, OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
+from .base import FLOW_SCALES
 
 # grid_sample exists from opset 16; opset 20 renamed its modes, which broke DirectML and TensorRT 10.13.
 SUPPORTED_OPSETS = (16, 17, 18)
@@ -42,6 +43,7 @@ CACHE_ENV = "FPSBOOST_CACHE_DIR"
 HASH_CHUNK_BYTES = 1 << 20
 WEIGHTS_HASH_KEY = "weights_sha256"
 PRECISION_KEY = "precision"
+FLOW_DOWNSCALE_KEY = "flow_downscale"  # baked into the graph: one export per --flow-scale
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.
@@ -67,6 +69,7 @@ class ExportSettings:
     opset: int = DEFAULT_OPSET
     fp16: bool = False
     weights: str | None = None
+    flow_scale: str = "1"
 
 
 class HalfPrecision(torch.nn.Module):
@@ -108,12 +111,14 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     fp16: bool = False,
     model: CelFlow | None = None,
+    flow_downscale: int = 1,
 ) -> Path:
     """Write the network as ONNX to ``out`` (atomically) and return the path.
 
     ``model`` exports an in-memory network instead of loading ``weights`` (None: the shipped file).
-    The file's metadata records the fpsboost and model versions, the I/O layout, the padding
-    multiple, the opset, the precision and the SHA-256 of the weights it came from.
+    ``flow_downscale`` (1, 2, 4) is fixed in the graph. The file's metadata records the fpsboost
+    and model versions, the I/O layout, the padding multiple, the opset, the precision, the flow
+    downscale and the SHA-256 of the weights it came from.
     """
     import onnx
 
@@ -126,8 +131,10 @@ def export_onnx(
         weights_hash = file_sha256(weights_path)
     else:
         network, model_version, weights_hash = model, UNTRAINED_VERSION, ""
-    stride = network.config.stride
-    exported: torch.nn.Module = HalfPrecision(_copy_of(network)) if fp16 else _copy_of(network)
+    stride = network.config.stride * flow_downscale
+    copy = _copy_of(network)
+    copy.flow_downscale = flow_downscale
+    exported: torch.nn.Module = HalfPrecision(copy) if fp16 else copy
 
     generator = torch.Generator().manual_seed(0)
     sample = (
@@ -167,6 +174,7 @@ def export_onnx(
             "opset": str(opset),
             PRECISION_KEY: "fp16 (float32 inputs and outputs)" if fp16 else "fp32",
             WEIGHTS_HASH_KEY: weights_hash,
+            FLOW_DOWNSCALE_KEY: str(flow_downscale),
         }
         onnx.helper.set_model_props(proto, metadata)
         proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps) -> frames"
@@ -203,26 +211,27 @@ def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {prop.key: prop.value for prop in proto.metadata_props}
 
 
-def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = False) -> Path:
+def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = False, flow_downscale: int = 1) -> Path:
     """The ONNX file to run when the user gave no ``--model``.
 
-    The shipped ``weights/celflow-s-v1.onnx`` (fp32) when it was exported from the weights in use;
-    otherwise an export of those weights in the cache directory, keyed by their SHA-256 and made
-    on first use (the user is told once, when it is made).
+    The shipped ``weights/celflow-s-v1.onnx`` (fp32, flow at full resolution) when it was exported
+    from the weights in use; otherwise an export of those weights in the cache directory, keyed
+    by their SHA-256, precision and flow downscale and made on first use (the user is told once).
     """
     weights_path = Path(weights) if weights else default_weights_path()
     if not weights_path.is_file():
         raise ModelError(f"weights file not found: {weights_path}")
     weights_hash = file_sha256(weights_path)
     shipped = weights_dir() / DEFAULT_ONNX_NAME
-    if not fp16 and shipped.is_file() and onnx_metadata(shipped).get(WEIGHTS_HASH_KEY) == weights_hash:
+    if not fp16 and flow_downscale == 1 and shipped.is_file() and onnx_metadata(shipped).get(WEIGHTS_HASH_KEY) == weights_hash:
         return shipped
     precision = "fp16" if fp16 else "fp32"
-    cached = cache_dir() / "onnx" / f"{weights_path.stem}-{weights_hash[:16]}-{precision}-opset{DEFAULT_OPSET}.onnx"
+    flow = "" if flow_downscale == 1 else f"-flow{flow_downscale}"
+    cached = cache_dir() / "onnx" / f"{weights_path.stem}-{weights_hash[:16]}-{precision}{flow}-opset{DEFAULT_OPSET}.onnx"
     if not cached.is_file():
         click.echo(f"fpsboost: exporting {weights_path.name} to ONNX once, cached at {cached}", err=True)
         cached.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(cached, weights=weights_path, fp16=fp16)
+        export_onnx(cached, weights=weights_path, fp16=fp16, flow_downscale=flow_downscale)
     return cached
 
 
@@ -234,9 +243,12 @@ def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = Fa
 @click.option("--fp16", is_flag=True, help="Store the network in half precision (inputs and outputs stay float32).")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
               help="Safetensors weights to export (default: the shipped model).")
-def export_command(out: str, opset: int, fp16: bool, weights: str | None) -> None:
+@click.option("--flow-scale", type=click.Choice(list(FLOW_SCALES)), default="1", show_default=True,
+              help="Estimate motion at this fraction of the frame's resolution (fixed in the graph).")
+def export_command(out: str, opset: int, fp16: bool, weights: str | None, flow_scale: str) -> None:
     """Export the interpolation network to ONNX (dynamic batch, height and width)."""
-    settings = ExportSettings(out=out, opset=opset, fp16=fp16, weights=weights)
-    path = export_onnx(settings.out, weights=settings.weights, opset=settings.opset, fp16=settings.fp16)
+    settings = ExportSettings(out=out, opset=opset, fp16=fp16, weights=weights, flow_scale=flow_scale)
+    path = export_onnx(settings.out, weights=settings.weights, opset=settings.opset, fp16=settings.fp16,
+                       flow_downscale=FLOW_SCALES[settings.flow_scale])
     size_mb = path.stat().st_size / 1e6
     click.echo(f"wrote {path} ({size_mb:.1f} MB, opset {settings.opset}, {'fp16' if settings.fp16 else 'fp32'})")

@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from .base import InterpolationBackend, ModelSettings
-from .export import INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
+from .base import FLOW_SCALES, InterpolationBackend, ModelSettings, flow_downscale
+from .export import FLOW_DOWNSCALE_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
+
+FLOW_SCALE_NAMES = {factor: name for name, factor in FLOW_SCALES.items()}
 
 logger = logging.getLogger(__name__)
 
@@ -120,33 +123,63 @@ class OnnxBackend(InterpolationBackend):
 
     name = "onnx"
 
-    def __init__(self, settings: ModelSettings = ModelSettings(backend="onnx")) -> None:
+    def __init__(self, settings: ModelSettings = ModelSettings(backend="onnx"), cpu_threads: int | None = None) -> None:
+        """``cpu_threads``: onnxruntime's intra-op threads on the CPU (None: its default; benchmarks pin it)."""
         import onnxruntime as ort
 
         self.device = resolve_onnx_device(settings.device)
         self.precision = resolve_onnx_precision(settings.precision, self.device)
         self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
-        if settings.onnx_path:
-            self.model_path = Path(settings.onnx_path)
-        else:
-            self.model_path = default_onnx_model(settings.weights, fp16=self.precision == "fp16")
-        if not self.model_path.is_file():
-            raise ModelError(f"ONNX model not found: {self.model_path}")
+        self.settings = settings
+        self.cpu_threads = cpu_threads
+        self.flow_scale = settings.flow_scale
+        self._sessions: dict[int, Any] = {}  # flow downscale -> session (the factor is fixed in each graph)
         if self.device == "cuda" and hasattr(ort, "preload_dlls"):
             # Lets onnxruntime use the CUDA/cuDNN libraries that came with torch's wheels.
             ort.preload_dlls()
+        if settings.onnx_path:
+            session = self._open(Path(settings.onnx_path))
+            baked = int(session.get_modelmeta().custom_metadata_map.get(FLOW_DOWNSCALE_KEY, "1"))
+            if baked not in FLOW_SCALE_NAMES:
+                raise ModelError(f"{settings.onnx_path}: unknown {FLOW_DOWNSCALE_KEY} {baked} in its metadata")
+            if self.flow_scale != "auto" and flow_downscale(self.flow_scale, 1) != baked:
+                raise OptionError(f"{settings.onnx_path} estimates flow at 1/{baked} of the frame; export one for "
+                                  f"--flow-scale {self.flow_scale} with `fpsboost export --flow-scale {self.flow_scale}`")
+            self.flow_scale = FLOW_SCALE_NAMES[baked]
+            self._sessions[baked] = session
+        elif self.flow_scale != "auto":
+            self._session_for(flow_downscale(self.flow_scale, 1))
+        # With ``auto`` and no model file, each frame width's session is made on first use.
+
+    def _session_for(self, factor: int) -> Any:
+        """The session whose graph shrinks pairs ``factor`` times for flow (exported on first use)."""
+        if factor not in self._sessions:
+            path = default_onnx_model(self.settings.weights, fp16=self.precision == "fp16", flow_downscale=factor)
+            self._sessions[factor] = self._open(path)
+        return self._sessions[factor]
+
+    def _open(self, path: Path) -> Any:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelError(f"ONNX model not found: {path}")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; provider fallbacks are reported below
+        if self.cpu_threads is not None and self.device == "cpu":
+            options.intra_op_num_threads = self.cpu_threads
+            options.inter_op_num_threads = 1
         requested = provider_list(self.device, self.precision)
         try:
-            self.session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=requested)
+            session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
         except Exception as error:  # onnxruntime raises its own untyped-hierarchy errors (InvalidProtobuf, Fail...)
-            raise ModelError(f"cannot load ONNX model {self.model_path}: {runtime_reason(error)}") from None
-        check_signature(self.session, self.model_path)
-        self.providers = self.session.get_providers()
+            raise ModelError(f"cannot load ONNX model {path}: {runtime_reason(error)}") from None
+        check_signature(session, path)
+        self.model_path = path
+        self.providers = session.get_providers()
         if self.device == "cuda":
             self._report_missing_providers()
         self.use_io_binding = self.device == "cuda" and CUDA in self.providers
+        return session
 
     def _report_missing_providers(self) -> None:
         if TENSORRT not in self.providers:
@@ -156,11 +189,13 @@ class OnnxBackend(InterpolationBackend):
             self.device = "cpu"
 
     def describe(self) -> str:
-        return f"onnx on {self.device} ({self.providers[0]}, {self.precision})"
+        scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
+        return f"onnx on {self.device} ({self.providers[0]}, {self.precision}{scale})"
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
     ) -> np.ndarray:
+        session = self._session_for(flow_downscale(self.flow_scale, frames0.shape[-1]))
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),
@@ -168,14 +203,14 @@ class OnnxBackend(InterpolationBackend):
             "timesteps": np.ascontiguousarray(timesteps, dtype=np.float32),
         }
         if not self.use_io_binding:
-            return self.session.run([OUTPUT_NAME], feeds)[0]
+            return session.run([OUTPUT_NAME], feeds)[0]
         import onnxruntime as ort
 
-        binding = self.session.io_binding()
+        binding = session.io_binding()
         for name, array in feeds.items():
             binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, "cuda", 0))
         binding.bind_output(OUTPUT_NAME, "cuda", 0)
-        self.session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding)
         # One device-to-host copy per batch: the only synchronisation point.
         return binding.copy_outputs_to_cpu()[0]
 

@@ -8,7 +8,7 @@ import torch
 from ..errors import OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
-from .base import InterpolationBackend, ModelSettings
+from .base import InterpolationBackend, ModelSettings, flow_downscale
 
 CPU_BATCH_SIZE = 2
 CUDA_BATCH_SIZE = 8
@@ -47,12 +47,18 @@ class TorchBackend(InterpolationBackend):
         self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
+        self.flow_scale = settings.flow_scale
+        flow_downscale(self.flow_scale, 1)  # an unknown value fails here, before any work
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         if self.device == "cuda":
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.dtype)
+
+    def describe(self) -> str:
+        scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
+        return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale})"
 
     @torch.inference_mode()
     def interpolate(
@@ -61,6 +67,7 @@ class TorchBackend(InterpolationBackend):
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
+        self.model.flow_downscale = flow_downscale(self.flow_scale, frames0.shape[-1])
         output = self.model(image0, image1, index, times)
         # One device-to-host copy per batch: the only synchronisation point.
         return output.float().cpu().numpy()

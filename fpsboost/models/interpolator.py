@@ -165,19 +165,32 @@ class CelFlow(nn.Module):
         self.config = config or CelFlowConfig()
         self.flow_estimator = PairFlowEstimator(self.config)
         self.synthesizer = TimestepSynthesizer(self.config)
+        # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):
+        # motion larger than training showed becomes small enough, and the costly stage runs on
+        # a quarter of the pixels per halving. A setting of the run, not of the weights.
+        self.flow_downscale = 1
 
     def pad(self, image: torch.Tensor) -> torch.Tensor:
-        stride = self.config.stride
+        """Replicate-pad the bottom and right edges to a multiple of the stride (times the flow downscale)."""
+        stride = self.config.stride * self.flow_downscale
         height, width = image.shape[-2], image.shape[-1]
         pad_bottom = (stride - height % stride) % stride
         pad_right = (stride - width % stride) % stride
         return F.pad(image, (0, pad_right, 0, pad_bottom), mode="replicate")
+
+    def estimate_flows(self, padded0: torch.Tensor, padded1: torch.Tensor) -> PairFlows:
+        """The pair's flows at full resolution, estimated at ``1 / flow_downscale`` of it."""
+        factor = self.flow_downscale
+        if factor == 1:
+            return self.flow_estimator(padded0, padded1)
+        flows = self.flow_estimator(downsample(padded0, factor), downsample(padded1, factor))
+        return PairFlows(upsample_flow(flows.flow_0to1, factor), upsample_flow(flows.flow_1to0, factor))
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor
     ) -> torch.Tensor:
         height, width = image0.shape[-2], image0.shape[-1]
         padded0, padded1 = self.pad(image0), self.pad(image1)
-        flows = self.flow_estimator(padded0, padded1)
+        flows = self.estimate_flows(padded0, padded1)
         frames, _, _ = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)
         return frames[:, :, :height, :width]

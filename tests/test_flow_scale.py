@@ -1,0 +1,96 @@
+"""``--flow-scale``: motion estimated on a shrunk pair (large frames, large motion), in PyTorch and ONNX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fpsboost.backends import ModelSettings
+from fpsboost.backends.base import FLOW_AUTO_MAX_WIDTH, flow_downscale, resolve_flow_scale
+from fpsboost.backends.export import FLOW_DOWNSCALE_KEY, export_onnx, onnx_metadata
+from fpsboost.backends.onnx_backend import OnnxBackend
+from fpsboost.backends.torch_backend import TorchBackend
+from fpsboost.cli import main
+from fpsboost.data.celgen import CelScene
+from fpsboost.errors import OptionError
+from fpsboost.models.interpolator import CelFlow
+from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, weights_dir
+
+from helpers_video import make_clip
+
+SHIPPED = weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
+needs_shipped_weights = pytest.mark.skipif(not SHIPPED.exists(), reason="shipped weights not present")
+
+
+def test_auto_keeps_full_resolution_up_to_the_limit_then_halves() -> None:
+    assert flow_downscale("auto", FLOW_AUTO_MAX_WIDTH) == 1
+    assert flow_downscale("auto", FLOW_AUTO_MAX_WIDTH + 1) == 2
+    assert flow_downscale("auto", 2 * FLOW_AUTO_MAX_WIDTH + 1) == 4
+    assert flow_downscale("auto", 100 * FLOW_AUTO_MAX_WIDTH) == 4  # no further than a quarter
+    assert resolve_flow_scale("auto", 3840) == "0.25" and resolve_flow_scale("0.5", 320) == "0.5"
+    with pytest.raises(OptionError, match="flow scale"):
+        flow_downscale("0.3", 640)
+
+
+def test_a_shrunk_flow_keeps_any_size_and_still_depends_on_t() -> None:
+    torch.manual_seed(0)
+    model = CelFlow().eval()
+    model.flow_downscale = 4
+    image0, image1 = torch.rand(1, 3, 75, 131), torch.rand(1, 3, 75, 131)
+    with torch.no_grad():
+        early, late = model(image0, image1, torch.tensor([0, 0]), torch.tensor([0.2, 0.8]))
+    assert early.shape == (3, 75, 131)
+    assert float((early - late).abs().mean()) > 1e-3
+
+
+def _square(left: float, height: int = 128, width: int = 320, side: int = 40) -> torch.Tensor:
+    image = torch.zeros(3, height, width)
+    image[0], image[1], image[2] = 0.2, 0.35, 0.8
+    x, top = int(round(left)), 44
+    image[:, top:top + side, x:x + side] = torch.tensor([0.1, 0.05, 0.05]).view(3, 1, 1)
+    image[:, top + 3:top + side - 3, x + 3:x + side - 3] = torch.tensor([1.0, 0.6, 0.1]).view(3, 1, 1)
+    return image
+
+
+def _orange_x(image: torch.Tensor) -> float:
+    orange = (image[0] > 0.7) & (image[2] < 0.4)
+    return float(torch.nonzero(orange)[:, 1].float().mean())
+
+
+def test_backends_apply_the_scale_and_onnx_bakes_it(tmp_path) -> None:
+    scene = CelScene(0, 72, 120)
+    frames0 = scene.render(0.0).numpy()[None].astype(np.float32)
+    frames1 = scene.render(1.0).numpy()[None].astype(np.float32)
+    index, times = np.zeros(2, np.int64), np.array([0.25, 0.75], np.float32)
+    weights = str(SHIPPED) if SHIPPED.exists() else None
+    if weights is None:
+        torch.manual_seed(0)
+        from fpsboost.models.presets import save_weights
+
+        network = CelFlow()
+        weights = str(tmp_path / "w.safetensors")
+        save_weights(network, weights, network.config.to_dict(), "test-untrained")
+    full = TorchBackend(ModelSettings(device="cpu", weights=weights, flow_scale="1"))
+    half = TorchBackend(ModelSettings(device="cpu", weights=weights, flow_scale="0.5"))
+    out_full, out_half = (backend.interpolate(frames0, frames1, index, times) for backend in (full, half))
+    assert np.abs(out_full - out_half).max() > 1e-3  # the setting reaches the network
+    path = export_onnx(tmp_path / "half.onnx", weights=weights, flow_downscale=2)
+    assert onnx_metadata(path)[FLOW_DOWNSCALE_KEY] == "2"
+    onnx_half = OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(path)))
+    assert np.abs(onnx_half.interpolate(frames0, frames1, index, times) - out_half).max() < 1e-3
+    assert "flow at 0.5x" in onnx_half.describe()
+    with pytest.raises(OptionError, match="export one for --flow-scale 1"):
+        OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(path), flow_scale="1"))
+
+
+def test_cli_flow_scale_reaches_the_job_and_bad_values_are_one_line(tmp_path) -> None:
+    source = make_clip(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(main, [str(source), str(out), "--flow-scale", "0.5", "--tail", "hold"])
+    assert result.exit_code == 0, result.output
+    assert "flow at 0.5x" in result.output and out.is_file()
+    bad = CliRunner().invoke(main, [str(source), str(tmp_path / "bad.mp4"), "--flow-scale", "2"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert not (tmp_path / "bad.mp4").exists()
