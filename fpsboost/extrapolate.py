@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import click
 import numpy as np
 
+from .backends.base import FLOW_SCALES
 from .errors import InputError, OptionError
 
 if TYPE_CHECKING:  # torch loads only when a network is built: ``fpsboost --help`` stays fast
@@ -64,16 +65,19 @@ class Extrapolator:
     """
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto", model: nn.Module | None = None,
-                 motion: str = DEFAULT_MOTION) -> None:
+                 motion: str = DEFAULT_MOTION, flow_scale: str = "auto") -> None:
         import torch
 
+        from .backends.base import flow_downscale
         from .backends.torch_backend import resolve_device
         from .models.extrapolator import load_extrapolator, load_flow_continuation
 
         if motion not in MOTION_SOURCES:
             raise OptionError(f"unknown motion source {motion!r}: use {' or '.join(MOTION_SOURCES)}")
+        flow_downscale(flow_scale, 1)  # an unknown value fails here, before any work
         self.device = resolve_device(device)
         self.motion = motion
+        self.flow_scale = flow_scale
         if model is None:
             model = load_extrapolator(weights) if motion == "celcast" else load_flow_continuation(weights)
         self.model = model.to(self.device).eval()
@@ -117,7 +121,11 @@ class Extrapolator:
         return result
 
     def _network(self, context: list[np.ndarray], taus: np.ndarray) -> np.ndarray:
+        from .backends.base import flow_downscale
+
         torch = self._torch
+        if hasattr(self.model, "flow_downscale"):  # the interpolator's flow (CelCast has no such setting)
+            self.model.flow_downscale = flow_downscale(self.flow_scale, context[-1].shape[-1])
         with torch.inference_mode():
             stacked = torch.from_numpy(np.stack(context)[None]).to(self.device)
             outputs = []
@@ -159,9 +167,10 @@ class TailFiller:
     """
 
     def __init__(self, interpolator_weights: str | Path | None = None, device: str = "auto",
-                 extrapolator: Extrapolator | None = None, interpolator: nn.Module | None = None) -> None:
+                 extrapolator: Extrapolator | None = None, interpolator: nn.Module | None = None,
+                 flow_scale: str = "auto") -> None:
         self._weights, self._device, self._extrapolator = interpolator_weights, device, extrapolator
-        self._interpolator = interpolator
+        self._interpolator, self._flow_scale = interpolator, flow_scale
         self._drawings: list[tuple[Fraction, np.ndarray]] = []
 
     def add(self, time: Fraction, chw: np.ndarray, cut_before: bool = False) -> None:
@@ -189,7 +198,7 @@ class TailFiller:
                 from .models.extrapolator import FlowContinuation
 
                 shared = FlowContinuation(self._interpolator.flow_estimator, self._interpolator.config.stride)
-            self._extrapolator = Extrapolator(self._weights, self._device, model=shared)
+            self._extrapolator = Extrapolator(self._weights, self._device, model=shared, flow_scale=self._flow_scale)
         return self._extrapolator.predict([chw for _, chw in self._drawings], horizons)
 
 
@@ -235,7 +244,8 @@ class ExtrapolateSettings:
     predicted frames (timestamps from 0, no audio). ``weights``: CelCast extrapolator weights
     (only with ``motion="celcast"``), ``interpolator_weights``: interpolator weights for the finer
     grid and for ``motion="interpolator"`` (None: the shipped ones). ``motion``: ``interpolator``
-    (default) or ``celcast``.
+    (default) or ``celcast``. ``flow_scale``: as for the main job (``--flow-scale``), for both the
+    interpolation and the motion that is continued.
     """
 
     steps: int
@@ -246,6 +256,7 @@ class ExtrapolateSettings:
     interpolator_weights: str | None = None
     device: str = "auto"
     motion: str = DEFAULT_MOTION
+    flow_scale: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
@@ -314,7 +325,7 @@ def extrapolate_file(
         out_rate = settings.output_rate(info.average_rate)
         extrapolator = extrapolator or Extrapolator(
             settings.weights if settings.motion == "celcast" else settings.interpolator_weights, settings.device,
-            motion=settings.motion)
+            motion=settings.motion, flow_scale=settings.flow_scale)
         interpolate = _interpolation_function(settings) if out_rate != info.average_rate else None
         total_out = None
         if info.duration:
@@ -383,7 +394,8 @@ def _interpolation_function(settings: ExtrapolateSettings) -> Callable[[np.ndarr
     """``(frame0, frame1, timesteps) -> [K,3,H,W]`` with the interpolation network."""
     from .backends import ModelSettings, create_backend
 
-    backend = create_backend(ModelSettings(device=settings.device, weights=settings.interpolator_weights))
+    backend = create_backend(ModelSettings(device=settings.device, weights=settings.interpolator_weights,
+                                           flow_scale=settings.flow_scale))
 
     def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: list[float]) -> np.ndarray:
         return backend.interpolate(frame0[None], frame1[None], np.zeros(len(timesteps), np.int64),
@@ -438,6 +450,8 @@ def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
 @click.option("--model", "model_path", metavar="PATH", help="CelCast weights (.safetensors) for --motion celcast. Default: the shipped model.")
 @click.option("--interpolator", "interpolator_path", metavar="PATH", help="Interpolator weights for the motion and for --factor/--fps. Default: the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the networks run.")
+@click.option("--flow-scale", type=click.Choice(["auto", *FLOW_SCALES]), default="auto", show_default=True,
+              help="Resolution motion is estimated at, as for the main command.")
 @click.option("--codec", metavar="NAME", help="Video encoder (default libx264 for .mp4/.mkv/.mov).")
 @click.option("--crf", type=int, metavar="N", help="Constant rate factor for the encoder (quality; lower is better).")
 @click.option("--preset", metavar="NAME", help="Encoder preset, e.g. medium, slow.")
@@ -447,7 +461,8 @@ def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (warnings and errors still show).")
 def extrapolate_command(
     input_path: str, output_path: str, steps_text: str, factor_text: str | None, fps_text: str | None,
-    only_new: bool, motion: str, model_path: str | None, interpolator_path: str | None, device: str, codec: str | None, crf: int | None, preset: str | None,
+    only_new: bool, motion: str, model_path: str | None, interpolator_path: str | None, device: str, flow_scale: str,
+    codec: str | None, crf: int | None, preset: str | None,
     pix_fmt: str | None, encoder_options: tuple[str, ...], overwrite: bool, quiet: bool,
 ) -> None:
     """Predict N frames after the last frame of IN; write OUT.
@@ -465,6 +480,7 @@ def extrapolate_command(
         steps=_parse_whole(steps_text, "--steps", 1), factor=_parse_whole(factor_text, "--factor", 1),
         fps=parse_rate(fps_text) if fps_text is not None else None, only_new=only_new,
         weights=model_path, interpolator_weights=interpolator_path, device=device, motion=motion,
+        flow_scale=flow_scale,
     )
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                             options=parse_encoder_options(encoder_options), overwrite=overwrite)

@@ -423,7 +423,7 @@ class UpscaleJob:
 
             shared = _float32_torch_backend(backend)
             tail = TailFiller(self.model.weights, shared.device if shared else self.model.device,
-                              interpolator=shared.model if shared else None)
+                              interpolator=shared.model if shared else None, flow_scale=backend.settings.flow_scale)
 
         def send(item: Any) -> None:
             while True:

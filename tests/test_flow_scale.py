@@ -94,3 +94,19 @@ def test_cli_flow_scale_reaches_the_job_and_bad_values_are_one_line(tmp_path) ->
     bad = CliRunner().invoke(main, [str(source), str(tmp_path / "bad.mp4"), "--flow-scale", "2"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_extrapolation_estimates_its_motion_at_the_flow_scale(tmp_path) -> None:
+    from fpsboost.extrapolate import Extrapolator
+
+    scene = CelScene(4, 72, 120)
+    context = [scene.render(float(k)).numpy() for k in range(3)]
+    full, half = (Extrapolator(device="cpu", flow_scale=scale).predict(context, [1.0, 2.0]) for scale in ("1", "0.5"))
+    assert full.shape == half.shape == (2, 3, 72, 120)
+    assert np.abs(full - half).max() > 1e-3
+    with pytest.raises(OptionError, match="flow scale"):
+        Extrapolator(device="cpu", flow_scale="3")
+    source = make_clip(tmp_path / "in.mp4", frames=4)
+    result = CliRunner().invoke(main, ["extrapolate", str(source), str(tmp_path / "out.mp4"), "--steps", "2",
+                                       "--flow-scale", "0.25", "-q"])
+    assert result.exit_code == 0, result.output

@@ -36,7 +36,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pixel_grid, upsample_flow
-from .interpolator import PairFlowEstimator
+from .interpolator import PairFlowEstimator, PairFlows
 
 FLOW_CHANNELS = 2
 RESIDUAL_RANGE = 0.5  # the colour residual is tanh(.) * this
@@ -282,6 +282,7 @@ class FlowContinuation(nn.Module):
         self.flow_estimator = flow_estimator.requires_grad_(False)
         self.stride = stride
         self.acceleration_gain = acceleration_gain
+        self.flow_downscale = 1  # as CelFlow.flow_downscale: motion estimated on frames shrunk this many times
 
     def motion(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(F_t->t-1, F_t-1->t-2 resampled onto frame t's pixels or None)``, ``[B,2,H,W]`` pixels.
@@ -293,7 +294,10 @@ class FlowContinuation(nn.Module):
         pairs = 2 if context.shape[1] >= 3 and self.acceleration_gain != 0 else 1
         later = torch.cat([context[:, -1 - i] for i in range(pairs)])
         earlier = torch.cat([context[:, -2 - i] for i in range(pairs)])
-        flows = self.flow_estimator(earlier, later)
+        factor = self.flow_downscale
+        flows = self.flow_estimator(downsample(earlier, factor), downsample(later, factor))
+        if factor != 1:
+            flows = PairFlows(upsample_flow(flows.flow_0to1, factor), upsample_flow(flows.flow_1to0, factor))
         # Two estimates of F_later->earlier: the backward flow itself, and the forward flow read where
         # each pixel came from, negated. Their mean scored 0.2-0.36 dB above the backward flow alone
         # at t+1..t+8 on the validation seeds (10,000,000..10,000,015).
@@ -306,7 +310,7 @@ class FlowContinuation(nn.Module):
         if context.shape[1] < MIN_CONTEXT_FRAMES:
             raise ValueError(f"FlowContinuation needs at least {MIN_CONTEXT_FRAMES} context frames, got {context.shape[1]}")
         height, width = context.shape[-2], context.shape[-1]
-        padded = pad_to_stride(context, self.stride)
+        padded = pad_to_stride(context, self.stride * self.flow_downscale)
         flow_back1, flow_back2 = self.motion(padded)
         tau = tau.view(-1, 1, 1, 1).to(padded.dtype)
         displacement = trajectory_displacement(
