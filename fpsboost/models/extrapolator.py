@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pixel_grid, upsample_flow
+from .flow_refine import CandidateRefinement, refine_flow
 from .interpolator import PairFlowEstimator, PairFlows
 
 FLOW_CHANNELS = 2
@@ -265,8 +266,9 @@ class FlowContinuation(nn.Module):
 
     Not a separately trained extrapolator: the flows ``F_t->t-1`` (and ``F_t-1->t-2``) come from
     CelFlow's frozen :class:`~fpsboost.models.interpolator.PairFlowEstimator` (its backward flow
-    averaged with its negated forward flow resampled onto the later frame), every pixel of the
-    last frame continues on :func:`trajectory_displacement` (constant speed, plus
+    averaged with its negated forward flow resampled onto the later frame, then sharpened at
+    motion boundaries by :func:`~fpsboost.models.flow_refine.refine_flow` unless ``refinement``
+    is None), every pixel of the last frame continues on :func:`trajectory_displacement` (constant speed, plus
     ``acceleration_gain`` times the measured acceleration when three frames are given), and
     :func:`extrapolated_flow` projects that forward (fastest pixel wins). The future frame is the
     last frame backward-warped by the projected flow; pixels nothing lands on take the last frame
@@ -283,6 +285,7 @@ class FlowContinuation(nn.Module):
         self.stride = stride
         self.acceleration_gain = acceleration_gain
         self.flow_downscale = 1  # as CelFlow.flow_downscale: motion estimated on frames shrunk this many times
+        self.refinement: CandidateRefinement | None = CandidateRefinement()
 
     def motion(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(F_t->t-1, F_t-1->t-2 resampled onto frame t's pixels or None)``, ``[B,2,H,W]`` pixels.
@@ -303,6 +306,8 @@ class FlowContinuation(nn.Module):
         # at t+1..t+8 on the validation seeds (10,000,000..10,000,015).
         back = 0.5 * (flows.flow_1to0 - backward_warp(flows.flow_0to1, flows.flow_1to0))
         flow_back1 = back[:batch]
+        if self.refinement is not None:
+            flow_back1 = refine_flow(flow_back1, later[:batch], earlier[:batch], self.refinement)
         flow_back2 = backward_warp(back[batch:], flow_back1) if pairs == 2 else None
         return flow_back1, flow_back2
 

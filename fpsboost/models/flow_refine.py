@@ -1,0 +1,74 @@
+"""Photometric candidate refinement of a dense flow (no learnt weights).
+
+The network's flow is smooth across motion boundaries (its finest level works at a quarter of
+the resolution) and can be a fraction of a pixel off. Where that flow is pushed forward for
+extrapolation, both errors grow with every step. This pass fixes them the way PatchMatch-style
+stereo and DIS's refinement do: each pixel tries its neighbours' flows (a boundary pixel finds
+the flow of its own side) and small sub-pixel nudges, and keeps whichever best matches the two
+frames over a small window.
+
+Chosen on the training validation seeds (``VALIDATION_SEED_BASE`` .. +15, 160x160 sequences),
+not on the extrapolation benchmark's: see weights/EXTRAPOLATOR.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .blocks import backward_warp
+
+DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+AXES = DIRECTIONS[:4]
+# Ties (flat regions, where every candidate matches equally) keep the network's own flow.
+KEEP_BIAS = 1e-3
+
+
+@dataclass(frozen=True)
+class CandidateRefinement:
+    """Which candidates each pixel tries, and how they are judged."""
+
+    neighbour_radii: tuple[int, ...] = (1, 2, 4)  # pixels away, in each of 8 directions
+    subpixel_step: float = 0.5  # pixels added to / taken from the flow along x and y
+    cost_window: int = 7  # odd: the matching error is averaged over this square
+    iterations: int = 2
+
+    def candidate_count(self) -> int:
+        return 1 + len(DIRECTIONS) * len(self.neighbour_radii) + (len(AXES) if self.subpixel_step else 0)
+
+
+def _neighbour_flow(flow: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """The flow of the pixel ``(dx, dy)`` away, for every pixel (edges replicated)."""
+    pad = max(abs(dx), abs(dy))
+    height, width = flow.shape[-2:]
+    padded = F.pad(flow, (pad, pad, pad, pad), mode="replicate")
+    return padded[..., pad + dy:pad + dy + height, pad + dx:pad + dx + width]
+
+
+def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean absolute RGB difference of ``target`` and ``source`` warped by ``flow``, over the window."""
+    error = (target - backward_warp(source, flow)).abs().sum(dim=1, keepdim=True)
+    return F.avg_pool2d(error, window, stride=1, padding=window // 2, count_include_pad=False)
+
+
+def refine_flow(flow: torch.Tensor, target: torch.Tensor, source: torch.Tensor,
+                settings: CandidateRefinement = CandidateRefinement()) -> torch.Tensor:
+    """Refine ``flow`` ``[B,2,H,W]`` (pixel x of ``target`` is at x + flow in ``source``, both
+    ``[B,3,H,W]``) by per-pixel choice among candidate flows. Memory stays at a few flows: the
+    candidates are tried one at a time against the best so far."""
+    for _ in range(settings.iterations):
+        best_flow = flow
+        best_cost = _matching_cost(flow, target, source, settings.cost_window) - KEEP_BIAS
+        candidates = [_neighbour_flow(flow, dx * radius, dy * radius)
+                      for radius in settings.neighbour_radii for dx, dy in DIRECTIONS]
+        if settings.subpixel_step:
+            candidates += [flow + flow.new_tensor([dx, dy]).view(1, 2, 1, 1) * settings.subpixel_step for dx, dy in AXES]
+        for candidate in candidates:
+            cost = _matching_cost(candidate, target, source, settings.cost_window)
+            better = cost < best_cost
+            best_cost = torch.where(better, cost, best_cost)
+            best_flow = torch.where(better, candidate, best_flow)
+        flow = best_flow
+    return flow
