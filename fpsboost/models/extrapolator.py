@@ -37,7 +37,7 @@ from torch import nn
 from ..errors import ModelError
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pixel_grid, upsample_flow
 from .flow_refine import CandidateRefinement, refine_flow
-from .interpolator import PairFlowEstimator, PairFlows
+from .interpolator import PairFlowEstimator
 
 FLOW_CHANNELS = 2
 RESIDUAL_RANGE = 0.5  # the colour residual is tanh(.) * this
@@ -297,10 +297,10 @@ class FlowContinuation(nn.Module):
         pairs = 2 if context.shape[1] >= 3 and self.acceleration_gain != 0 else 1
         later = torch.cat([context[:, -1 - i] for i in range(pairs)])
         earlier = torch.cat([context[:, -2 - i] for i in range(pairs)])
+        # Estimated, combined and refined at the flow's own resolution (1 / flow_downscale), then enlarged.
         factor = self.flow_downscale
-        flows = self.flow_estimator(downsample(earlier, factor), downsample(later, factor))
-        if factor != 1:
-            flows = PairFlows(upsample_flow(flows.flow_0to1, factor), upsample_flow(flows.flow_1to0, factor))
+        earlier, later = downsample(earlier, factor), downsample(later, factor)
+        flows = self.flow_estimator(earlier, later)
         # Two estimates of F_later->earlier: the backward flow itself, and the forward flow read where
         # each pixel came from, negated. Their mean scored 0.2-0.36 dB above the backward flow alone
         # at t+1..t+8 on the validation seeds (10,000,000..10,000,015).
@@ -308,7 +308,8 @@ class FlowContinuation(nn.Module):
         flow_back1 = back[:batch]
         if self.refinement is not None:
             flow_back1 = refine_flow(flow_back1, later[:batch], earlier[:batch], self.refinement)
-        flow_back2 = backward_warp(back[batch:], flow_back1) if pairs == 2 else None
+        flow_back1 = upsample_flow(flow_back1, factor)
+        flow_back2 = backward_warp(upsample_flow(back[batch:], factor), flow_back1) if pairs == 2 else None
         return flow_back1, flow_back2
 
     def forward(self, context: torch.Tensor, context_index: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
