@@ -177,7 +177,7 @@ def train(settings: TrainSettings) -> Path:
                         persistent_workers=bool(settings.loader_workers))
     validation = {"": validation_set(settings.validation_samples, settings.crop)}
     if settings.canvas_scale_max > 1.0:
-        # Same seeds seen through a window of a wider canvas: the large motion the run trains for.
+        # The same seeds as whole frames that many times larger: the large motion the run trains for.
         validation["wide_"] = validation_set(settings.validation_samples, settings.crop, canvas_scale=settings.canvas_scale_max)
 
     def save_checkpoint() -> None:

@@ -137,16 +137,16 @@ def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
 
 def validation_set(count: int, size: int, timesteps: tuple[float, ...] = (0.25, 0.5, 0.75),
                    style: MotionStyle = MotionStyle(), canvas_scale: float = 1.0) -> list[Sample]:
-    """Fixed held-out synthetic samples (seeds from :data:`VALIDATION_SEED_BASE`).
+    """Fixed held-out synthetic samples (seeds from :data:`VALIDATION_SEED_BASE`), ``size`` square.
 
-    With ``canvas_scale`` > 1 each sample is the centre ``size`` window of a scene that large, so
-    it moves that many times further in pixels.
+    With ``canvas_scale`` > 1 the whole scene is ``canvas_scale`` times larger, as full frames at
+    that size are (its motion is that many pixels further; a window of it would mostly show the
+    inside of enlarged shapes, which validates little).
     """
     samples = []
-    canvas = int(round(size * canvas_scale))
-    margin = (canvas - size) // 2
+    size = int(round(size * canvas_scale))
     for i in range(count):
-        scene = CelScene(VALIDATION_SEED_BASE + i, canvas, canvas, style).window(margin, margin, size, size)
+        scene = CelScene(VALIDATION_SEED_BASE + i, size, size, style)
         ts = torch.tensor(timesteps)
         start = float(i % 4)
         samples.append(Sample(scene.render(start), scene.render(start + 1),
