@@ -1,0 +1,140 @@
+"""Which ``--flow-scale`` suits which frame size? In-between quality and time at 1, 0.5 and 0.25.
+
+    .venv/bin/python benchmarks/flow_scale/run.py [--weights PATH] [--pairs 15] [--threads 2]
+
+The held-out synthetic pairs of ``python -m fpsboost.evaluate`` (seeds from ``VALIDATION_SEED_BASE
++ SYNTHETIC_SEED_OFFSET``, equal thirds per motion split, chosen at 480x270) rendered at several
+frame sizes. A CelScene's motion is a fraction of its width, so the same seed moves twice as many
+pixels at twice the width, as the same animation does at 1080p and at 540p. For each size and
+flow scale: PSNR of the in-betweens at t = 0.25, 0.5, 0.75 against the exact frames (8-bit, like
+the quality table), per motion split, and the network's wall time per in-between (one pair, three
+timesteps, this machine). ``FLOW_AUTO_MAX_WIDTH`` in ``fpsboost/backends/base.py`` is chosen from
+this table. With ``--real-dir``, the quality table's real-footage triplets are scored at each
+clip's own size too (bigbuckbunny stays an outside check: reported, not used to choose).
+Writes results.json and RESULTS.md beside this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fpsboost.backends.base import FLOW_AUTO_MAX_WIDTH, FLOW_SCALES  # noqa: E402
+from fpsboost.data.celgen import CelScene  # noqa: E402
+from fpsboost.evaluate import (MOTION_SPLITS, REAL_CLIPS, QualitySettings, _start_time, describe_weights,  # noqa: E402
+                               git_commit, motion_split, real_triplets, scene_motion, synthetic_seeds)
+from fpsboost.models.presets import load_interpolator  # noqa: E402
+
+SIZES = ((480, 270), (960, 540), (1280, 720), (1920, 1080))
+SEED_SIZE = (480, 270)  # seeds and their motion split are chosen at this size (the quality table's)
+TIMESTEPS = (0.25, 0.5, 0.75)
+
+
+def psnr_u8(prediction: torch.Tensor, truth: torch.Tensor) -> float:
+    """PSNR of two [3,H,W] float images after rounding both to 8 bits."""
+    difference = (prediction.clamp(0, 1) * 255).round() - (truth * 255).round()
+    mse = float((difference * difference).mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=None, help="interpolator weights (default: the shipped ones)")
+    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", nargs="+", default=[f"{w}x{h}" for w, h in SIZES], help="WIDTHxHEIGHT ...")
+    parser.add_argument("--real-dir", default=None, help="folder with the evaluation's real clips (optional)")
+    parser.add_argument("--real-triplets", type=int, default=10)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    network = load_interpolator(args.weights).eval()
+    seeds, notes = synthetic_seeds(QualitySettings(synthetic_pairs=args.pairs, width=SEED_SIZE[0], height=SEED_SIZE[1]))
+    splits = {seed: motion_split(scene_motion(seed, *SEED_SIZE)) for seed in seeds}
+    started = time.perf_counter()
+    rows = []
+    for width, height in (tuple(int(v) for v in size.split("x")) for size in args.sizes):
+        scores: dict[tuple[str, str], list[float]] = {}
+        seconds: dict[str, list[float]] = {name: [] for name in FLOW_SCALES}
+        for seed in seeds:
+            scene = CelScene(seed, height, width)
+            start = _start_time(seed)
+            image0, image1 = scene.render(start)[None], scene.render(start + 1.0)[None]
+            truths = [scene.render(start + t) for t in TIMESTEPS]
+            for name, factor in FLOW_SCALES.items():
+                network.flow_downscale = factor
+                tick = time.perf_counter()
+                with torch.inference_mode():
+                    frames = network(image0, image1, torch.zeros(len(TIMESTEPS), dtype=torch.long), torch.tensor(TIMESTEPS))
+                seconds[name].append((time.perf_counter() - tick) / len(TIMESTEPS))
+                value = float(np.mean([psnr_u8(frame, truth) for frame, truth in zip(frames, truths)]))
+                scores.setdefault((name, splits[seed]), []).append(value)
+                scores.setdefault((name, "all"), []).append(value)
+        for name in FLOW_SCALES:
+            row = {"size": f"{width}x{height}", "flow_scale": name,
+                   "ms_per_in_between": round(1000 * float(np.median(seconds[name])), 1)}
+            for split in (*MOTION_SPLITS, "all"):
+                row[f"psnr_{split}"] = round(float(np.mean(scores[(name, split)])), 2)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    real_rows = []
+    for clip in REAL_CLIPS if args.real_dir else ():
+        path = Path(args.real_dir) / clip.filename
+        if not path.is_file():
+            continue
+        triplets = real_triplets(path, clip, args.real_triplets)
+        height, width = triplets[0].frame0.shape[:2]
+        row = {"clip": clip.name, "size": f"{width}x{height}", "triplets": len(triplets)}
+        for name, factor in FLOW_SCALES.items():
+            network.flow_downscale = factor
+            values = []
+            for triplet in triplets:
+                image0, image1 = (torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+                                  for frame in (triplet.frame0, triplet.frame1))
+                truth = torch.from_numpy(triplet.truths[0.5]).permute(2, 0, 1).float() / 255
+                with torch.inference_mode():
+                    frame = network(image0, image1, torch.zeros(1, dtype=torch.long), torch.tensor([0.5]))[0]
+                values.append(psnr_u8(frame, truth))
+            row[f"psnr_{name}"] = round(float(np.mean(values)), 2)
+        real_rows.append(row)
+        print(json.dumps(row), flush=True)
+    weights = describe_weights(args.weights)
+    results = {"commit": git_commit(), "weights": weights, "seeds": seeds, "notes": notes, "threads": args.threads,
+               "flow_auto_max_width": FLOW_AUTO_MAX_WIDTH, "seconds": round(time.perf_counter() - started), "rows": rows,
+               "real_rows": real_rows}
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    counts = {split: sum(1 for seed in seeds if splits[seed] == split) for split in MOTION_SPLITS}
+    lines = ["# Flow scale: in-between PSNR and time by frame size", "",
+             f"Commit `{results['commit']}`, weights `{weights.get('version', '?')}`, {args.threads} torch threads, "
+             f"{results['seconds']} s. Made by `benchmarks/flow_scale/run.py`. {len(seeds)} held-out synthetic pairs "
+             f"({', '.join(f'{count} {split}' for split, count in counts.items())}; split chosen at 480x270), each "
+             "rendered at every size; PSNR (dB, 8-bit) averaged over t = 0.25, 0.5, 0.75; ms = median network time "
+             "per in-between (one pair, three timesteps).", "",
+             "| size | flow scale | PSNR small | PSNR medium | PSNR large | PSNR all | ms / in-between |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row['size']} | {row['flow_scale']} | {row['psnr_small']:.2f} | {row['psnr_medium']:.2f} | "
+                     f"{row['psnr_large']:.2f} | {row['psnr_all']:.2f} | {row['ms_per_in_between']:.0f} |")
+    if real_rows:
+        lines += ["", "Real footage (the quality table's held-out triplets, t = 0.5, PSNR dB, at each clip's own size):", "",
+                  "| clip | size | triplets | " + " | ".join(f"flow {name}" for name in FLOW_SCALES) + " |",
+                  "|---|---|---:|" + "---:|" * len(FLOW_SCALES)]
+        for row in real_rows:
+            lines.append(f"| {row['clip']} | {row['size']} | {row['triplets']} | "
+                         + " | ".join(f"{row[f'psnr_{name}']:.2f}" for name in FLOW_SCALES) + " |")
+    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
