@@ -130,3 +130,15 @@ def test_extrapolation_estimates_its_motion_at_the_flow_scale(tmp_path) -> None:
     result = CliRunner().invoke(main, ["extrapolate", str(source), str(tmp_path / "out.mp4"), "--steps", "2",
                                        "--flow-scale", "0.25", "-q"])
     assert result.exit_code == 0, result.output
+
+
+def test_onnx_auto_makes_the_session_for_the_frame_width_on_first_use(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FPSBOOST_CACHE_DIR", str(tmp_path))
+    backend = OnnxBackend(ModelSettings(backend="onnx", device="cpu"))
+    assert backend.describe().startswith("onnx on cpu (CPUExecutionProvider")  # before any session exists
+    scene = CelScene(0, 72, 120)
+    frames0, frames1 = (scene.render(t).numpy()[None].astype(np.float32) for t in (0.0, 1.0))
+    out = backend.interpolate(frames0, frames1, np.zeros(1, np.int64), np.array([0.5], np.float32))
+    assert out.shape == (1, 3, 72, 120)
+    exported = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(exported) == 1 and "-flow" not in exported[0].name  # 120 px wide: full resolution

@@ -134,6 +134,9 @@ class OnnxBackend(InterpolationBackend):
         self.cpu_threads = cpu_threads
         self.flow_scale = settings.flow_scale
         self._sessions: dict[int, Any] = {}  # flow downscale -> session (the factor is fixed in each graph)
+        # What a session will be asked for; replaced by what it got once one is open.
+        self.providers = [name if isinstance(name, str) else name[0] for name in provider_list(self.device, self.precision)]
+        self.use_io_binding = False
         if self.device == "cuda" and hasattr(ort, "preload_dlls"):
             # Lets onnxruntime use the CUDA/cuDNN libraries that came with torch's wheels.
             ort.preload_dlls()
