@@ -13,6 +13,7 @@ not on the extrapolation benchmark's: see weights/EXTRAPOLATOR.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +54,16 @@ def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tenso
     return F.avg_pool2d(error, window, stride=1, padding=window // 2, count_include_pad=False)
 
 
+def _candidates(flow: torch.Tensor, settings: CandidateRefinement) -> Iterator[torch.Tensor]:
+    """Neighbours' flows, then sub-pixel nudges of the pixel's own; made one at a time."""
+    for radius in settings.neighbour_radii:
+        for dx, dy in DIRECTIONS:
+            yield _neighbour_flow(flow, dx * radius, dy * radius)
+    if settings.subpixel_step:
+        for dx, dy in AXES:
+            yield flow + flow.new_tensor([dx, dy]).view(1, 2, 1, 1) * settings.subpixel_step
+
+
 def refine_flow(flow: torch.Tensor, target: torch.Tensor, source: torch.Tensor,
                 settings: CandidateRefinement = CandidateRefinement()) -> torch.Tensor:
     """Refine ``flow`` ``[B,2,H,W]`` (pixel x of ``target`` is at x + flow in ``source``, both
@@ -61,11 +72,7 @@ def refine_flow(flow: torch.Tensor, target: torch.Tensor, source: torch.Tensor,
     for _ in range(settings.iterations):
         best_flow = flow
         best_cost = _matching_cost(flow, target, source, settings.cost_window) - KEEP_BIAS
-        candidates = [_neighbour_flow(flow, dx * radius, dy * radius)
-                      for radius in settings.neighbour_radii for dx, dy in DIRECTIONS]
-        if settings.subpixel_step:
-            candidates += [flow + flow.new_tensor([dx, dy]).view(1, 2, 1, 1) * settings.subpixel_step for dx, dy in AXES]
-        for candidate in candidates:
+        for candidate in _candidates(flow, settings):
             cost = _matching_cost(candidate, target, source, settings.cost_window)
             better = cost < best_cost
             best_cost = torch.where(better, cost, best_cost)
