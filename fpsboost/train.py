@@ -22,12 +22,11 @@ from pathlib import Path
 
 import click
 import torch
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
 from .models.interpolator import CelFlow, PairFlows
-from .models.presets import PRESETS, save_weights
+from .models.presets import PRESETS, load_interpolator, save_weights
 
 CHARBONNIER_EPSILON = 1e-3
 
@@ -152,7 +151,7 @@ def train(settings: TrainSettings) -> Path:
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
     if settings.init_weights and not checkpoint_path.exists():
-        model.load_state_dict(load_file(settings.init_weights))
+        model.load_state_dict(load_interpolator(settings.init_weights).state_dict())  # a bad file: one-line ModelError
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -186,11 +185,14 @@ def train(settings: TrainSettings) -> Path:
                     "best_psnr": best_psnr, "seconds": seconds}, temporary)
         temporary.replace(checkpoint_path)
 
+    def validate_all() -> dict[str, float]:
+        """Scores on every validation set, keyed with the set's prefix."""
+        return {prefix + key: value for prefix, samples in validation.items()
+                for key, value in validate(model, samples, device).items()}
+
     if settings.init_weights and step == 0:
         # Where a fine-tune starts from, on its own validation sets.
-        scores = {prefix + key: value for prefix, samples in validation.items()
-                  for key, value in validate(model, samples, device).items()}
-        append_log(log_path, {"step": 0, "validation": {k: round(v, 3) for k, v in scores.items()}})
+        append_log(log_path, {"step": 0, "validation": {k: round(v, 3) for k, v in validate_all().items()}})
     model.train()
     window_start = time.perf_counter()
     data_iter = iter(loader)
@@ -212,8 +214,7 @@ def train(settings: TrainSettings) -> Path:
                             "lr": round(learning_rate_at(step, settings), 7), "s_per_step": round(elapsed / settings.log_every, 3),
                             "hours": round(seconds / 3600, 3)})
         if step % settings.validate_every == 0 or step == settings.steps:
-            scores = {prefix + key: value for prefix, samples in validation.items()
-                      for key, value in validate(model, samples, device).items()}
+            scores = validate_all()
             # The run keeps the weights best on all its validation sets together.
             selection = sum(scores[prefix + "psnr"] for prefix in validation) / len(validation)
             append_log(log_path, {"step": step, "validation": {k: round(v, 3) for k, v in scores.items()}})
