@@ -128,3 +128,17 @@ def test_weights_of_another_architecture_are_rejected(tmp_path) -> None:
     save_weights(small, path, CelFlowConfig().to_dict(), "mismatch")
     with pytest.raises(ModelError, match="do not fit"):
         load_interpolator(path)
+
+
+def test_queries_in_chunks_match_one_call(random_model: CelFlow) -> None:
+    """The CPU draws in-betweens a few at a time (faster in cache); the frames are the same."""
+    image0, image1 = torch.rand(2, 3, 40, 56), torch.rand(2, 3, 40, 56)
+    index, times = torch.tensor([0, 0, 0, 1, 1]), torch.tensor([0.2, 0.5, 0.8, 0.3, 0.7])
+    with torch.no_grad():
+        together = random_model(image0, image1, index, times)
+        random_model.query_chunk = 2
+        try:
+            chunked = random_model(image0, image1, index, times)
+        finally:
+            random_model.query_chunk = None
+    torch.testing.assert_close(chunked, together, atol=1e-5, rtol=0)

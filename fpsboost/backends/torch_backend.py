@@ -12,6 +12,7 @@ from .base import InterpolationBackend, ModelSettings, flow_downscale
 
 CPU_BATCH_SIZE = 2
 CUDA_BATCH_SIZE = 8
+CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
 
 
 def resolve_device(requested: str) -> str:
@@ -47,6 +48,7 @@ class TorchBackend(InterpolationBackend):
         self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
+        self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
         flow_downscale(self.flow_scale, 1)  # an unknown value fails here, before any work
 

@@ -169,6 +169,10 @@ class CelFlow(nn.Module):
         # motion larger than training showed becomes small enough, and the costly stage runs on
         # a quarter of the pixels per halving. A setting of the run, not of the weights.
         self.flow_downscale = 1
+        # In-betweens drawn per synthesizer call (None: all at once). On a CPU, smaller calls stay
+        # in cache: 14 queries in chunks of 4 took 0.94-1.06 s at 854x480 against 1.45-1.87 s at
+        # once (1 thread); on a GPU one large call is best.
+        self.query_chunk: int | None = None
 
     def pad(self, image: torch.Tensor) -> torch.Tensor:
         """Replicate-pad the bottom and right edges to a multiple of the stride (times the flow downscale)."""
@@ -192,5 +196,12 @@ class CelFlow(nn.Module):
         height, width = image0.shape[-2], image0.shape[-1]
         padded0, padded1 = self.pad(image0), self.pad(image1)
         flows = self.estimate_flows(padded0, padded1)
-        frames, _, _ = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)
+        chunk = self.query_chunk
+        if chunk is None or len(timesteps) <= chunk:
+            frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)[0]
+        else:
+            frames = torch.cat([
+                self.synthesizer(padded0, padded1, flows, pair_index[start:start + chunk], timesteps[start:start + chunk])[0]
+                for start in range(0, len(timesteps), chunk)
+            ])
         return frames[:, :, :height, :width]
