@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import click
 import numpy as np
 
-from .backends.base import FLOW_SCALES
+from .backends.base import FLOW_SCALE_CHOICES, flow_downscale
 from .errors import InputError, OptionError
 
 if TYPE_CHECKING:  # torch loads only when a network is built: ``fpsboost --help`` stays fast
@@ -68,7 +68,6 @@ class Extrapolator:
                  motion: str = DEFAULT_MOTION, flow_scale: str = "auto") -> None:
         import torch
 
-        from .backends.base import flow_downscale
         from .backends.torch_backend import resolve_device
         from .models.extrapolator import load_extrapolator, load_flow_continuation
 
@@ -121,8 +120,6 @@ class Extrapolator:
         return result
 
     def _network(self, context: list[np.ndarray], taus: np.ndarray) -> np.ndarray:
-        from .backends.base import flow_downscale
-
         torch = self._torch
         if hasattr(self.model, "flow_downscale"):  # the interpolator's flow (CelCast has no such setting)
             self.model.flow_downscale = flow_downscale(self.flow_scale, context[-1].shape[-1])
@@ -450,7 +447,7 @@ def _parse_whole(text: str | None, name: str, minimum: int) -> int | None:
 @click.option("--model", "model_path", metavar="PATH", help="CelCast weights (.safetensors) for --motion celcast. Default: the shipped model.")
 @click.option("--interpolator", "interpolator_path", metavar="PATH", help="Interpolator weights for the motion and for --factor/--fps. Default: the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the networks run.")
-@click.option("--flow-scale", type=click.Choice(["auto", *FLOW_SCALES]), default="auto", show_default=True,
+@click.option("--flow-scale", type=click.Choice(FLOW_SCALE_CHOICES), default="auto", show_default=True,
               help="Resolution motion is estimated at, as for the main command.")
 @click.option("--codec", metavar="NAME", help="Video encoder (default libx264 for .mp4/.mkv/.mov).")
 @click.option("--crf", type=int, metavar="N", help="Constant rate factor for the encoder (quality; lower is better).")

@@ -20,10 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from .base import FLOW_SCALES, InterpolationBackend, ModelSettings, flow_downscale
+from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, flow_downscale
 from .export import FLOW_DOWNSCALE_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
-
-FLOW_SCALE_NAMES = {factor: name for name, factor in FLOW_SCALES.items()}
 
 logger = logging.getLogger(__name__)
 
