@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from fpsboost.backends.base import FLOW_AUTO_MAX_WIDTH, FLOW_SCALES  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
-from fpsboost.evaluate import (MOTION_SPLITS, REAL_CLIPS, QualitySettings, _start_time, describe_weights,  # noqa: E402
-                               git_commit, motion_split, real_triplets, scene_motion, synthetic_seeds)
+from fpsboost.evaluate import (MOTION_SPLITS, REAL_CLIPS, QualitySettings, _start_time, _to_u8,  # noqa: E402
+                               describe_weights, git_commit, motion_split, real_triplets, scene_motion, synthetic_seeds)
+from fpsboost.evaluate import psnr_u8 as evaluate_psnr_u8  # noqa: E402
 from fpsboost.models.presets import load_interpolator  # noqa: E402
 
 SIZES = ((480, 270), (960, 540), (1280, 720), (1920, 1080))
@@ -40,10 +41,9 @@ TIMESTEPS = (0.25, 0.5, 0.75)
 
 
 def psnr_u8(prediction: torch.Tensor, truth: torch.Tensor) -> float:
-    """PSNR of two [3,H,W] float images after rounding both to 8 bits."""
-    difference = (prediction.clamp(0, 1) * 255).round() - (truth * 255).round()
-    mse = float((difference * difference).mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+    """PSNR of two [3,H,W] float images in [0,1] after rounding both to 8 bits, as the quality table does."""
+    to_u8 = lambda image: _to_u8(image.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0)  # noqa: E731
+    return evaluate_psnr_u8(to_u8(prediction), to_u8(truth))
 
 
 def main() -> None:
