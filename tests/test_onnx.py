@@ -159,7 +159,8 @@ def test_fp16_export_keeps_float32_io_and_stays_close(weights_file, onnx_file, t
     assert difference.max() < FP16_MAX_TOLERANCE and difference.mean() < FP16_MEAN_TOLERANCE
 
 
-@pytest.mark.skipif(not gpu_present(), reason="needs a CUDA GPU")
+@pytest.mark.skipif(not gpu_present() or "CUDAExecutionProvider" not in ort.get_available_providers(),
+                    reason="needs a CUDA GPU and onnxruntime-gpu")
 def test_fp16_on_cuda_matches_fp32_torch(weights_file):
     frames0, frames1 = cel_pairs(120, 214)
     pair_index, timesteps = queries(len(frames0))
