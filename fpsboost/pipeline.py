@@ -26,7 +26,7 @@ import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
 from .backends.base import resolve_flow_scale
-from .cadence import CadenceAnalyzer, CadenceSettings
+from .cadence import CadenceAnalyzer, CadenceSettings, frame_signature
 from .errors import InputError, ModelError, OptionError, OutputError
 from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
 from .video.colour import chw_to_rgb16, rgb16_to_chw
@@ -240,6 +240,18 @@ class _Batch:
     timesteps: list[float] = field(default_factory=list)
 
 
+def _stack_pairs(pairs: list[tuple[_KeyImage, _KeyImage]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames0, frames1)`` arrays of a batch's pairs.
+
+    Consecutive pairs usually share a key (``(a, b), (b, c), ...``): then every key is copied once
+    and the two arrays are views of one stack, instead of copying each shared key twice.
+    """
+    if all(left[1] is right[0] for left, right in zip(pairs, pairs[1:])):
+        chain = np.stack([pairs[0][0].chw] + [pair[1].chw for pair in pairs])
+        return chain[:-1], chain[1:]
+    return np.stack([pair[0].chw for pair in pairs]), np.stack([pair[1].chw for pair in pairs])
+
+
 class _Stop(Exception):
     """Raised inside a worker thread when the job is being abandoned."""
 
@@ -373,8 +385,10 @@ class UpscaleJob:
         encoded: queue.Queue = queue.Queue(ENCODE_QUEUE_FRAMES)
 
         def decode() -> None:
+            # The cadence signature is computed here, beside the decoder, so that the thread that
+            # feeds the network does not wait for it.
             for frame in reader:
-                _put(decoded, frame, self._stop)
+                _put(decoded, (frame, frame_signature(frame.rgb)), self._stop)
             _put(decoded, _END, self._stop)
 
         def encode() -> None:
@@ -439,8 +453,7 @@ class UpscaleJob:
             nonlocal batch
             results = None
             if batch.pairs:
-                frames0 = np.stack([pair[0].chw for pair in batch.pairs])
-                frames1 = np.stack([pair[1].chw for pair in batch.pairs])
+                frames0, frames1 = _stack_pairs(batch.pairs)
                 results = backend.interpolate(
                     frames0, frames1, np.asarray(batch.pair_index, np.int64), np.asarray(batch.timesteps, np.float32))
             for frame, source, query in batch.entries:
@@ -490,6 +503,7 @@ class UpscaleJob:
                 continue
             if item is _END:
                 break
+            item, signature = item
             if self._frames_in == 0:
                 self._first_time = previous_time = item.time
             time = snap_to_grid(item.time, info.average_rate, self._first_time, info.time_base)
@@ -498,7 +512,7 @@ class UpscaleJob:
             previous_time = time
             self._frames_in += 1
             waiting[item.index] = item
-            for key in analyzer.push(item.index, time, item.rgb):
+            for key in analyzer.push(item.index, time, item.rgb, signature):
                 accept(key)
             for index in [index for index in waiting if index < item.index - lookahead]:
                 del waiting[index]  # a hold: never needed again
