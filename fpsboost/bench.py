@@ -489,10 +489,12 @@ def end_to_end_section(settings: BenchSettings, device: str, work: Path, progres
             if index in failed:
                 continue
             try:
-                results.setdefault(index, []).append(_spawn_job(spec))
+                run = _spawn_job(spec)
             except RuntimeError as error:
                 failed.add(index)
                 notes.append(str(error))
+                continue
+            results.setdefault(index, []).append(run)
         for index, (key, clip, out) in enumerate(anchors):
             results.setdefault(len(jobs) + index, []).append(minterpolate_job(clip, out))
         progress(f"end to end: round {round_index + 1}/{settings.e2e_repeats} done")

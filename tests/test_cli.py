@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from fpsboost.cli import main
@@ -55,7 +56,7 @@ def test_default_command_runs_the_job_and_prints_a_summary(clip, tiny_weights, t
     result = run_cli(source, tmp_path / "out.mp4", "--factor", "3", "--backend", "torch", "--model", tiny_weights)
     assert result.exit_code == 0, result.stderr
     assert "6 in -> 18 out" in result.stderr
-    assert "torch on cpu" in result.stderr
+    assert f"torch on {'cuda' if torch.cuda.is_available() else 'cpu'}" in result.stderr
     assert len(read_video(tmp_path / "out.mp4").times) == 18
     assert file_digest(source) == digest
     assert files_in(tmp_path) == ["in.mp4", "out.mp4"]

@@ -1,0 +1,129 @@
+"""What only a CUDA machine can check: does the GPU draw the frames the CPU draws, in each precision?
+
+    python benchmarks/gpu/run.py --real-dir DIR --json results.json
+
+CelFlow runs through the torch backend on the CPU in fp32 (the reference) and on CUDA in fp32,
+fp16 and bf16 (and through onnxruntime's CUDA provider in fp32 and fp16 where onnxruntime-gpu is
+installed), on the evaluation's held-out synthetic pairs (``fpsboost.evaluate``'s seeds, 480x270,
+t = 0.25, 0.5, 0.75) and on real triplets from its held-out clips. For each configuration: PSNR
+against the truth, and PSNR and the largest 8-bit difference against the CPU's frames.
+
+Speed and memory on the GPU are ``fpsboost bench --device cuda`` (its 2160p rows are 4K); this
+script is only about the pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fpsboost.backends.base import ModelSettings
+from fpsboost.evaluate import (QUALITY_TIMESTEPS, REAL_CLIPS, QualitySettings, Triplet, git_commit, psnr_u8,
+                               real_triplets, synthetic_seeds, synthetic_triplet)
+
+CONFIGURATIONS = (  # (backend, device, precision); the first is the reference
+    ("torch", "cpu", "fp32"),
+    ("torch", "cuda", "fp32"),
+    ("torch", "cuda", "fp16"),
+    ("torch", "cuda", "bf16"),
+    ("onnx", "cuda", "fp32"),
+    ("onnx", "cuda", "fp16"),
+)
+
+
+def to_input(frame: np.ndarray) -> np.ndarray:
+    return frame.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+
+
+def to_u8(frame: np.ndarray) -> np.ndarray:
+    return (frame.transpose(1, 2, 0) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def draw(backend, triplet: Triplet) -> list[np.ndarray]:
+    """The network's frames at the triplet's timesteps, as 8-bit RGB."""
+    times = sorted(triplet.truths)
+    output = backend.interpolate(to_input(triplet.frame0), to_input(triplet.frame1),
+                                 np.zeros(len(times), np.int64), np.asarray(times, np.float32))
+    return [to_u8(frame) for frame in output]
+
+
+def create(backend: str, device: str, precision: str):
+    from fpsboost.backends import create_backend
+
+    return create_backend(ModelSettings(backend=backend, device=device, precision=precision))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--real-dir", help="folder with the evaluation's real clips (bikes.mp4, ...)")
+    parser.add_argument("--synthetic-pairs", type=int, default=15, help="held-out synthetic pairs (a multiple of 3)")
+    parser.add_argument("--real-triplets", type=int, default=6, help="triplets per real clip")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    seeds, _ = synthetic_seeds(QualitySettings(synthetic_pairs=args.synthetic_pairs))
+    sets: dict[str, list[Triplet]] = {"synthetic": [synthetic_triplet(seed, 480, 270) for seed in seeds]}
+    if args.real_dir:
+        for clip in REAL_CLIPS:
+            path = Path(args.real_dir) / clip.filename
+            if path.is_file():
+                sets[clip.filename] = real_triplets(path, clip, args.real_triplets)
+    print(f"data ready in {time.perf_counter() - started:.0f} s: "
+          + ", ".join(f"{name} {len(triplets)}" for name, triplets in sets.items()), flush=True)
+
+    rows, notes = [], []
+    reference: dict[str, list[list[np.ndarray]]] = {}
+    for backend_name, device, precision in CONFIGURATIONS:
+        label = f"{backend_name} {device} {precision}"
+        try:
+            backend = create(backend_name, device, precision)
+        except Exception as error:  # a missing provider or GPU is a note, not a failure
+            notes.append(f"{label} skipped: {error}")
+            print(notes[-1], flush=True)
+            continue
+        for set_name, triplets in sets.items():
+            outputs = [draw(backend, triplet) for triplet in triplets]
+            if not reference.get(set_name):
+                reference[set_name] = outputs
+            truth_psnr, versus_psnr, versus_max = [], [], 0
+            for triplet, frames, reference_frames in zip(triplets, outputs, reference[set_name]):
+                for time_, frame, reference_frame in zip(sorted(triplet.truths), frames, reference_frames):
+                    truth_psnr.append(psnr_u8(frame, triplet.truths[time_]))
+                    difference = np.abs(frame.astype(np.int16) - reference_frame.astype(np.int16))
+                    versus_max = max(versus_max, int(difference.max()))
+                    if difference.any():
+                        versus_psnr.append(psnr_u8(frame, reference_frame))
+            identical = len(truth_psnr) - len(versus_psnr)
+            rows.append({"backend": backend_name, "device": device, "precision": precision, "set": set_name,
+                         "frames": len(truth_psnr), "psnr_vs_truth": round(float(np.mean(truth_psnr)), 3),
+                         "psnr_vs_cpu_fp32": round(float(np.mean(versus_psnr)), 2) if versus_psnr else None,
+                         "identical_to_cpu_fp32": identical, "max_diff_vs_cpu_fp32": versus_max,
+                         "describe": backend.describe()})
+            print(json.dumps(rows[-1]), flush=True)
+
+    print("\n| backend | device | precision | set | frames | PSNR vs truth | PSNR vs CPU fp32 (differing frames) "
+          "| frames identical to CPU | largest 8-bit difference |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['backend']} | {row['device']} | {row['precision']} | {row['set']} | {row['frames']} "
+              f"| {row['psnr_vs_truth']:.2f} | {row['psnr_vs_cpu_fp32'] or '-'} | {row['identical_to_cpu_fp32']} "
+              f"| {row['max_diff_vs_cpu_fp32']} |")
+    for note in notes:
+        print(f"* {note}")
+    if args.json:
+        import torch
+
+        machine = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                   "torch": torch.__version__}
+        Path(args.json).write_text(json.dumps({"commit": git_commit(), "machine": machine, "timesteps": QUALITY_TIMESTEPS,
+                                               "rows": rows, "notes": notes,
+                                               "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
