@@ -496,14 +496,14 @@ class UpscaleJob:
 
         while True:
             try:
-                item = decoded.get(timeout=QUEUE_POLL_S)
+                entry = decoded.get(timeout=QUEUE_POLL_S)
             except queue.Empty:
                 if decoder.error is not None:
                     raise decoder.error
                 continue
-            if item is _END:
+            if entry is _END:
                 break
-            item, signature = item
+            item, signature = entry
             if self._frames_in == 0:
                 self._first_time = previous_time = item.time
             time = snap_to_grid(item.time, info.average_rate, self._first_time, info.time_base)
