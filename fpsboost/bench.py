@@ -349,6 +349,22 @@ def network_section(settings: BenchSettings, device: str, progress: Callable[[st
 # fixed cost per job (one flow and its refinement, about a second at 480p on a 2-core CPU) that
 # would dominate these 8-frame clips and says nothing about the per-frame rate.
 E2E_TAIL = "hold"
+# A job whose "network" takes no time (each in-between is a copy of its first frame): the most
+# frames per second this machine's decoding, analysis and encoding allow, whatever device draws.
+PIPELINE_CEILING = "no-network"
+
+
+class _NoNetwork:
+    """Stands in for the network in a :data:`PIPELINE_CEILING` job."""
+
+    name, device, default_batch_size = PIPELINE_CEILING, "cpu", 8
+
+    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        return frames0[pair_index]
+
+    def describe(self) -> str:
+        return "no network (in-betweens are copies)"
+
 
 def child_main() -> None:
     """Entry point of a job subprocess: ``python -c 'from fpsboost.bench import child_main; child_main()' SPEC``.
@@ -370,7 +386,7 @@ def run_job(clip: str, out: str, backend: str, device: str, precision: str, weig
     from .video.writer import EncodeSettings, VideoWriter
 
     limit_threads(threads)
-    inner = _create_backend(backend, device, precision, weights, batch, threads)
+    inner = _NoNetwork() if backend == PIPELINE_CEILING else _create_backend(backend, device, precision, weights, batch, threads)
     if warm_up:
         with VideoReader(clip) as reader:
             info = reader.info
@@ -478,6 +494,10 @@ def end_to_end_section(settings: BenchSettings, device: str, work: Path, progres
                         "device": device, "precision": precision, "weights": settings.weights, "batch": None,
                         "warm_up": True, "stages": True, "threads": settings.threads}
                 jobs.append((key, spec))
+        key = {"resolution": resolution, "width": width, "height": height, "backend": PIPELINE_CEILING, "precision": "–"}
+        jobs.append((key, {"clip": str(clip), "out": str(work / f"{resolution}-{PIPELINE_CEILING}.mp4"),
+                           "backend": PIPELINE_CEILING, "device": "cpu", "precision": "fp32", "weights": None,
+                           "batch": None, "warm_up": False, "stages": False, "threads": settings.threads}))
         if Path(FFMPEG).exists():
             anchors.append(({"resolution": resolution, "width": width, "height": height, "backend": MINTERPOLATE_ANCHOR},
                             clip, work / f"{resolution}-minterpolate.mp4"))
@@ -619,7 +639,7 @@ def e2e_table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     e2e = report["end_to_end"]["rows"]
     for row in e2e:
         anchor = _find(e2e, resolution=row["resolution"], backend=MINTERPOLATE_ANCHOR)
-        name = row["backend"] if row["backend"] == MINTERPOLATE_ANCHOR else f"fpsboost {row['backend']} {row['precision']}"
+        name = row["backend"] if row["backend"] in (MINTERPOLATE_ANCHOR, PIPELINE_CEILING) else f"fpsboost {row['backend']} {row['precision']}"
         versus = "anchor" if row["backend"] == MINTERPOLATE_ANCHOR else (
             f"{row['output_fps'] / anchor['output_fps']:.2f}x" if anchor else "–")
         share = row.get("network_fraction")
@@ -703,7 +723,9 @@ def markdown_report(report: dict) -> str:
                   f"Clips: {report['end_to_end']['clip_frames']} generated frames at {report['end_to_end']['clip_rate']} fps, "
                   f"`--tail {report['end_to_end'].get('tail', 'extrapolate')}` (the streaming rate; an extrapolated tail is a fixed cost per job). "
                   "network s: time inside the network during the job; decode s / encode s: the same decoding and encoding "
-                  "timed alone; overlap s = network + decode + encode - wall (work the three threads did at once).", "",
+                  "timed alone; overlap s = network + decode + encode - wall (work the three threads did at once). "
+                  f"`{PIPELINE_CEILING}`: the same job with a network that takes no time (in-betweens are copies), "
+                  "the ceiling this CPU puts on any device.", "",
                   _markdown_table(*e2e_table_rows(report)), ""]
         lines += ["## Scaling", "", _markdown_table(*scaling_table_rows(report)), ""]
     if report.get("targets"):

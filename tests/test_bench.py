@@ -120,6 +120,8 @@ def test_quick_bench_end_to_end_doubles_the_frames_and_measures_memory(quick_rep
     assert job["frames_in"] == clip_frames and job["frames_out"] == 2 * clip_frames
     assert 0 < job["inbetweens"] <= clip_frames and job["network_s"] > 0
     assert job["decode_s"] > 0 and job["encode_s"] > 0 and job["peak_rss_mb"] > 0
+    ceiling = next(row for row in report["end_to_end"]["rows"] if row["backend"] == "no-network")
+    assert ceiling["frames_out"] == 2 * clip_frames and ceiling["inbetweens"] == job["inbetweens"]
     if HAS_FFMPEG:
         anchor = next(row for row in report["end_to_end"]["rows"] if row["backend"] == "ffmpeg-minterpolate")
         assert anchor["frames_out"] > clip_frames  # minterpolate's own count: it stops short of the end
@@ -167,6 +169,6 @@ def test_a_job_that_cannot_run_is_a_note_and_the_others_are_still_reported(tmp_p
     monkeypatch.setattr(bench, "FFMPEG", str(tmp_path / "no-ffmpeg"))
     settings = bench.BenchSettings(resolutions=("480p",), backends=("torch", "onnx"), precisions=("fp32",), e2e_repeats=2)
     section = bench.end_to_end_section(settings, "cpu", tmp_path, lambda message: None)
-    assert [row["backend"] for row in section["rows"]] == ["torch"]
+    assert [row["backend"] for row in section["rows"]] == ["torch", "no-network"]
     assert section["rows"][0]["wall_samples_s"] == [1.0, 1.0]
     assert any("onnxruntime-gpu" in note for note in section["notes"])
