@@ -36,7 +36,7 @@ from .video.writer import EncodeSettings, VideoWriter
 MIN_INPUT_FRAMES = 2
 DEFAULT_FACTOR = 2
 TAIL_MODES = ("hold", "extrapolate")
-DEFAULT_TAIL = "extrapolate"  # +6.8..9.2 dB over hold at the tail: benchmarks/extrapolation
+DEFAULT_TAIL = "extrapolate"  # +6.9..9.5 dB over hold at the tail: benchmarks/extrapolation
 # Queue depths bound memory: at 4K one float32 frame is ~100 MB, so the queues stay short; a
 # few frames of slack are enough to keep decode, network and encode busy at once.
 DECODE_QUEUE_FRAMES = 8

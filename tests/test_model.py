@@ -87,14 +87,15 @@ def test_shipped_model_tracks_a_small_object_moving_its_own_size() -> None:
 @needs_shipped_weights
 def test_shipped_model_keeps_a_still_frame_still() -> None:
     """Two identical frames come back nearly unchanged at every t (the colour residual is never
-    exactly zero: the wide fine-tune leaves up to 0.024 on a few edge pixels, the step-19000
-    weights stayed under 0.02; the pipeline writes held frames as originals anyway)."""
+    exactly zero: measured on this image, the third-stage weights leave up to 0.0297 on a few edge
+    pixels and 1.2e-4 on average, the second stage 0.024, the step-19000 weights under 0.02; the
+    pipeline writes held frames as originals anyway)."""
     model = load_interpolator()
     image = moving_square(0)[None]
     with torch.no_grad():
         frames = model(image.expand(3, -1, -1, -1), image.expand(3, -1, -1, -1), torch.arange(3), torch.tensor([0.25, 0.5, 0.75]))
     difference = (frames - image).abs()
-    assert float(difference.max()) < 0.03
+    assert float(difference.max()) < 0.035
     assert float(difference.mean()) < 1e-3
 
 
