@@ -5,7 +5,7 @@
 #
 # Run from the repository root on a CUDA machine whose python3 has torch, onnxruntime, click,
 # rich, numpy, safetensors and OpenCV. PyAV is installed from wheels in .whl/ when missing.
-# Inputs it reads when present (none are tracked): .devcarry/*.mp4, the evaluation's real clips,
+# Inputs it reads when present (ignored by git, carried with the call): .devcarry/*.mp4, the evaluation's real clips,
 # and .devcarry/cache, pre-rendered bench clips (rendering a 4K CelScene clip takes minutes).
 set -o pipefail
 OUT=${OUT:-/tmp/fpsboost-gpu}
