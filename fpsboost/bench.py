@@ -377,7 +377,7 @@ def child_main() -> None:
 
 
 def run_job(clip: str, out: str, backend: str, device: str, precision: str, weights: str | None,
-            batch: int | None, warm_up: bool, stages: bool, threads: int | None = None, tail: str = E2E_TAIL) -> dict:
+            batch: int | None, warm_up: bool, stages: bool, threads: int | None = None) -> dict:
     """One ``--factor 2`` job through :func:`fpsboost.pipeline.upscale`; see :func:`child_main`."""
     from .backends.base import InterpolationBackend
     from .cadence import CadenceSettings
@@ -412,7 +412,7 @@ def run_job(clip: str, out: str, backend: str, device: str, precision: str, weig
 
     timed = TimedBackend()
     started = time.perf_counter()
-    summary = upscale(clip, out, UpscaleSettings(factor=2, tail=tail), encode=EncodeSettings(overwrite=True),
+    summary = upscale(clip, out, UpscaleSettings(factor=2, tail=E2E_TAIL), encode=EncodeSettings(overwrite=True),
                       cadence=CadenceSettings(), backend=timed)
     wall = time.perf_counter() - started
     result = {"wall_s": round(wall, 3), "frames_in": summary.frames_in, "frames_out": summary.frames_out,
@@ -456,6 +456,14 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MEBIBYTE, 1)
 
 
+def _job_spec(clip: Path, out: Path, backend: str, device: str, precision: str, weights: str | None,
+              threads: int | None, timed: bool) -> dict:
+    """The arguments of :func:`run_job` for one job process (default batch size). ``timed``: warm the
+    network up first and also time decoding and encoding alone (the throughput jobs)."""
+    return {"clip": str(clip), "out": str(out), "backend": backend, "device": device, "precision": precision,
+            "weights": weights, "batch": None, "warm_up": timed, "stages": timed, "threads": threads}
+
+
 def _spawn_job(spec: dict) -> dict:
     command = [sys.executable, "-c", "from fpsboost.bench import child_main; child_main()", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -487,20 +495,17 @@ def end_to_end_section(settings: BenchSettings, device: str, work: Path, progres
         width, height = frame_size(resolution)
         progress(f"end to end: making the {resolution} clip")
         clip = bench_clip(width, height, settings.clip_frames)
+        size = {"resolution": resolution, "width": width, "height": height}
         for name in settings.backends:
             for precision in supported_precisions(name, device, settings.precisions):
-                key = {"resolution": resolution, "width": width, "height": height, "backend": name, "precision": precision}
-                spec = {"clip": str(clip), "out": str(work / f"{resolution}-{name}-{precision}.mp4"), "backend": name,
-                        "device": device, "precision": precision, "weights": settings.weights, "batch": None,
-                        "warm_up": True, "stages": True, "threads": settings.threads}
-                jobs.append((key, spec))
-        key = {"resolution": resolution, "width": width, "height": height, "backend": PIPELINE_CEILING, "precision": "–"}
-        jobs.append((key, {"clip": str(clip), "out": str(work / f"{resolution}-{PIPELINE_CEILING}.mp4"),
-                           "backend": PIPELINE_CEILING, "device": "cpu", "precision": "fp32", "weights": None,
-                           "batch": None, "warm_up": False, "stages": False, "threads": settings.threads}))
+                jobs.append(({**size, "backend": name, "precision": precision},
+                             _job_spec(clip, work / f"{resolution}-{name}-{precision}.mp4", name, device, precision,
+                                       settings.weights, settings.threads, timed=True)))
+        jobs.append(({**size, "backend": PIPELINE_CEILING, "precision": "–"},
+                     _job_spec(clip, work / f"{resolution}-{PIPELINE_CEILING}.mp4", PIPELINE_CEILING, "cpu", "fp32",
+                               None, settings.threads, timed=False)))
         if Path(FFMPEG).exists():
-            anchors.append(({"resolution": resolution, "width": width, "height": height, "backend": MINTERPOLATE_ANCHOR},
-                            clip, work / f"{resolution}-minterpolate.mp4"))
+            anchors.append(({**size, "backend": MINTERPOLATE_ANCHOR}, clip, work / f"{resolution}-minterpolate.mp4"))
     results: dict[int, list[dict]] = {}
     notes: list[str] = []
     failed: set[int] = set()
@@ -548,10 +553,8 @@ def memory_section(settings: BenchSettings, device: str, work: Path, progress: C
     for frames in (settings.rss_frames, settings.rss_frames * RSS_LONG_MULTIPLE):
         progress(f"memory: {frames}-frame {settings.rss_resolution} job")
         clip = bench_clip(width, height, frames)
-        spec = {"clip": str(clip), "out": str(work / f"rss-{frames}.mp4"), "backend": "torch", "device": device,
-                "precision": "auto", "weights": settings.weights, "batch": None, "warm_up": False, "stages": False,
-                "threads": settings.threads}
-        run = _spawn_job(spec)
+        run = _spawn_job(_job_spec(clip, work / f"rss-{frames}.mp4", "torch", device, "auto", settings.weights,
+                                   settings.threads, timed=False))
         rows.append({"resolution": settings.rss_resolution, "frames_in": run["frames_in"], "frames_out": run["frames_out"],
                      "peak_rss_mb": run["peak_rss_mb"], "peak_gpu_mb": run.get("peak_gpu_mb"), "wall_s": run["wall_s"]})
     short, long = rows[0]["peak_rss_mb"], rows[-1]["peak_rss_mb"]
