@@ -13,7 +13,7 @@ from ..errors import OptionError
 FLOW_SCALES = {"1": 1, "0.5": 2, "0.25": 4}  # --flow-scale -> how many times the pair is shrunk
 FLOW_SCALE_NAMES = {factor: name for name, factor in FLOW_SCALES.items()}
 FLOW_SCALE_CHOICES = ("auto", *FLOW_SCALES)  # what --flow-scale accepts
-# Measured in benchmarks/flow_scale: the network was trained on motion up to ~60 px per frame;
+# Measured in benchmarks/flow_scale: the network was trained on motion up to ~77 px per frame;
 # wider frames move further in pixels, and estimating their flow shrunk wins (see RESULTS.md there).
 FLOW_AUTO_MAX_WIDTH = 1024
 
