@@ -273,16 +273,17 @@ class MinterpolateMethod:
 
 
 class NetworkMethod:
-    """fpsboost's interpolation network through the torch backend (all timesteps of a pair in one call)."""
+    """fpsboost's interpolation network through one of its backends, torch fp32 unless told
+    otherwise (all timesteps of a pair in one call)."""
 
     name = FPSBOOST
     only_timesteps = None
 
-    def __init__(self, weights: str | None, device: str = "cpu") -> None:
+    def __init__(self, weights: str | None, device: str = "cpu", precision: str = "fp32", backend: str = "torch") -> None:
+        from .backends import create_backend
         from .backends.base import ModelSettings
-        from .backends.torch_backend import TorchBackend
 
-        self.backend = TorchBackend(ModelSettings(backend="torch", device=device, precision="fp32", weights=weights))
+        self.backend = create_backend(ModelSettings(backend=backend, device=device, precision=precision, weights=weights))
 
     def __call__(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: tuple[float, ...]) -> list[np.ndarray]:
         to_input = lambda frame: (frame.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)  # noqa: E731

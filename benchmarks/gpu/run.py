@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fpsboost.backends.base import ModelSettings
-from fpsboost.evaluate import (QUALITY_TIMESTEPS, REAL_CLIPS, QualitySettings, Triplet, git_commit, psnr_u8,
-                               real_triplets, synthetic_seeds, synthetic_triplet)
+from fpsboost.evaluate import (QUALITY_TIMESTEPS, REAL_CLIPS, NetworkMethod, QualitySettings, Triplet, git_commit,
+                               psnr_u8, real_triplets, synthetic_seeds, synthetic_triplet)
 
 CONFIGURATIONS = (  # (backend, device, precision); the first is the reference
     ("torch", "cpu", "fp32"),
@@ -33,28 +32,6 @@ CONFIGURATIONS = (  # (backend, device, precision); the first is the reference
     ("onnx", "cuda", "fp32"),
     ("onnx", "cuda", "fp16"),
 )
-
-
-def to_input(frame: np.ndarray) -> np.ndarray:
-    return frame.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-
-
-def to_u8(frame: np.ndarray) -> np.ndarray:
-    return (frame.transpose(1, 2, 0) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-
-
-def draw(backend, triplet: Triplet) -> list[np.ndarray]:
-    """The network's frames at the triplet's timesteps, as 8-bit RGB."""
-    times = sorted(triplet.truths)
-    output = backend.interpolate(to_input(triplet.frame0), to_input(triplet.frame1),
-                                 np.zeros(len(times), np.int64), np.asarray(times, np.float32))
-    return [to_u8(frame) for frame in output]
-
-
-def create(backend: str, device: str, precision: str):
-    from fpsboost.backends import create_backend
-
-    return create_backend(ModelSettings(backend=backend, device=device, precision=precision))
 
 
 def main() -> None:
@@ -81,13 +58,13 @@ def main() -> None:
     for backend_name, device, precision in CONFIGURATIONS:
         label = f"{backend_name} {device} {precision}"
         try:
-            backend = create(backend_name, device, precision)
+            method = NetworkMethod(None, device, precision, backend_name)  # the evaluation's own method
         except Exception as error:  # a missing provider or GPU is a note, not a failure
             notes.append(f"{label} skipped: {error}")
             print(notes[-1], flush=True)
             continue
         for set_name, triplets in sets.items():
-            outputs = [draw(backend, triplet) for triplet in triplets]
+            outputs = [method(triplet.frame0, triplet.frame1, tuple(sorted(triplet.truths))) for triplet in triplets]
             if not reference.get(set_name):
                 reference[set_name] = outputs
             truth_psnr, versus_psnr, versus_max = [], [], 0
@@ -103,7 +80,7 @@ def main() -> None:
                          "frames": len(truth_psnr), "psnr_vs_truth": round(float(np.mean(truth_psnr)), 3),
                          "psnr_vs_cpu_fp32": round(float(np.mean(versus_psnr)), 2) if versus_psnr else None,
                          "identical_to_cpu_fp32": identical, "max_diff_vs_cpu_fp32": versus_max,
-                         "describe": backend.describe()})
+                         "describe": method.backend.describe()})
             print(json.dumps(rows[-1]), flush=True)
 
     print("\n| backend | device | precision | set | frames | PSNR vs truth | PSNR vs CPU fp32 (differing frames) "
