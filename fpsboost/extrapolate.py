@@ -363,16 +363,20 @@ def extrapolate_file(
             if not settings.only_new and (last_time - planner.start) * out_rate % 1 == 0:
                 emit(last_source, last_time)  # the last input frame lies on the output grid
             context = motion_context([(time, chw) for time, _, chw in history])
-            spacing = context[-1][0] - context[-2][0]
             end = last_time + settings.steps * (last_time - history[-2][0])
             future = future_times(last_time, end, planner.start, out_rate)
-            horizons = [float((time - context[-1][0]) / spacing) for time in future]
             shift = future[0] if settings.only_new and future else Fraction(0)
-            for start in range(0, len(future), QUERIES_PER_CALL):
-                chunk = extrapolator.predict([frame for _, frame in context], horizons[start:start + QUERIES_PER_CALL])
-                for time, frame in zip(future[start:start + QUERIES_PER_CALL], chunk):
-                    emit(frame, time - shift)
-                report()
+            if len(context) < MIN_CONTEXT_FRAMES:  # the recent frames all show one picture: nothing moves
+                for time in future:
+                    emit(last_source, time - shift)
+            else:
+                spacing = context[-1][0] - context[-2][0]
+                horizons = [float((time - context[-1][0]) / spacing) for time in future]
+                for start in range(0, len(future), QUERIES_PER_CALL):
+                    chunk = extrapolator.predict([frame for _, frame in context], horizons[start:start + QUERIES_PER_CALL])
+                    for time, frame in zip(future[start:start + QUERIES_PER_CALL], chunk):
+                        emit(frame, time - shift)
+                    report()
     report()
     duration = (state.last_time - state.first_time + 1 / out_rate) if state.first_time is not None else Fraction(0)
     return ExtrapolateSummary(str(input_path), str(output_path), state.frames_in, state.frames_out, len(future),

@@ -16,7 +16,7 @@ from fpsboost.data.celgen import CelScene
 from fpsboost.errors import InputError, ModelError
 from fpsboost.extrapolate import Extrapolator, motion_context, predict_tail
 from fpsboost.models.blocks import backward_warp
-from fpsboost.models.extrapolator import (DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, extrapolated_flow,
+from fpsboost.models.extrapolator import (DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, extrapolated_flow, gaussian_blur,
                                          load_extrapolator, load_flow_continuation, save_extrapolator,
                                          trajectory_displacement)
 from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, weights_dir
@@ -84,6 +84,22 @@ def test_output_is_input_plus_steps_on_the_input_grid(clip, tiny_weights: Path, 
     for before, after in zip(original.pictures, written.pictures[:10]):
         assert np.abs(before.astype(int) - after.astype(int)).mean() < 3  # the input is re-encoded, not changed
 
+
+
+def test_a_clip_showing_one_picture_continues_it_unchanged(frames_clip, tiny_weights: Path, tmp_path: Path) -> None:
+    """Every frame the same drawing: no motion to continue, so the predicted frames repeat it
+    (the motion context has a single drawing; this used to be an IndexError)."""
+    still = np.repeat((np.random.default_rng(3).random((48, 64, 1)) * 255).astype(np.uint8), 3, axis=2)  # grey: no chroma to subsample
+    source = frames_clip("still.mkv", [still] * 5, [Fraction(i) / RATE for i in range(5)], RATE)
+    out = tmp_path / "out.mkv"
+    code, output = run_cli("extrapolate", source, out, "--steps", 3, "--interpolator", tiny_weights, "-q")
+    assert code == 0, output
+    written = read_video(out)
+    assert len(written.times) == 5 + 3
+    assert abs(written.times[-1] - Fraction(7) / RATE) <= Fraction(1, 1000)  # Matroska keeps milliseconds
+    # Random pixels: the lossy encode costs ~4 code values; a move or blur by a pixel costs tens.
+    for picture in written.pictures:
+        assert np.abs(picture.astype(int) - still.astype(int)).mean() < 10
 
 def decoded_audio(path: Path) -> tuple[np.ndarray, int]:
     """All samples of the first audio stream, ``[channels, samples]`` float, and the sample rate."""
@@ -249,3 +265,28 @@ def test_predictions_stay_in_range_and_keep_their_colours_over_long_horizons(mot
     assert np.isfinite(predicted).all() and predicted.min() >= 0 and predicted.max() <= 1
     colour_shift = np.abs(predicted.mean(axis=(2, 3)) - context[-1].mean(axis=(1, 2))).max()
     assert colour_shift < 0.1
+
+
+@needs_interpolator
+def test_a_still_picture_stays_sharp_however_far_ahead() -> None:
+    """The long-horizon blur hedges uncertain motion only: nothing moves, nothing is blurred."""
+    extrapolator = Extrapolator(device="cpu", motion="interpolator")
+    for seed in (5, 10_900_002, 10_900_003):
+        still = CelScene(seed, 64, 64).render(0.0).numpy()
+        predicted = extrapolator.predict([still, still, still], [1.0, 8.0])
+        # Before refine_flow tried zero motion, 18 % of one scene's pixels moved by t+8; flat
+        # areas far from any edge may still keep a spurious flow (they look the same moved).
+        assert (np.abs(predicted - still) > 2 / 255).mean() < 0.01
+
+
+def test_gaussian_blur_keeps_flat_colour_and_spreads_a_point_by_sigma() -> None:
+    flat = torch.full((1, 3, 9, 9), 0.4)
+    assert torch.allclose(gaussian_blur(flat, 1.5), flat)
+    point = torch.zeros(1, 1, 41, 41)
+    point[0, 0, 20, 20] = 1.0
+    blurred = gaussian_blur(point, 2.0)[0, 0]
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5)
+    offsets = torch.arange(41.0) - 20
+    variance_x = (blurred.sum(0) * offsets**2).sum().item()
+    assert variance_x == pytest.approx(4.0, rel=0.05)
+    assert torch.equal(gaussian_blur(point, 0.1), point)  # below 1/6 px: unchanged

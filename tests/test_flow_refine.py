@@ -33,5 +33,15 @@ def test_refined_motion_extrapolates_closer_to_the_truth() -> None:
 def test_where_every_candidate_matches_the_flow_is_kept() -> None:
     flat = torch.full((1, 3, 40, 48), 0.5)
     flow = torch.randn(1, 2, 40, 48)
-    assert torch.equal(refine_flow(flow, flat, flat), flow)
-    assert CandidateRefinement().candidate_count() == 1 + 8 * 3 + 4
+    inside = (..., slice(8, -8), slice(8, -8))  # near the border, flows pointing out of the frame match worse than none
+    assert torch.equal(refine_flow(flow, flat, flat)[inside], flow[inside])
+    assert CandidateRefinement().candidate_count() == 1 + 1 + 8 * 3 + 4
+
+
+def test_a_still_textured_picture_gets_zero_motion() -> None:
+    """Identical frames: the network's small spurious flow gives way to the zero candidate, which
+    matches exactly (extrapolation would multiply a spurious flow by the horizon)."""
+    picture = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0))
+    flow = 0.4 * torch.randn(1, 2, 40, 48, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(refine_flow(flow, picture, picture), torch.zeros_like(flow))
+    assert not refine_flow(flow, picture, picture, CandidateRefinement(try_zero=False)).eq(0).all()

@@ -10,7 +10,11 @@ Sets:
   that the main job fills when it raises the rate (hold vs extrapolate);
 * ``real``: /work/cache/bikes.mp4, windows inside its held-out last 20 % of frames (never trained on);
 * ``real-subframe``: the same footage with context frames 4 apart and truth at the 3 frames after
-  the last: horizons 0.25, 0.5, 0.75 of a drawing interval, the main job's ``--tail`` case.
+  the last: horizons 0.25, 0.5, 0.75 of a drawing interval, the main job's ``--tail`` case;
+* robustness (``--robustness``, default on): the default method and the two baselines on three
+  more synthetic sets, t+1..t+8: the training validation seeds (where the continuation's settings
+  were chosen) and two fresh held-out ranges (ROBUSTNESS_SEED_BASES), so that a lead on the one
+  benchmark set is not mistaken for a lead.
 
 Methods: ``celflow-projected`` (the default motion of ``fpsboost extrapolate``: the trained
 interpolation network's flow F_t->t-1 from weights/celflow-s-v1, read at run time, continued
@@ -42,7 +46,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from fpsboost.data.datasets import REAL_TRAIN_FRACTION, load_video_frames  # noqa: E402
+from fpsboost.data.datasets import REAL_TRAIN_FRACTION, VALIDATION_SEED_BASE, load_video_frames  # noqa: E402
 from fpsboost.extrapolate import Extrapolator  # noqa: E402
 from fpsboost.models.blocks import backward_warp  # noqa: E402
 from fpsboost.models.extrapolator import extrapolated_flow, trajectory_displacement  # noqa: E402
@@ -56,6 +60,9 @@ CONTEXT = 3
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 SSIM_SIGMA = 1.5  # Gaussian window, as in Wang et al. 2004 (11x11)
 SSIM_WINDOW = 11
+ROBUSTNESS_SEED_BASES = {"validation (settings chosen here)": VALIDATION_SEED_BASE, "fresh 10,700,000+": 10_700_000,
+                         "fresh 10,800,000+": 10_800_000}
+ROBUSTNESS_METHODS = ("celflow-projected", "repeat-last", "dis-linear")
 SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
 
 Frames = list[np.ndarray]  # [3,H,W] float32 in [0,1]
@@ -133,10 +140,11 @@ def to_u8(frame: np.ndarray) -> np.ndarray:
     return (np.clip(frame.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def synthetic_windows(count: int, size: int, horizons: tuple[float, ...]) -> list[tuple[Frames, Frames]]:
+def synthetic_windows(count: int, size: int, horizons: tuple[float, ...], seed_base: int = BENCHMARK_SEED_BASE
+                      ) -> list[tuple[Frames, Frames]]:
     windows = []
     for i in range(count):
-        sample = heldout_sequence(BENCHMARK_SEED_BASE + i, size, horizons)
+        sample = heldout_sequence(seed_base + i, size, horizons)
         windows.append(([frame.numpy() for frame in sample.context], [frame.numpy() for frame in sample.targets]))
     return windows
 
@@ -216,6 +224,20 @@ def targets(results: dict, methods: tuple[str, ...] = ("celflow-projected", "cel
     return lines
 
 
+def robustness_lines(robustness: dict) -> list[str]:
+    """The default method's PSNR margin over each baseline per step, on each extra seed set."""
+    if not robustness:
+        return []
+    lines = ["**Robustness: celflow-projected minus each baseline, PSNR dB, on other synthetic sets**", "",
+             "| set | baseline | " + " | ".join(f"t+{k:g}" for k in STEPS) + " |", "|---|---|" + "---|" * len(STEPS)]
+    for name, scores in robustness.items():
+        ours = scores["celflow-projected"]["psnr"]
+        for baseline in ROBUSTNESS_METHODS[1:]:
+            margins = [ours[k] - scores[baseline]["psnr"][k] for k in ours]
+            lines.append(f"| {name} | {baseline} | " + " | ".join(f"{m:+.2f}" for m in margins) + " |")
+    return lines + [""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=None, help="extrapolator weights (default: weights/extrapolator-v1.safetensors)")
@@ -227,6 +249,8 @@ def main() -> None:
     parser.add_argument("--interpolator", default=None, help="interpolator weights for celflow-projected (default: weights/celflow-s-v1.safetensors)")
     parser.add_argument("--recursive", action="store_true", help="also measure celcast-recursive on synthetic")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-robustness", dest="robustness", action="store_false",
+                        help="skip the three extra synthetic seed sets")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -268,6 +292,13 @@ def main() -> None:
         results["sets"]["real-subframe"] = score(windows, SUBFRAME_STEPS,
                                                  {k: v for k, v in methods.items() if k != "celcast-recursive"})
 
+    if args.robustness:
+        print("robustness ...", flush=True)
+        results["robustness"] = {}
+        for name, base in ROBUSTNESS_SEED_BASES.items():
+            windows = synthetic_windows(args.synthetic, args.size, STEPS, base)
+            results["robustness"][name] = {"seeds_from": base, **score(windows, STEPS, {k: methods[k] for k in ROBUSTNESS_METHODS})}
+
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Extrapolation benchmark", "",
@@ -283,6 +314,7 @@ def main() -> None:
                         ("real-subframe", "Real footage, sub-frame tail (context 4 frames apart; hold vs extrapolate)")):
         if name in results["sets"]:
             lines += table(title, results["sets"][name], "psnr", 2) + table(title, results["sets"][name], "ssim", 4)
+    lines += robustness_lines(results.get("robustness", {}))
     lines += ["## Targets", ""] + targets(results) + [""]
     (out / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -26,6 +26,7 @@ projection) with no learnt stage 3. It is not a separately trained extrapolator.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,18 @@ INITIAL_ACCELERATION_GAIN = 0.5  # exact-flow check: full quadratic continuation
 # FlowContinuation continues speed only: on the validation seeds, gains 0.25 / 0.5 on the measured
 # acceleration changed t+1 by +0.04 / +0.02 dB and lost 0.25 / 0.54 dB by t+8.
 CONTINUATION_ACCELERATION_GAIN = 0.0
+# FlowContinuation hedges the projected frame, whose edges are sharp but misplaced when the flow is
+# a little off, towards two blurrier guesses that cost less when it is: this share of the last frame
+# backward-warped by the smoothed continued motion (BOX px box filter; it smears where projection
+# cuts), and a Gaussian blur of sigma = tau * this many pixels (the future position grows less
+# certain with the horizon; in pixels, not relative to the frame: scaled with the width it lost
+# 1-3 dB on bikes.mp4 at 640 px). Chosen on the training validation seeds (10,000,000..15):
+# shares 0.3 / 0.5 / 0.7 and sigmas 0 / 0.125 / 0.25 px per interval, see
+# benchmarks/extrapolation/RESULTS.md.
+CONTINUATION_LINEAR_SHARE = 0.3
+CONTINUATION_LINEAR_SMOOTHING_PX = 9
+CONTINUATION_BLUR_PX_PER_INTERVAL = 0.125
+CONTINUATION_BLUR_FULL_SPEED_PX = 1.0  # pixels moving slower than this many px per interval are blurred in proportion
 
 
 @dataclass(frozen=True)
@@ -272,7 +285,9 @@ class FlowContinuation(nn.Module):
     ``acceleration_gain`` times the measured acceleration when three frames are given), and
     :func:`extrapolated_flow` projects that forward (fastest pixel wins). The future frame is the
     last frame backward-warped by the projected flow; pixels nothing lands on take the last frame
-    from where their own continued motion came from. No weights of its own.
+    from where their own continued motion came from. That is hedged for the flow's errors: mixed
+    with ``linear_share`` of the last frame warped by the smoothed continued motion, and blurred
+    by ``blur_per_interval * tau`` pixels. No weights of its own.
 
     ``forward(context [B,C,3,H,W] oldest first, C >= 2, in [0,1], context_index [Q] int64,
     tau [Q] float)`` -> ``[Q,3,H,W]`` in [0,1], like :class:`CelCast`.
@@ -286,6 +301,8 @@ class FlowContinuation(nn.Module):
         self.acceleration_gain = acceleration_gain
         self.flow_downscale = 1  # as CelFlow.flow_downscale: motion estimated on frames shrunk this many times
         self.refinement: CandidateRefinement | None = CandidateRefinement()
+        self.linear_share = CONTINUATION_LINEAR_SHARE
+        self.blur_per_interval = CONTINUATION_BLUR_PX_PER_INTERVAL
 
     def motion(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(F_t->t-1, F_t-1->t-2 resampled onto frame t's pixels or None)``, ``[B,2,H,W]`` pixels.
@@ -321,8 +338,39 @@ class FlowContinuation(nn.Module):
         tau = tau.view(-1, 1, 1, 1).to(padded.dtype)
         displacement = trajectory_displacement(
             flow_back1[context_index], None if flow_back2 is None else flow_back2[context_index], tau, self.acceleration_gain)
-        frames = backward_warp(padded[:, -1][context_index], extrapolated_flow(displacement))
+        last = padded[:, -1][context_index]
+        frames = backward_warp(last, extrapolated_flow(displacement))
+        if self.linear_share > 0:
+            linear = backward_warp(last, -box_filter(displacement, CONTINUATION_LINEAR_SMOOTHING_PX))
+            frames = torch.lerp(frames, linear, self.linear_share)
+        if self.blur_per_interval > 0:
+            blurred = torch.cat([gaussian_blur(frame[None], float(step) * self.blur_per_interval)
+                                 for frame, step in zip(frames, tau.flatten())])
+            # Only what moves is uncertain: still pixels stay sharp, however far ahead.
+            speed = box_filter(flow_back1[context_index], CONTINUATION_LINEAR_SMOOTHING_PX).norm(dim=1, keepdim=True)
+            frames = torch.lerp(frames, blurred, (speed / CONTINUATION_BLUR_FULL_SPEED_PX).clamp(max=1))
         return frames[:, :, :height, :width].clamp(0, 1)
+
+
+def box_filter(field: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of each ``size`` x ``size`` neighbourhood (odd ``size``; edges replicated), same shape."""
+    half = size // 2
+    return F.avg_pool2d(F.pad(field, (half, half, half, half), mode="replicate"), size, stride=1)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``[B,C,H,W]`` blurred by a separable Gaussian of ``sigma`` pixels (edges replicated), cut at
+    3 sigma; unchanged below sigma = 1/6 px, whose neighbours would weigh less than 1e-7."""
+    radius = math.floor(3 * sigma + 0.5)
+    if sigma <= 0 or radius == 0:
+        return images
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def load_flow_continuation(interpolator_weights: str | os.PathLike | None = None,

@@ -35,9 +35,13 @@ class CandidateRefinement:
     subpixel_step: float = 0.5  # pixels added to / taken from the flow along x and y
     cost_window: int = 7  # odd: the matching error is averaged over this square
     iterations: int = 2
+    # Also try no motion: where a still part of the picture matches itself exactly, the network's
+    # small spurious flow (up to ~0.4 px between identical frames) would otherwise be kept, and
+    # extrapolation multiplies it by the horizon.
+    try_zero: bool = True
 
     def candidate_count(self) -> int:
-        return 1 + len(DIRECTIONS) * len(self.neighbour_radii) + (len(AXES) if self.subpixel_step else 0)
+        return 1 + int(self.try_zero) + len(DIRECTIONS) * len(self.neighbour_radii) + (len(AXES) if self.subpixel_step else 0)
 
 
 def _neighbour_flow(flow: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
@@ -55,7 +59,9 @@ def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tenso
 
 
 def _candidates(flow: torch.Tensor, settings: CandidateRefinement) -> Iterator[torch.Tensor]:
-    """Neighbours' flows, then sub-pixel nudges of the pixel's own; made one at a time."""
+    """No motion, neighbours' flows, then sub-pixel nudges of the pixel's own; made one at a time."""
+    if settings.try_zero:
+        yield torch.zeros_like(flow)
     for radius in settings.neighbour_radii:
         for dx, dy in DIRECTIONS:
             yield _neighbour_flow(flow, dx * radius, dy * radius)
