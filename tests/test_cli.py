@@ -84,6 +84,23 @@ def test_report_lists_every_source_frame(clip, tiny_weights, tmp_path):
     assert content["output_rate"] == "48"
 
 
+
+def test_odd_frame_size_keeps_its_size_with_full_chroma(clip, tiny_weights, tmp_path):
+    """x264 refuses 4:2:0 at odd sizes; an odd-sized 4:2:0 source is written 4:4:4 at its own size."""
+    source = clip("odd.mkv", frames=4, width=63, height=47, codec="ffv1")
+    output = tmp_path / "out.mp4"
+    result = run_cli(source, output, "--factor", "2", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.stderr
+    written = read_video(output)
+    assert len(written.times) == 8
+    assert written.pictures[0].shape == (47, 63, 3)
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.format.name) == ("h264", "yuv444p")
+    refused = run_cli(source, tmp_path / "refused.mp4", "--pix-fmt", "yuv420p", "--model", tiny_weights)
+    assert_one_line_error(refused, fragment="even frame size")
+    assert not (tmp_path / "refused.mp4").exists()
+
 def test_overwrite_replaces_an_existing_output(clip, tiny_weights, tmp_path):
     source = clip("in.mp4", frames=4)
     output = tmp_path / "out.mp4"

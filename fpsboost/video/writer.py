@@ -118,8 +118,15 @@ def _encoder(name: str) -> av.codec.Codec:
     return codec
 
 
+def _fits_frame_size(pix_fmt: str, width: int, height: int) -> bool:
+    """Whether ``pix_fmt``'s chroma grid divides the frame: x264/x265 refuse 4:2:0 at odd sizes."""
+    fmt = av.VideoFormat(pix_fmt)
+    return fmt.chroma_width(width) * 2 != width + 1 and fmt.chroma_height(height) * 2 != height + 1
+
+
 def _pixel_format(settings: EncodeSettings, source: VideoInfo, codec: av.codec.Codec) -> str:
     supported = [fmt.name for fmt in (codec.video_formats or [])]
+    size = f"{source.width}x{source.height}"
     if settings.pix_fmt is not None:
         try:
             av.VideoFormat(settings.pix_fmt)
@@ -130,10 +137,15 @@ def _pixel_format(settings: EncodeSettings, source: VideoInfo, codec: av.codec.C
                 f"encoder {codec.name} cannot write pixel format {settings.pix_fmt!r} "
                 f"(it supports {', '.join(supported)})"
             )
+        if not _fits_frame_size(settings.pix_fmt, source.width, source.height):
+            raise OptionError(f"pixel format {settings.pix_fmt!r} halves the chroma, which needs an even frame size; "
+                              f"this video is {size} (try --pix-fmt yuv444p)")
         return settings.pix_fmt
     if not supported:
         return source.colour.pix_fmt
-    return nearest_pix_fmt(source.colour.pix_fmt, supported)
+    # An odd-sized frame keeps its size: its chroma is written at full resolution (4:4:4) instead.
+    fitting = [name for name in supported if _fits_frame_size(name, source.width, source.height)]
+    return nearest_pix_fmt(source.colour.pix_fmt, fitting or supported)
 
 
 def _output_time_base(source: VideoInfo, rate: Fraction) -> Fraction:
