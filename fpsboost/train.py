@@ -20,15 +20,21 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import av
 import click
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
+from .errors import InputError, OptionError
 from .models.interpolator import CelFlow, PairFlows
 from .models.presets import PRESETS, load_interpolator, save_weights
 
 CHARBONNIER_EPSILON = 1e-3
+TRAIN_DEVICES = ("auto", "cpu", "cuda")
+MIN_CROP = 32  # the network's stride: smaller crops would be mostly padding
+MIN_REAL_TRAINING_FRAMES = 3  # one triplet
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,27 @@ class TrainSettings:
     validate_every: int = 1000
     checkpoint_every: int = 250
     validation_samples: int = 48
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise OptionError(f"unknown preset {self.preset!r}: use {', '.join(PRESETS)}")
+        if self.device not in TRAIN_DEVICES:
+            raise OptionError(f"unknown device {self.device!r}: use {', '.join(TRAIN_DEVICES)}")
+        at_least_one = ("steps", "batch_size", "timesteps_per_pair", "threads", "log_every", "validate_every",
+                        "checkpoint_every", "validation_samples")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.crop < MIN_CROP:
+            raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
+        if not 0 <= self.real_fraction <= 1:
+            raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
+        if self.canvas_scale_max < 1:
+            raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
+        if self.learning_rate <= 0 or self.final_learning_rate < 0:
+            raise OptionError("learning rates must be positive")
+        if self.loader_workers < 0 or self.warmup_steps < 0:
+            raise OptionError("--loader-workers and --warmup-steps must be at least 0")
 
 
 def charbonnier(difference: torch.Tensor) -> torch.Tensor:
@@ -138,11 +165,30 @@ def append_log(path: Path, record: dict) -> None:
     print(json.dumps(record), flush=True)
 
 
+def _real_training_frames(settings: TrainSettings) -> np.ndarray:
+    """The training part (first REAL_TRAIN_FRACTION) of ``--real-video``; a one-line error if unusable."""
+    path = Path(settings.real_video or "")
+    if not path.is_file():
+        raise InputError(f"--real-video {path}: no such file")
+    try:
+        frames = load_video_frames(path)
+    except (av.FFmpegError, ValueError) as error:
+        raise InputError(f"cannot read --real-video {path}: not a video file or damaged ({error})") from None
+    training = frames[: int(len(frames) * REAL_TRAIN_FRACTION)]
+    if len(training) < MIN_REAL_TRAINING_FRAMES or min(training.shape[1:3]) < settings.crop:
+        raise InputError(f"--real-video {path}: its training part ({len(training)} frames of {frames.shape[2]}x{frames.shape[1]}) "
+                         f"needs at least {MIN_REAL_TRAINING_FRAMES} frames, each at least {settings.crop} px (--crop) on both sides")
+    return training
+
+
 def train(settings: TrainSettings) -> Path:
     """Train (or resume) and return the path of the best exported weights."""
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise OptionError("--device cuda was asked for but no CUDA GPU is available (try --device cpu)")
     device = torch.device("cuda" if settings.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    real_frames = _real_training_frames(settings) if settings.real_video else None  # read before anything is written
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path, checkpoint_path, best_path = out / "train.log", out / "checkpoint.pt", out / "best.safetensors"
@@ -163,10 +209,6 @@ def train(settings: TrainSettings) -> Path:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         append_log(log_path, {"event": "start", **asdict(settings)})
 
-    real_frames = None
-    if settings.real_video:
-        frames = load_video_frames(settings.real_video)
-        real_frames = frames[: int(len(frames) * REAL_TRAIN_FRACTION)]
     # Seeding by the resume step keeps a resumed run from replaying the samples it already saw.
     stream = InterpolationStream(settings.seed * 1_000_003 + step, settings.crop, settings.timesteps_per_pair,
                                  real_frames, settings.real_fraction if real_frames is not None else 0.0,

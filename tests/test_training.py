@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
+from click.testing import CliRunner
 
+from fpsboost.cli import main
 from fpsboost.data.celgen import CelScene
 from fpsboost.models.blocks import backward_warp
 from fpsboost.models.presets import load_interpolator
@@ -66,3 +69,25 @@ def test_fine_tuning_starts_from_given_weights_on_wide_canvases(tmp_path) -> Non
     assert validations[0]["step"] == 0
     assert abs(validations[0]["validation"]["psnr"] - base_final) < 1e-3
     assert "wide_psnr" in validations[-1]["validation"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--steps", "0"), "--steps must be at least 1"),
+    (("--batch-size", "0"), "--batch-size must be at least 1"),
+    (("--preset", "huge"), "unknown preset"),
+    (("--real-fraction", "1.5"), "--real-fraction"),
+    (("--real-video", "missing.mp4"), "no such file"),
+    (("--real-video", "{text}"), "not a video file"),
+    (("--real-video", "{short}"), "needs at least 3 frames"),
+])
+def test_bad_training_options_are_one_line_errors_and_write_nothing(args, fragment, clip, tmp_path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    short = clip("short.mp4", frames=4)  # 64x48: smaller than the 192 px crop
+    out_dir = tmp_path / "run"
+    filled = [str(arg).format(text=text, short=short) for arg in args]
+    result = CliRunner().invoke(main, ["train", "--out-dir", str(out_dir), *filled])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fpsboost: error: ") and fragment in lines[0], result.stderr
+    assert not out_dir.exists()
