@@ -33,13 +33,11 @@ only, when ffmpeg exists).
 from __future__ import annotations
 
 import json
-import math
-import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from fpsboost.cadence import PAN_EXPLAINED_SHARE, CadenceAnalyzer, CadenceSettings, GlobalShift, frame_signature, global_shift
+from fpsboost.cadence import PAN_EXPLAINED_SHARE, CadenceSettings, GlobalShift, frame_signature, global_shift
 from fpsboost.data.celgen import CelScene
 from fpsboost.video.reader import VideoReader
 

@@ -30,7 +30,6 @@ from .colour import (
     AVCOL_RANGE_JPEG,
     AVCOL_RANGE_MPEG,
     AVCOL_RANGE_UNSPECIFIED,
-    bit_depth,
     is_full_range,
     nearest_pix_fmt,
     rgb16_to_frame,
