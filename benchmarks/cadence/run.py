@@ -17,9 +17,10 @@ the characters are drawn on twos. Built from the same scenes: a character layer 
 ``parallax == 1``) keeps the pose (own motion, rotation, scale, wobble) of its held drawing, scene
 time ``hold * floor(tau / hold)``, while the camera (pan, zoom, parallax; it carries the characters
 too) and the brightness follow the output time tau, as when characters are composited under a
-camera move. Scenes whose camera does not move are skipped. Two groups: the scenes' own camera
-moves (``--partial-seeds``), and a sweep of slow pans (``--sweep-seeds`` x ``--sweep-speeds``, the
-farthest background's speed in pixels per frame). Every output frame before the last source frame
+camera move. Scenes whose camera does not move are skipped. Three groups: the scenes' own camera
+moves (``--partial-seeds``), a sweep of slow pans (``--sweep-seeds`` x ``--sweep-speeds``, the
+farthest background's speed in pixels per frame), and the same sweep dimmed (``--sweep-gains``:
+pictures and truths times the gain, the noise as strong as before: a dark scene). Every output frame before the last source frame
 is scored against two truths: "as drawn" (camera at tau, characters at their held pose) and
 "smooth" (everything at tau, i.e. ``scene.render(tau)``); in-betweens are the output times between
 source frames. Re-timing should do no worse than naive (by ``PARTIAL_HOLD_PSNR_TOLERANCE_DB``): the
@@ -210,23 +211,25 @@ class PartialHoldClip:
     hold: int  # source frames per character drawing
     frames_uint16: list[np.ndarray]  # [H, W, 3] uint16
     frames_float: list[np.ndarray]  # [3, H, W] float32 in [0, 1]
+    gain: float = 1.0  # brightness: every picture (and truth) is the scene's times this
 
     def pose_time(self, scene_time: Fraction) -> int:
         """Scene time of the character drawing shown at ``scene_time`` (source frame units)."""
         return self.hold * math.floor(scene_time / self.hold)
 
 
-def make_partial_clip(scene: CelScene, seed: int, count: int, hold: int, noise_8bit: float) -> PartialHoldClip:
-    """Source frame k: camera at k, characters at pose ``hold * floor(k / hold)``, with fresh noise (from ``seed``)."""
+def make_partial_clip(scene: CelScene, seed: int, count: int, hold: int, noise_8bit: float, gain: float = 1.0) -> PartialHoldClip:
+    """Source frame k: camera at k, characters at pose ``hold * floor(k / hold)``, dimmed by ``gain``,
+    with fresh noise (from ``seed``) of the same strength at any gain: a dark scene's weaker picture."""
     rng = np.random.default_rng(seed)
     frames_uint16, frames_float = [], []
     for k in range(count):
-        clean = render_partial(scene, float(k), float(hold * (k // hold))).transpose(1, 2, 0) * UINT16_MAX
+        clean = render_partial(scene, float(k), float(hold * (k // hold))).transpose(1, 2, 0) * gain * UINT16_MAX
         noisy = np.clip(np.round(clean + rng.normal(0, noise_8bit * EIGHT_BIT_STEP, clean.shape)), 0, UINT16_MAX)
         frame = noisy.astype(np.uint16)
         frames_uint16.append(frame)
         frames_float.append((frame.astype(np.float32) / UINT16_MAX).transpose(2, 0, 1).copy())
-    return PartialHoldClip(scene, hold, frames_uint16, frames_float)
+    return PartialHoldClip(scene, hold, frames_uint16, frames_float, gain)
 
 
 @dataclass
@@ -260,8 +263,8 @@ def score_partial(clip: PartialHoldClip, keys: list[Keyframe], factor: int, inte
                 made[request] = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t))
             image = made[request]
         if scene_time not in truths:
-            truths[scene_time] = (render_partial(clip.scene, float(scene_time), float(clip.pose_time(scene_time))),
-                                  clip.scene.render(float(scene_time)).numpy())
+            truths[scene_time] = (render_partial(clip.scene, float(scene_time), float(clip.pose_time(scene_time))) * clip.gain,
+                                  clip.scene.render(float(scene_time)).numpy() * clip.gain)
         as_drawn, smooth = (psnr(image, truth) for truth in truths[scene_time])
         scores.all_as_drawn.append(as_drawn)
         scores.all_smooth.append(smooth)
@@ -287,7 +290,7 @@ PARTIAL_METRICS = ("inbetween_as_drawn", "inbetween_smooth", "all_as_drawn", "al
 
 
 def measure_partial_clip(args: argparse.Namespace, interpolators: dict[str, Interpolator], seed: int,
-                         background_speed: float | None) -> dict | None:
+                         background_speed: float | None, gain: float = 1.0) -> dict | None:
     """One partial-hold clip, naive and re-timed; ``background_speed`` (px per frame) overrides the
     scene's own pan. None when the scene's camera does not move."""
     scene = CelScene(seed, args.partial_height, args.partial_width)
@@ -296,12 +299,12 @@ def measure_partial_clip(args: argparse.Namespace, interpolators: dict[str, Inte
     if not camera_moves(scene):
         print(f"partial holds: seed {seed} skipped (its camera does not move)")
         return None
-    clip = make_partial_clip(scene, seed, args.partial_frames, args.hold, args.noise)
+    clip = make_partial_clip(scene, seed, args.partial_frames, args.hold, args.noise, gain)
     naive_keys, retimed_keys = analyse(clip.frames_uint16, "off"), analyse(clip.frames_uint16, "auto")
     retimed_indices = [key.index for key in retimed_keys]
     holds = [k for k in range(args.partial_frames) if k not in retimed_indices]
     speed = float(np.linalg.norm(scene.camera_pan)) * far_background_parallax(scene)
-    entry: dict = {"seed": seed, "far_background_px_per_frame": speed, "camera_zoom_per_frame": float(scene.camera_zoom),
+    entry: dict = {"seed": seed, "gain": gain, "far_background_px_per_frame": speed, "camera_zoom_per_frame": float(scene.camera_zoom),
                    "character_share": character_share(scene, args.partial_frames, args.hold),
                    "holds": holds, "keys_equal_naive": retimed_indices == [key.index for key in naive_keys], "scores": {}}
     truths: dict = {}
@@ -312,7 +315,7 @@ def measure_partial_clip(args: argparse.Namespace, interpolators: dict[str, Inte
         line = {metric: {"naive_db": float(np.mean(getattr(naive, metric))), "retimed_db": float(np.mean(getattr(retimed, metric)))}
                 for metric in PARTIAL_METRICS}
         entry["scores"][name] = line
-        print(f"partial seed {seed:2d} {name:12s} background {speed:5.2f} px/f  characters {entry['character_share']:4.0%}  "
+        print(f"partial seed {seed:2d} x{gain:<4g} {name:12s} background {speed:5.2f} px/f  characters {entry['character_share']:4.0%}  "
               f"holds {len(holds):2d}  in-betweens "
               f"as drawn: naive {line['inbetween_as_drawn']['naive_db']:6.2f} re-timed {line['inbetween_as_drawn']['retimed_db']:6.2f}  "
               f"smooth: naive {line['inbetween_smooth']['naive_db']:6.2f} re-timed {line['inbetween_smooth']['retimed_db']:6.2f} dB "
@@ -341,7 +344,7 @@ def summarise_partial(clips: list[dict]) -> dict:
 def measure_partial_holds(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
     """The partial-holds set (see the module docstring): the scenes' own camera moves, then a sweep
     of slow pans on ``--sweep-seeds``; returns its JSON record."""
-    groups: dict[str, list[dict]] = {"scene_pans": [], "slow_pan_sweep": []}
+    groups: dict[str, list[dict]] = {"scene_pans": [], "slow_pan_sweep": [], "dim_slow_pan_sweep": []}
     for seed in args.partial_seeds:
         entry = measure_partial_clip(args, interpolators, seed, None)
         if entry is not None:
@@ -351,8 +354,15 @@ def measure_partial_holds(args: argparse.Namespace, interpolators: dict[str, Int
             entry = measure_partial_clip(args, interpolators, seed, speed)
             if entry is not None:
                 groups["slow_pan_sweep"].append(entry)
+    for gain in args.sweep_gains:
+        for seed in args.sweep_seeds:
+            for speed in args.sweep_speeds:
+                entry = measure_partial_clip(args, interpolators, seed, speed, gain)
+                if entry is not None:
+                    groups["dim_slow_pan_sweep"].append(entry)
     return {"commit": commit_measured(),
             "settings": {"seeds": args.partial_seeds, "sweep_seeds": args.sweep_seeds, "sweep_speeds_px_per_frame": args.sweep_speeds,
+                         "sweep_gains": args.sweep_gains,
                          "frames": args.partial_frames, "height": args.partial_height, "width": args.partial_width,
                          "hold": args.hold, "factor": args.factor, "noise": args.noise, "tolerance_db": PARTIAL_HOLD_PSNR_TOLERANCE_DB},
             "clips": groups, "summary": {group: summarise_partial(clips) for group, clips in groups.items()}}
@@ -427,6 +437,8 @@ def main() -> None:
                         help="partial holds: scene seeds (those whose camera does not move are skipped)")
     parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[2, 3, 6],
                         help="partial holds: scenes re-run with slow pans of --sweep-speeds")
+    parser.add_argument("--sweep-gains", type=float, nargs="*", default=[0.3, 0.12],
+                        help="partial holds: the slow-pan sweep again with the pictures dimmed by these factors (noise unchanged)")
     parser.add_argument("--sweep-speeds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5],
                         help="partial holds: farthest-background speeds (px per frame) of the slow-pan sweep")
     parser.add_argument("--partial-frames", type=int, default=24)
