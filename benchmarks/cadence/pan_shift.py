@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import tempfile
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import torch
@@ -96,17 +98,42 @@ def held_shifts() -> dict[str, list[GlobalShift]]:
                 for kind, variant in variants.items():
                     signatures = [frame_signature(frame) for frame in variant]
                     groups.setdefault(f"held, {light}, {kind}", []).extend(global_shift(signatures[0], other) for other in signatures[1:])
-    generator = sample_generator()
-    starts = set(sample_drawing_starts(generator))
+    starts = set(sample_drawing_starts(sample_generator()))
     with VideoReader(SAMPLE_DIRECTORY / "sample.mp4") as reader:
-        key = None
-        for frame in reader:
-            signature = frame_signature(frame.rgb)
-            if frame.index in starts:
-                key = signature
-            else:
-                groups.setdefault("held, sample.mp4 (x264 CRF 26)", []).append(global_shift(key, signature))
+        sample = [frame.rgb for frame in reader]
+    groups["held, sample.mp4 (x264 CRF 26)"] = held_against_drawings(sample, starts)
+    with tempfile.TemporaryDirectory() as folder:
+        for brightness, light in ((DIM, "dimmed x0.3"), (DARK, "dark x0.12")):
+            path = Path(folder) / f"sample-{light}.mp4"
+            reencode([(frame * brightness).round().astype(np.uint16) for frame in sample], path)
+            with VideoReader(path) as reader:
+                frames = [frame.rgb for frame in reader]
+            groups[f"held, sample.mp4 {light}, x264 CRF 26 again"] = held_against_drawings(frames, starts)
     return groups
+
+
+def held_against_drawings(frames: list[np.ndarray], starts: set[int]) -> list[GlobalShift]:
+    """Each held frame's shift against the first frame of its drawing (``starts``: drawing starts)."""
+    shifts, key = [], None
+    for index, frame in enumerate(frames):
+        signature = frame_signature(frame)
+        if index in starts:
+            key = signature
+        else:
+            shifts.append(global_shift(key, signature))
+    return shifts
+
+
+def reencode(frames_uint16: list[np.ndarray], path: Path) -> None:
+    """Write ``[H,W,3]`` uint16 RGB frames with x264 (CRF 26, yuv420p), as a dark anime encode would be."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"crf": "26"})
+        stream.height, stream.width = frames_uint16[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames_uint16:
+            picture = av.VideoFrame.from_ndarray((frame >> 8).astype(np.uint8), format="rgb24")
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
 
 
 def twos_check(benchmark) -> tuple[list[GlobalShift], int]:
