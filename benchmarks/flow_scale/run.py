@@ -9,7 +9,8 @@ pixels at twice the width, as the same animation does at 1080p and at 540p. For 
 flow scale: PSNR of the in-betweens at t = 0.25, 0.5, 0.75 against the exact frames (8-bit, like
 the quality table), per motion split, and the network's wall time per in-between (one pair, three
 timesteps, this machine). ``FLOW_AUTO_MAX_WIDTH`` in ``fpsboost/backends/base.py`` is chosen from
-this table. With ``--real-dir``, the quality table's real-footage triplets are scored at each
+this table. ``--gap 2`` renders each pair two frames apart (truths at 2t): the pairs that re-timing
+spans across a held drawing on twos, whose motion is twice as large. With ``--real-dir``, the quality table's real-footage triplets are scored at each
 clip's own size too (bigbuckbunny stays an outside check: reported, not used to choose).
 Writes results.json and RESULTS.md beside this script.
 """
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=[f"{w}x{h}" for w, h in SIZES], help="WIDTHxHEIGHT ...")
     parser.add_argument("--real-dir", default=None, help="folder with the evaluation's real clips (optional)")
     parser.add_argument("--real-triplets", type=int, default=10)
+    parser.add_argument("--gap", type=float, default=1.0, help="source frames between the two frames of a pair")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -68,8 +70,8 @@ def main() -> None:
         for seed in seeds:
             scene = CelScene(seed, height, width)
             start = _start_time(seed)
-            image0, image1 = scene.render(start)[None], scene.render(start + 1.0)[None]
-            truths = [scene.render(start + t) for t in TIMESTEPS]
+            image0, image1 = scene.render(start)[None], scene.render(start + args.gap)[None]
+            truths = [scene.render(start + args.gap * t) for t in TIMESTEPS]
             for name, factor in FLOW_SCALES.items():
                 network.flow_downscale = factor
                 tick = time.perf_counter()
@@ -108,7 +110,7 @@ def main() -> None:
         real_rows.append(row)
         print(json.dumps(row), flush=True)
     weights = describe_weights(args.weights)
-    results = {"commit": git_commit(), "weights": weights, "seeds": seeds, "notes": notes, "threads": args.threads,
+    results = {"commit": git_commit(), "weights": weights, "seeds": seeds, "notes": notes, "threads": args.threads, "gap": args.gap,
                "flow_auto_max_width": FLOW_AUTO_MAX_WIDTH, "seconds": round(time.perf_counter() - started), "rows": rows,
                "real_rows": real_rows}
     out = Path(args.out)
@@ -118,7 +120,7 @@ def main() -> None:
              f"Commit `{results['commit']}`, weights `{weights.get('version', '?')}`, {args.threads} torch threads, "
              f"{results['seconds']} s. Made by `benchmarks/flow_scale/run.py`. {len(seeds)} held-out synthetic pairs "
              f"({', '.join(f'{count} {split}' for split, count in counts.items())}; split chosen at 480x270), each "
-             "rendered at every size; PSNR (dB, 8-bit) averaged over t = 0.25, 0.5, 0.75; ms = median network time "
+             f"rendered at every size, the two frames {args.gap:g} source frame(s) apart; PSNR (dB, 8-bit) averaged over t = 0.25, 0.5, 0.75; ms = median network time "
              "per in-between (one pair, three timesteps).", "",
              "| size | flow scale | PSNR small | PSNR medium | PSNR large | PSNR all | ms / in-between |",
              "|---|---|---:|---:|---:|---:|---:|"]
