@@ -359,7 +359,8 @@ class _NoNetwork:
 
     name, device, default_batch_size = PIPELINE_CEILING, "cpu", 8
 
-    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+                    flow_scale: str | None = None) -> np.ndarray:
         return frames0[pair_index]
 
     def describe(self) -> str:
@@ -399,9 +400,10 @@ def run_job(clip: str, out: str, backend: str, device: str, precision: str, weig
             self.name, self.device, self.default_batch_size = inner.name, inner.device, inner.default_batch_size
             self.seconds, self.inbetweens, self.calls = 0.0, 0, 0
 
-        def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+                        flow_scale: str | None = None) -> np.ndarray:
             started = time.perf_counter()
-            result = inner.interpolate(frames0, frames1, pair_index, timesteps)
+            result = inner.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
             self.seconds += time.perf_counter() - started
             self.inbetweens += len(timesteps)
             self.calls += 1

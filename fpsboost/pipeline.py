@@ -17,6 +17,7 @@ import json
 import queue
 import threading
 import time as wallclock
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -126,6 +127,7 @@ class UpscaleSummary:
     wall_time_s: float
     backend: str
     warnings: tuple[str, ...] = ()
+    pairs_by_flow_scale: dict[str, int] = field(default_factory=dict)  # frame pairs interpolated at each --flow-scale
 
     @property
     def throughput_fps(self) -> float:
@@ -186,11 +188,12 @@ class ResilientBackend:
         return self.backend.describe()
 
     def interpolate(
-        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+        flow_scale: str | None = None,
     ) -> np.ndarray:
         """Same contract as :meth:`InterpolationBackend.interpolate`."""
         try:
-            return self.backend.interpolate(frames0, frames1, pair_index, timesteps)
+            return self.backend.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
         except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
             if not is_out_of_memory(error):
                 raise
@@ -203,21 +206,21 @@ class ResilientBackend:
                 self._warn(f"out of memory on {self.backend.device}: batch size lowered to {self.batch_size}")
             first = pair_index < half
             result = np.empty((queries, *frames0.shape[1:]), np.float32)
-            result[first] = self.interpolate(frames0[:half], frames1[:half], pair_index[first], timesteps[first])
-            result[~first] = self.interpolate(frames0[half:], frames1[half:], pair_index[~first] - half, timesteps[~first])
+            result[first] = self.interpolate(frames0[:half], frames1[:half], pair_index[first], timesteps[first], flow_scale)
+            result[~first] = self.interpolate(frames0[half:], frames1[half:], pair_index[~first] - half, timesteps[~first], flow_scale)
             return result
         if queries > 1:
             half = queries // 2
             return np.concatenate([
-                self.interpolate(frames0, frames1, pair_index[:half], timesteps[:half]),
-                self.interpolate(frames0, frames1, pair_index[half:], timesteps[half:]),
+                self.interpolate(frames0, frames1, pair_index[:half], timesteps[:half], flow_scale),
+                self.interpolate(frames0, frames1, pair_index[half:], timesteps[half:], flow_scale),
             ])
         if self.backend.device == "cpu":
             raise ModelError("out of memory even for a single frame pair on the CPU; the video is too large for this machine")
         self._warn(f"out of memory on {self.backend.device} even for one frame pair: continuing on the CPU (slow)")
         self.settings = replace(self.settings, device="cpu", precision="auto")
         self.backend = create_backend(self.settings)
-        return self.interpolate(frames0, frames1, pair_index, timesteps)
+        return self.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
 
 
 @dataclass
@@ -225,6 +228,7 @@ class _KeyImage:
     """A keyframe as the network sees it (``chw``: [3,H,W] float32 in [0,1]) and as decoded."""
 
     index: int
+    time: Fraction
     chw: np.ndarray
     source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
 
@@ -238,6 +242,7 @@ class _Batch:
     pair_slots: dict[tuple[int, int], int] = field(default_factory=dict)
     pair_index: list[int] = field(default_factory=list)
     timesteps: list[float] = field(default_factory=list)
+    flow_scale: str | None = None  # every pair of a batch has its flow estimated at one scale
 
 
 def _stack_pairs(pairs: list[tuple[_KeyImage, _KeyImage]]) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +333,7 @@ class UpscaleJob:
         self._frames_out = 0
         self._first_time = Fraction(0)
         self._tail_predicted = 0
+        self._pairs_by_flow_scale: Counter[str] = Counter()
         self._analyzer = CadenceAnalyzer(cadence, keep_report=settings.report_path is not None)
 
     # -- messages -----------------------------------------------------------------------------
@@ -374,6 +380,7 @@ class UpscaleJob:
             wall_time_s=wallclock.monotonic() - started,
             backend=backend.describe(),
             warnings=tuple(self.warnings),
+            pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
         )
 
     def _stream(
@@ -454,12 +461,20 @@ class UpscaleJob:
             results = None
             if batch.pairs:
                 frames0, frames1 = _stack_pairs(batch.pairs)
-                results = backend.interpolate(
-                    frames0, frames1, np.asarray(batch.pair_index, np.int64), np.asarray(batch.timesteps, np.float32))
+                results = backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
+                                              np.asarray(batch.timesteps, np.float32), batch.flow_scale)
+                self._pairs_by_flow_scale[batch.flow_scale or backend.settings.flow_scale] += len(batch.pairs)
             for frame, source, query in batch.entries:
                 send((frame.time, source if query is None else results[query]))
             batch = _Batch()
             self._report_progress(total_out, started)
+
+        def pair_flow_scale(key_a: _KeyImage, key_b: _KeyImage) -> str | None:
+            """The pair's own flow scale when ``auto`` asks for a smaller one than the job's (keys
+            further apart than one source frame move further); None: the backend's."""
+            span = float((key_b.time - key_a.time) * info.average_rate)
+            scale = resolve_flow_scale(self.model.flow_scale, info.width, span)
+            return None if scale == backend.settings.flow_scale else scale
 
         def schedule(frame: OutputFrame) -> None:
             if frame.is_original:
@@ -470,9 +485,11 @@ class UpscaleJob:
                     send((frame.time, source))
                 return
             pair = (frame.key_a, frame.key_b)
-            if pair not in batch.pair_slots and len(batch.pairs) >= backend.batch_size:
-                flush()
             if pair not in batch.pair_slots:
+                flow_scale = pair_flow_scale(keys[frame.key_a], keys[frame.key_b])
+                if len(batch.pairs) >= backend.batch_size or (batch.pairs and flow_scale != batch.flow_scale):
+                    flush()
+                batch.flow_scale = flow_scale
                 batch.pair_slots[pair] = len(batch.pairs)
                 batch.pairs.append((keys[frame.key_a], keys[frame.key_b]))
             batch.entries.append((frame, None, len(batch.timesteps)))
@@ -484,7 +501,7 @@ class UpscaleJob:
         def accept(key: Keyframe) -> None:
             nonlocal planner
             frame = waiting.pop(key.index)
-            keys[key.index] = _KeyImage(key.index, rgb16_to_chw(frame.rgb), frame.source)
+            keys[key.index] = _KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
             if tail is not None:
                 tail.add(key.time, keys[key.index].chw, key.cut_before)
             if planner is None:

@@ -33,9 +33,12 @@ class LinearBlendBackend(InterpolationBackend):
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, int]] = []  # (pairs, timesteps) per call
+        self.flow_scales: list[str | None] = []  # the flow_scale each call asked for
 
-    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+                    flow_scale: str | None = None) -> np.ndarray:
         self.calls.append((frames0.shape[0], timesteps.shape[0]))
+        self.flow_scales.append(flow_scale)
         t = timesteps.astype(np.float64)[:, None, None, None]
         blend = (1 - t) * frames0[pair_index].astype(np.float64) + t * frames1[pair_index].astype(np.float64)
         return blend.astype(np.float32)

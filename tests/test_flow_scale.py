@@ -34,6 +34,15 @@ def test_auto_keeps_full_resolution_up_to_the_limit_then_halves() -> None:
         flow_downscale("0.3", 640)
 
 
+def test_auto_treats_a_pair_further_apart_as_a_wider_one() -> None:
+    """Keys two source frames apart (across a held drawing) move as far as a pair twice as wide."""
+    assert resolve_flow_scale("auto", 960) == "1" and resolve_flow_scale("auto", 960, span=2) == "0.5"
+    assert resolve_flow_scale("auto", 1920, span=2) == "0.25" and resolve_flow_scale("auto", 640, span=3) == "0.5"
+    assert resolve_flow_scale("auto", 480, span=2) == "1"  # 960 px of motion: still full size
+    assert resolve_flow_scale("auto", 960, span=0.5) == "1"  # closer than a frame (VFR): never enlarged
+    assert resolve_flow_scale("1", 1920, span=3) == "1"  # a fixed setting stays
+
+
 def test_a_shrunk_flow_keeps_any_size_and_still_depends_on_t() -> None:
     torch.manual_seed(0)
     model = CelFlow().eval()

@@ -183,6 +183,23 @@ def test_held_drawings_are_found_and_interpolated_across(frames_clip, tmp_path):
     assert np.array_equal(result[0], decoded[0]) and np.array_equal(result[4], decoded[2])
 
 
+
+@pytest.mark.parametrize("cadence, flow_scale, expected", [
+    (CadenceSettings(), "auto", {"0.5": 3}),  # keys two frames apart: motion as at 1280 px, so halved
+    (EVERY_FRAME, "auto", {"1": 7}),  # every frame a key: one frame apart, 640 px needs no shrinking
+    (CadenceSettings(), "1", {"1": 3}),  # a fixed --flow-scale is never overridden
+])
+def test_auto_flow_scale_treats_pairs_across_holds_as_wider(frames_clip, tmp_path, cadence, flow_scale, expected):
+    drawings = [pattern_rgb24(index * 2, 640, 16) for index in range(4)]
+    pictures = [drawings[i // 2] for i in range(8)]
+    source = frames_clip("twos.mkv", pictures, [Fraction(i, 24) for i in range(8)], Fraction(24), pix_fmt="yuv444p")
+    backend = LinearBlendBackend()
+    summary = upscale(source, tmp_path / "out.mkv", UpscaleSettings(factor=2, tail="hold"), ModelSettings(flow_scale=flow_scale),
+                      encode=LOSSLESS, cadence=cadence, backend=backend)
+    assert summary.pairs_by_flow_scale == expected
+    job_scale = "1"  # 640 px: auto means full size for pairs one frame apart
+    assert {scale or job_scale for scale in backend.flow_scales} == set(expected)
+
 def test_scene_cut_is_held_not_blended(frames_clip, tmp_path):
     shot_a = [pattern_rgb24(index, 64, 48) for index in range(4)]
     shot_b = [np.ascontiguousarray(255 - pattern_rgb24(index, 64, 48)[::-1, :, ::-1]) for index in range(4)]
@@ -205,10 +222,10 @@ class OutOfMemoryAbovePairs(LinearBlendBackend):
         self.limit, self.device = limit, device
         self.default_batch_size = 4
 
-    def interpolate(self, frames0, frames1, pair_index, timesteps):
+    def interpolate(self, frames0, frames1, pair_index, timesteps, flow_scale=None):
         if frames0.shape[0] > self.limit:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return super().interpolate(frames0, frames1, pair_index, timesteps)
+        return super().interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
 
 
 def test_out_of_memory_halves_the_batch_and_finishes(frames_clip, tmp_path):
@@ -345,7 +362,7 @@ def test_interpolator_rejects_mismatched_frames(tiny_model):
 def test_a_batch_copies_each_shared_key_once_and_keeps_its_pairs():
     from fpsboost.pipeline import _KeyImage, _stack_pairs
 
-    keys = [_KeyImage(index, np.full((3, 4, 5), index, np.float32), None) for index in range(5)]
+    keys = [_KeyImage(index, Fraction(index), np.full((3, 4, 5), index, np.float32), None) for index in range(5)]
     chained = [(keys[0], keys[1]), (keys[1], keys[2]), (keys[2], keys[3])]
     frames0, frames1 = _stack_pairs(chained)
     assert np.shares_memory(frames0, frames1)  # one stack of 4 keys, not two of 3

@@ -56,7 +56,8 @@ UINT16_MAX = 65535
 EIGHT_BIT_STEP = 257
 HERE = Path(__file__).resolve().parent
 
-Interpolator = Callable[[np.ndarray, np.ndarray, float], np.ndarray]  # [3,H,W] float in [0,1] x2, t -> [3,H,W]
+# [3,H,W] float in [0,1] x2, t, span (source frames between the two) -> [3,H,W]
+Interpolator = Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def score(clip: Clip, keys: list[Keyframe], factor: int, interpolate: Interpolat
         if frame.is_original:
             image = clip.frames_float[frame.key_a]
         else:
-            image = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t))
+            image = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t), frame.key_b - frame.key_a)
         if scene_time not in truth:
             truth[scene_time] = clip.scene.render(float(scene_time)).numpy()
         scores.append(psnr(image, truth[scene_time]))
@@ -139,18 +140,21 @@ def timing_error(clip: Clip, keys: list[Keyframe], factor: int) -> float:
     return float(np.mean(errors))
 
 
-def linear_blend(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+def linear_blend(a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
     return (1 - t) * a + t * b
 
 
-def network_interpolator(weights: Path) -> Interpolator:
-    from fpsboost.backends.base import ModelSettings
+def network_interpolator(weights: Path, flow_scale: str = "auto") -> Interpolator:
+    """CelFlow through the pipeline's backend; ``auto`` picks each pair's flow scale from its width
+    and the source frames between its keys, as the pipeline does."""
+    from fpsboost.backends.base import ModelSettings, resolve_flow_scale
     from fpsboost.backends.torch_backend import TorchBackend
 
     backend = TorchBackend(ModelSettings(device="cpu", weights=str(weights)))
 
-    def interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-        return backend.interpolate(a[None], b[None], np.zeros(1, np.int64), np.array([t], np.float32))[0]
+    def interpolate(a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+        scale = resolve_flow_scale(flow_scale, a.shape[-1], span)
+        return backend.interpolate(a[None], b[None], np.zeros(1, np.int64), np.array([t], np.float32), scale)[0]
 
     return interpolate
 
@@ -260,7 +264,8 @@ def score_partial(clip: PartialHoldClip, keys: list[Keyframe], factor: int, inte
         else:
             request = (frame.key_a, frame.key_b, frame.t)
             if request not in made:
-                made[request] = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t))
+                made[request] = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t),
+                                            frame.key_b - frame.key_a)
             image = made[request]
         if scene_time not in truths:
             truths[scene_time] = (render_partial(clip.scene, float(scene_time), float(clip.pose_time(scene_time))) * clip.gain,
@@ -412,7 +417,7 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
         }
         for name, scores in results.items()
     }
-    settings = {key: vars(args)[key] for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise")}
+    settings = {key: vars(args)[key] for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise", "flow_scale")}
     record = {"commit": commit_measured(), "settings": {**settings, "weights": str(args.weights), "output": str(args.output)},
               "keys": key_check, "summary": summary,
               "timing_error_frames": {mode: float(np.mean(errors)) for mode, errors in timing.items()}}
@@ -448,6 +453,8 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=2)
     parser.add_argument("--noise", type=float, default=1.0, help="noise std in 8-bit steps")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--flow-scale", default="auto", choices=("auto", "1", "0.5", "0.25"),
+                        help="CelFlow's flow scale: auto = per pair, as the pipeline (width x source frames between the keys)")
     parser.add_argument("--weights", type=Path, default=HERE.parents[1] / "weights" / "celflow-s-v1.safetensors")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.json")
     args = parser.parse_args()
@@ -455,7 +462,7 @@ def main() -> None:
 
     interpolators: dict[str, Interpolator] = {"linear_blend": linear_blend}
     if args.weights.is_file():
-        interpolators["celflow"] = network_interpolator(args.weights)
+        interpolators["celflow"] = network_interpolator(args.weights, args.flow_scale)
     else:
         print(f"no weights at {args.weights}: measuring the linear blend only")
 

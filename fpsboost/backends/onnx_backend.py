@@ -194,9 +194,10 @@ class OnnxBackend(InterpolationBackend):
         return f"onnx on {self.device} ({self.providers[0]}, {self.precision}{scale})"
 
     def interpolate(
-        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+        flow_scale: str | None = None,
     ) -> np.ndarray:
-        session = self._session_for(flow_downscale(self.flow_scale, frames0.shape[-1]))
+        session = self._session_for(flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1]))
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),

@@ -64,12 +64,13 @@ class TorchBackend(InterpolationBackend):
 
     @torch.inference_mode()
     def interpolate(
-        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+        flow_scale: str | None = None,
     ) -> np.ndarray:
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
-        self.model.flow_downscale = flow_downscale(self.flow_scale, frames0.shape[-1])
+        self.model.flow_downscale = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
         output = self.model(image0, image1, index, times)
         # One device-to-host copy per batch: the only synchronisation point.
         return output.float().cpu().numpy()
