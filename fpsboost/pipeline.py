@@ -471,7 +471,10 @@ class UpscaleJob:
 
         def pair_flow_scale(key_a: _KeyImage, key_b: _KeyImage) -> str | None:
             """The pair's own flow scale when ``auto`` asks for a smaller one than the job's (keys
-            further apart than one source frame move further); None: the backend's."""
+            further apart than one source frame move further); None: the backend's. A given ONNX
+            file has its scale fixed in the graph, so it keeps it."""
+            if self.model.onnx_path:
+                return None
             span = float((key_b.time - key_a.time) * info.average_rate)
             scale = resolve_flow_scale(self.model.flow_scale, info.width, span)
             return None if scale == backend.settings.flow_scale else scale

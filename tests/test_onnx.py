@@ -255,3 +255,25 @@ def test_auto_backend_is_torch_on_the_cpu_and_explicit_names_stay(onnx_file):
     assert backend.name == "onnx"
     with pytest.raises(OptionError, match="unknown backend"):
         create_backend(ModelSettings(backend="tensorflow", device="cpu"))
+
+
+def test_a_given_onnx_file_keeps_its_scale_for_pairs_across_holds(onnx_file, tmp_path):
+    """``auto`` would shrink the flow of keys two frames apart at 640 px, but a given graph has its
+    scale fixed: the job must run every pair on it, not on a graph exported from other weights."""
+    from fractions import Fraction
+
+    from fpsboost.pipeline import UpscaleSettings, upscale
+    from fpsboost.video.writer import EncodeSettings
+    from helpers_pipeline import write_frames
+    from helpers_video import pattern_rgb24
+
+    drawings = [pattern_rgb24(index * 2, 640, 16) for index in range(3)]
+    source = write_frames(tmp_path / "twos.mkv", [drawings[i // 2] for i in range(6)], [Fraction(i, 24) for i in range(6)],
+                          Fraction(24), pix_fmt="yuv444p")
+    summary = upscale(source, tmp_path / "out.mkv", UpscaleSettings(factor=2, tail="hold"),
+                      ModelSettings(backend="onnx", device="cpu", onnx_path=onnx_file), encode=EncodeSettings(codec="ffv1"))
+    assert summary.holds == 3 and summary.pairs_by_flow_scale == {"1": 2}
+    backend = OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=onnx_file))
+    frames0, frames1 = cel_pairs(32, 48, pairs=1)
+    with pytest.raises(OptionError, match="one fixed scale"):
+        backend.interpolate(frames0, frames1, np.zeros(1, np.int64), TIMESTEPS[:1], flow_scale="0.5")

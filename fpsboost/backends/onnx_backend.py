@@ -155,6 +155,9 @@ class OnnxBackend(InterpolationBackend):
     def _session_for(self, factor: int) -> Any:
         """The session whose graph shrinks pairs ``factor`` times for flow (exported on first use)."""
         if factor not in self._sessions:
+            if self.settings.onnx_path:  # never swap the user's graph for one exported from other weights
+                raise OptionError(f"{self.settings.onnx_path} estimates flow at one fixed scale ({self.flow_scale}x), "
+                                  f"not at 1/{factor}")
             path = default_onnx_model(self.settings.weights, fp16=self.precision == "fp16", flow_downscale=factor)
             self._sessions[factor] = self._open(path)
         return self._sessions[factor]
