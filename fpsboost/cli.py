@@ -214,9 +214,10 @@ def print_summary(console: Console, summary: Any) -> None:
         + (f", {_count(summary.tail_predicted, 'tail frame')} extrapolated" if summary.tail_predicted else ""),
         f"  speed    {summary.wall_time_s:.1f} s wall, {summary.throughput_fps:.1f} frames/s out, {summary.backend}",
     ]
-    if len(summary.pairs_by_flow_scale) > 1:  # auto gave pairs across holds a smaller scale
+    if set(summary.pairs_by_flow_scale) - {summary.flow_scale}:  # auto gave pairs across holds a smaller scale
         lines.append("  flow     " + ", ".join(f"{_count(count, 'pair')} at {scale}x"
-                                             for scale, count in sorted(summary.pairs_by_flow_scale.items(), reverse=True)))
+                                             for scale, count in sorted(summary.pairs_by_flow_scale.items(), reverse=True))
+                     + " (pairs across held drawings move further: auto shrinks their flow more)")
     for line in lines:
         console.print(line)
 

@@ -127,6 +127,7 @@ class UpscaleSummary:
     wall_time_s: float
     backend: str
     warnings: tuple[str, ...] = ()
+    flow_scale: str = "1"  # the job's --flow-scale (auto resolved for the width), used for pairs one frame apart
     pairs_by_flow_scale: dict[str, int] = field(default_factory=dict)  # frame pairs interpolated at each --flow-scale
 
     @property
@@ -380,6 +381,7 @@ class UpscaleJob:
             wall_time_s=wallclock.monotonic() - started,
             backend=backend.describe(),
             warnings=tuple(self.warnings),
+            flow_scale=model.flow_scale,
             pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
         )
 

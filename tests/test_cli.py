@@ -101,6 +101,17 @@ def test_odd_frame_size_keeps_its_size_with_full_chroma(clip, tiny_weights, tmp_
     assert_one_line_error(refused, fragment="even frame size")
     assert not (tmp_path / "refused.mp4").exists()
 
+def test_summary_names_the_flow_scale_of_pairs_across_holds(frames_clip, tiny_weights, tmp_path):
+    from helpers_video import pattern_rgb24
+
+    drawings = [pattern_rgb24(index * 2, 640, 16) for index in range(3)]
+    source = frames_clip("twos.mkv", [drawings[i // 2] for i in range(6)], [Fraction(i, 24) for i in range(6)], Fraction(24),
+                         pix_fmt="yuv444p")
+    result = run_cli(source, tmp_path / "out.mkv", "--model", tiny_weights, "--tail", "hold")
+    assert result.exit_code == 0, result.stderr
+    assert "flow at 1x" in result.stderr and "2 pairs at 0.5x" in result.stderr
+
+
 def test_overwrite_replaces_an_existing_output(clip, tiny_weights, tmp_path):
     source = clip("in.mp4", frames=4)
     output = tmp_path / "out.mp4"
