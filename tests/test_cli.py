@@ -86,7 +86,7 @@ def test_report_lists_every_source_frame(clip, tiny_weights, tmp_path):
 
 
 def test_odd_frame_size_keeps_its_size_with_full_chroma(clip, tiny_weights, tmp_path):
-    """x264 refuses 4:2:0 at odd sizes; an odd-sized 4:2:0 source is written 4:4:4 at its own size."""
+    """x264 refuses 4:2:0 at odd sizes; an odd-sized 4:2:0 source is written 4:4:4 at its own size by it."""
     source = clip("odd.mkv", frames=4, width=63, height=47, codec="ffv1")
     output = tmp_path / "out.mp4"
     result = run_cli(source, output, "--factor", "2", "--model", tiny_weights, "-q")
@@ -97,8 +97,12 @@ def test_odd_frame_size_keeps_its_size_with_full_chroma(clip, tiny_weights, tmp_
     with av.open(str(output)) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.name, stream.codec_context.format.name) == ("h264", "yuv444p")
+    lossless = tmp_path / "lossless.mkv"  # FFV1 writes odd-sized 4:2:0 as it is
+    assert run_cli(source, lossless, "--codec", "ffv1", "--model", tiny_weights, "-q").exit_code == 0
+    with av.open(str(lossless)) as container:
+        assert container.streams.video[0].codec_context.format.name == "yuv420p"
     refused = run_cli(source, tmp_path / "refused.mp4", "--pix-fmt", "yuv420p", "--model", tiny_weights)
-    assert_one_line_error(refused, fragment="even frame size")
+    assert_one_line_error(refused, fragment="at an odd frame size")
     assert not (tmp_path / "refused.mp4").exists()
 
 def test_summary_names_the_flow_scale_of_pairs_across_holds(frames_clip, tiny_weights, tmp_path):

@@ -117,8 +117,13 @@ def _encoder(name: str) -> av.codec.Codec:
     return codec
 
 
+# Encoders that refuse halved chroma (4:2:0, 4:2:2) at an odd width or height; tried in this PyAV
+# build at 63x47: libx264 and libx265 fail, libsvtav1, ffv1, mpeg4 and libvpx-vp9 write it.
+EVEN_CHROMA_SIZE_ENCODERS = frozenset({"libx264", "libx265"})
+
+
 def _fits_frame_size(pix_fmt: str, width: int, height: int) -> bool:
-    """Whether ``pix_fmt``'s chroma grid divides the frame: x264/x265 refuse 4:2:0 at odd sizes."""
+    """Whether ``pix_fmt``'s chroma grid divides a ``width`` x ``height`` frame evenly."""
     fmt = av.VideoFormat(pix_fmt)
     return fmt.chroma_width(width) * 2 != width + 1 and fmt.chroma_height(height) * 2 != height + 1
 
@@ -126,6 +131,7 @@ def _fits_frame_size(pix_fmt: str, width: int, height: int) -> bool:
 def _pixel_format(settings: EncodeSettings, source: VideoInfo, codec: av.codec.Codec) -> str:
     supported = [fmt.name for fmt in (codec.video_formats or [])]
     size = f"{source.width}x{source.height}"
+    even_only = codec.name in EVEN_CHROMA_SIZE_ENCODERS
     if settings.pix_fmt is not None:
         try:
             av.VideoFormat(settings.pix_fmt)
@@ -136,14 +142,14 @@ def _pixel_format(settings: EncodeSettings, source: VideoInfo, codec: av.codec.C
                 f"encoder {codec.name} cannot write pixel format {settings.pix_fmt!r} "
                 f"(it supports {', '.join(supported)})"
             )
-        if not _fits_frame_size(settings.pix_fmt, source.width, source.height):
-            raise OptionError(f"pixel format {settings.pix_fmt!r} halves the chroma, which needs an even frame size; "
-                              f"this video is {size} (try --pix-fmt yuv444p)")
+        if even_only and not _fits_frame_size(settings.pix_fmt, source.width, source.height):
+            raise OptionError(f"{codec.name} cannot write pixel format {settings.pix_fmt!r}, which halves the chroma, "
+                              f"at an odd frame size; this video is {size} (try --pix-fmt yuv444p)")
         return settings.pix_fmt
     if not supported:
         return source.colour.pix_fmt
-    # An odd-sized frame keeps its size: its chroma is written at full resolution (4:4:4) instead.
-    fitting = [name for name in supported if _fits_frame_size(name, source.width, source.height)]
+    # An odd-sized frame keeps its size: x264/x265 write its chroma at full resolution (4:4:4) instead.
+    fitting = [name for name in supported if not even_only or _fits_frame_size(name, source.width, source.height)]
     return nearest_pix_fmt(source.colour.pix_fmt, fitting or supported)
 
 
