@@ -475,3 +475,63 @@ def test_nonsense_declared_average_rate_is_checked_against_timestamps(tmp_path: 
     with av.open(str(remuxed)) as check:
         assert check.streams.video[0].average_rate != Fraction(24000, 1001)  # the file really is broken
     assert probe(remuxed).average_rate == Fraction(24000, 1001)
+
+
+
+def _write_with_extra_streams(path: Path, rotation: int = 0, cover_art: bool = False, second_video: bool = False,
+                              audio: bool = False) -> Path:
+    """A 6-frame 64x48 clip with a display rotation, an attached picture (MP4), a second video
+    stream and/or AAC audio."""
+    with av.open(str(path), "w") as container:
+        main = container.add_stream("libx264", rate=24)
+        main.width, main.height, main.pix_fmt = 64, 48, "yuv420p"
+        if rotation:
+            main.set_display_rotation(rotation)
+        extra = sound = None
+        if second_video:
+            extra = container.add_stream("libx264", rate=24)
+            extra.width, extra.height, extra.pix_fmt = 32, 32, "yuv420p"
+        if cover_art:
+            art = container.add_stream("mjpeg", rate=1)
+            art.width, art.height, art.pix_fmt = 16, 16, "yuvj420p"
+            art.disposition = av.stream.Disposition.attached_pic
+            picture = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 200, np.uint8), format="rgb24").reformat(format="yuvj420p")
+            container.mux(art.encode(picture))
+            container.mux(art.encode(None))
+        if audio:
+            sound = container.add_stream("aac", rate=48000)
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 30, np.uint8), format="rgb24")
+            container.mux(main.encode(frame))
+            if extra is not None:
+                container.mux(extra.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+            if sound is not None:
+                samples = av.AudioFrame.from_ndarray(np.zeros((1, 2000), np.float32), format="fltp", layout="mono")
+                samples.sample_rate, samples.pts = 48000, index * 2000
+                container.mux(sound.encode(samples))
+        for stream in (main, extra, sound):
+            if stream is not None:
+                container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("audio", [False, True])  # with audio the encoded video is remuxed once more
+def test_display_rotation_is_kept_so_a_phone_video_stays_upright(tmp_path: Path, audio: bool) -> None:
+    source = _write_with_extra_streams(tmp_path / "phone.mp4", rotation=90, audio=audio)
+    assert probe(source).rotation == 90
+    output = copy_through(source, tmp_path / "out.mp4", settings=EncodeSettings())
+    assert probe(output).rotation == 90 and probe(output).audio_streams == int(audio)
+    assert probe(make_clip(tmp_path / "plain.mp4", frames=4)).rotation == 0
+
+
+def test_dropped_cover_art_and_extra_video_streams_are_reported(tmp_path: Path) -> None:
+    for name, options, count, fragment in (("art.mp4", {"cover_art": True}, (1, 0), "cover art"),
+                                           ("two.mkv", {"second_video": True}, (0, 1), "1 more video stream")):
+        source = _write_with_extra_streams(tmp_path / name, **options)
+        info = probe(source)
+        assert (info.attached_pictures, info.other_video_streams) == count
+        warnings: list[str] = []
+        output = copy_through(source, tmp_path / f"out-{name}", warnings=warnings)
+        assert any(fragment in warning for warning in warnings), warnings
+        with av.open(str(output)) as container:
+            assert len(container.streams.video) == 1

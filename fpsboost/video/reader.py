@@ -78,6 +78,9 @@ class VideoInfo:
     audio_streams: int
     subtitle_streams: int
     video_stream_index: int = 0  # index of the decoded stream among all streams of the file
+    rotation: int = 0  # degrees the picture is turned for display (its display matrix; PyAV's frame.rotation)
+    attached_pictures: int = 0  # cover art: video streams of one still picture
+    other_video_streams: int = 0  # further real video streams, besides the one decoded
 
 
 @dataclass
@@ -193,6 +196,17 @@ def _frame_rate(container: av.container.InputContainer, stream: av.video.stream.
     return measured.limit_denominator(1001)
 
 
+def _display_rotation(path: Path, stream_index: int) -> int:
+    """Degrees the stream's picture is turned for display (0 if unknown): its first frame's."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(container.streams[stream_index]):
+                return int(round(frame.rotation or 0))
+    except (av.error.FFmpegError, OSError, ValueError, AttributeError):
+        pass
+    return 0
+
+
 def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     stream = _video_stream(container, path)
     time_base = stream.time_base
@@ -209,6 +223,7 @@ def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     frame_count = stream.frames or (round(duration * rate) if duration else None)
     if stream.codec_context.width <= 0 or stream.codec_context.height <= 0:
         raise InputError(f"cannot read {path}: the video stream has no picture size")
+    attached = sum(1 for video in container.streams.video if video.disposition & av.stream.Disposition.attached_pic)
     return VideoInfo(
         path=path,
         container_format=container.format.name,
@@ -224,6 +239,9 @@ def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
         audio_streams=len(container.streams.audio),
         subtitle_streams=len(container.streams.subtitles),
         video_stream_index=stream.index,
+        rotation=_display_rotation(path, stream.index),
+        attached_pictures=attached,
+        other_video_streams=len(container.streams.video) - 1 - attached,
     )
 
 

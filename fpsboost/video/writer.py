@@ -188,6 +188,11 @@ class VideoWriter:
         if self.rate <= 0:
             raise OptionError(f"output frame rate must be positive, got {rate}")
         _validate_output(self.output_path, source, settings.overwrite)
+        if source.other_video_streams:
+            self.on_warning(f"{source.other_video_streams} more video stream(s) in the input are not written: "
+                            f"only stream #{source.video_stream_index} is converted")
+        if source.attached_pictures:
+            self.on_warning("the input's cover art (an attached picture) is not copied to the output")
         codec_name = settings.codec or (
             DEFAULT_VIDEO_CODEC if self.output_path.suffix.lower() in _X264_CONTAINERS else None
         )
@@ -282,6 +287,8 @@ class VideoWriter:
         context.color_trc = colour.transfer_tag
         if self.source.colour.full_range is False and context.color_range == AVCOL_RANGE_UNSPECIFIED:
             context.color_range = AVCOL_RANGE_MPEG if not av.VideoFormat(self.pix_fmt).is_rgb else 0
+        if self.source.rotation:  # a phone video stays upright: the frames are written as decoded, turned on display
+            stream.set_display_rotation(self.source.rotation)
         return stream
 
     # -- writing ---------------------------------------------------------------------------
@@ -465,6 +472,8 @@ def _remux_once(
         video_src = video_in.streams.video[0]
         video_out = output.add_stream_from_template(video_src)
         video_out.time_base = video_src.time_base
+        if source.rotation:
+            video_out.set_display_rotation(source.rotation)
         plans: dict[int, tuple[_StreamPlan, av.stream.Stream]] = {}
         for stream in media_in.streams:
             if stream.type not in kinds:
