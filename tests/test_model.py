@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fpsboost.data.celgen import CelScene
 from fpsboost.errors import ModelError
 from fpsboost.models.interpolator import CelFlow, CelFlowConfig
 from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, save_weights, weights_dir
@@ -142,3 +143,32 @@ def test_queries_in_chunks_match_one_call(random_model: CelFlow) -> None:
         finally:
             random_model.query_chunk = None
     torch.testing.assert_close(chunked, together, atol=1e-5, rtol=0)
+
+
+def test_dark_pairs_are_stretched_alike_and_lit_pairs_left_alone() -> None:
+    from fpsboost.models.interpolator import MIN_PAIR_CONTRAST, stretch_dark_contrast
+
+    lit = CelScene(3, 48, 64).render(0.0)[None], CelScene(3, 48, 64).render(1.0)[None]
+    assert lit[0].std() > MIN_PAIR_CONTRAST
+    same = stretch_dark_contrast(*lit)
+    assert torch.equal(same[0], lit[0]) and torch.equal(same[1], lit[1])
+    dark = lit[0] * 0.12, lit[1] * 0.12
+    brighter = stretch_dark_contrast(*dark)
+    assert torch.cat(brighter, dim=1).std().item() == pytest.approx(MIN_PAIR_CONTRAST, rel=0.01)
+    gain = (brighter[1] - brighter[0]).abs().sum() / (dark[1] - dark[0]).abs().sum()  # one map for both frames
+    assert torch.allclose(brighter[0] - brighter[1], (dark[0] - dark[1]) * gain, atol=1e-5)
+
+
+@needs_shipped_weights
+def test_a_still_dark_scene_gets_no_motion_from_its_noise() -> None:
+    """Night scenes: before the pair was stretched, noise on a still picture at 0.12 brightness
+    read as 13.5 px of motion on average, and the in-between moved the picture."""
+    network = load_interpolator().eval()
+    picture = CelScene(6, 96, 128).render(3.0) * 0.12
+    generator = torch.Generator().manual_seed(0)
+    noisy = [(picture + torch.randn(picture.shape, generator=generator) / 255).clamp(0, 1)[None] for _ in range(2)]
+    with torch.inference_mode():
+        flows = network.flow_estimator(network.pad(noisy[0]), network.pad(noisy[1]))
+        middle = network(noisy[0], noisy[1], torch.zeros(1, dtype=torch.long), torch.tensor([0.5]))[0]
+    assert flows.flow_0to1.abs().mean().item() < 0.5
+    assert (middle - picture).abs().mean().item() < 1.5 / 255

@@ -22,6 +22,29 @@ from torch import nn
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
+# Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
+# learnt motion on lit scenes and, on a pair whose contrast is a few code values, saw motion in
+# the noise (a still CelScene at 0.12 brightness got flows of 13.5 px on average, 38 px at most).
+# Pairs whose pixel standard deviation is below MIN_PAIR_CONTRAST are stretched up to it, by at
+# most MAX_CONTRAST_GAIN times; lit pairs are untouched. Measured in benchmarks/cadence/RESULTS.md.
+MIN_PAIR_CONTRAST = 0.1
+MAX_CONTRAST_GAIN = 8.0
+
+
+def stretch_dark_contrast(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both frames of each pair under one affine brightness map that lifts a dark pair's contrast
+    (``[B,3,H,W]`` each; identity where the pair's standard deviation reaches MIN_PAIR_CONTRAST).
+
+    The same map for both frames keeps the motion between them; the mean moves towards mid-grey
+    as the gain grows, so a stretched dark pair stays inside the range the estimator knows.
+    """
+    both = torch.cat([image0, image1], dim=1)
+    mean = both.mean(dim=(1, 2, 3), keepdim=True)
+    spread = both.std(dim=(1, 2, 3), keepdim=True)
+    gain = (MIN_PAIR_CONTRAST / spread.clamp(min=1e-4)).clamp(min=1.0, max=MAX_CONTRAST_GAIN)
+    centre = mean + (0.5 - mean) * (1 - 1 / gain)
+    dark = gain > 1  # lit pairs pass through bit for bit
+    return tuple(torch.where(dark, (image - mean) * gain + centre, image) for image in (image0, image1))
 
 
 @dataclass(frozen=True)
@@ -61,7 +84,8 @@ class PairFlowEstimator(nn.Module):
     """Bidirectional flow between I0 and I1, coarse to fine.
 
     Each level sees both images, each warped towards the other by the current flow, and the current
-    flow, all at its own scale, and adds a residual to the flow.
+    flow, all at its own scale, and adds a residual to the flow. Dark pairs are first brightened
+    (:func:`stretch_dark_contrast`).
     """
 
     def __init__(self, config: CelFlowConfig) -> None:
@@ -75,6 +99,7 @@ class PairFlowEstimator(nn.Module):
 
     def forward(self, image0: torch.Tensor, image1: torch.Tensor, keep_intermediate: bool = False) -> PairFlows:
         """``image0``, ``image1``: ``[B,3,H,W]`` in [0,1], H and W divisible by the config's stride."""
+        image0, image1 = stretch_dark_contrast(image0, image1)
         flow = None
         previous_scale = self.scales[0]
         intermediate = []
