@@ -1,0 +1,114 @@
+"""Dark scenes: in-between quality of CelFlow with and without stretching a dark pair's contrast.
+
+    .venv/bin/python benchmarks/dark/run.py [--scenes 8] [--threads 2]
+
+Held-out CelScenes (seeds from ``VALIDATION_SEED_BASE + SYNTHETIC_SEED_OFFSET``, as the quality
+table's) rendered at brightness x1, x0.3 and x0.12 (a night scene), with noise of one 8-bit step
+(sigma) on every frame, as a lossy encode leaves. Two pairs per scene: a *still* one (the same
+picture, fresh noise: a held background) and a *moving* one (times 3 and 4). The in-between at
+t = 0.5 is scored against the clean picture at its time (PSNR, 8-bit peak). Methods: CelFlow as
+shipped (``stretch_dark_contrast`` before the flow estimator), CelFlow with the stretch off
+(``MIN_PAIR_CONTRAST = 0``: how it was before), and the mean of the two frames (exact motion for
+the still pair, a cross-fade for the moving one). Also the mean absolute flow CelFlow estimates on
+the still pairs (ideally 0). Writes results.json and RESULTS.md beside this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fpsboost.data.celgen import CelScene  # noqa: E402
+from fpsboost.data.datasets import VALIDATION_SEED_BASE  # noqa: E402
+from fpsboost.evaluate import SYNTHETIC_SEED_OFFSET, describe_weights, git_commit  # noqa: E402
+from fpsboost.models import interpolator  # noqa: E402
+from fpsboost.models.presets import load_interpolator  # noqa: E402
+
+BRIGHTNESS = (1.0, 0.3, 0.12)
+NOISE_8BIT = 1.0
+HEIGHT, WIDTH = 108, 192
+MOVING_TIMES = (3.0, 4.0)
+
+
+def psnr(image: np.ndarray, truth: np.ndarray) -> float:
+    to_u8 = lambda x: np.round(np.clip(x, 0, 1) * 255)  # noqa: E731
+    return float(10 * np.log10(255.0**2 / max(np.mean((to_u8(image) - to_u8(truth)) ** 2), 1e-10)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenes", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    network = load_interpolator(args.weights).eval()
+    rng = np.random.default_rng(0)
+    shipped_contrast = interpolator.MIN_PAIR_CONTRAST
+    seeds = [VALIDATION_SEED_BASE + SYNTHETIC_SEED_OFFSET + i for i in range(args.scenes)]
+    started = time.perf_counter()
+
+    def noisy(picture: np.ndarray) -> np.ndarray:
+        return np.clip(np.round((picture + rng.normal(0, NOISE_8BIT / 255, picture.shape)) * 255) / 255, 0, 1).astype(np.float32)
+
+    def run(image0: np.ndarray, image1: np.ndarray) -> tuple[np.ndarray, float]:
+        a, b = torch.from_numpy(image0)[None], torch.from_numpy(image1)[None]
+        with torch.inference_mode():
+            middle = network(a, b, torch.zeros(1, dtype=torch.long), torch.tensor([0.5]))[0].numpy()
+            flows = network.flow_estimator(network.pad(a), network.pad(b))
+        return middle, float(flows.flow_0to1.abs().mean())
+
+    rows = []
+    for brightness in BRIGHTNESS:
+        scores: dict[str, list[float]] = {}
+        for seed in seeds:
+            scene = CelScene(seed, HEIGHT, WIDTH)
+            still = scene.render(MOVING_TIMES[0]).numpy() * brightness
+            first, last = (scene.render(t).numpy() * brightness for t in MOVING_TIMES)
+            middle = scene.render(sum(MOVING_TIMES) / 2).numpy() * brightness
+            pairs = {"still": (noisy(still), noisy(still), still), "moving": (noisy(first), noisy(last), middle)}
+            for kind, (image0, image1, truth) in pairs.items():
+                for method, contrast in (("celflow", shipped_contrast), ("celflow-no-stretch", 0.0)):
+                    interpolator.MIN_PAIR_CONTRAST = contrast
+                    output, mean_flow = run(image0, image1)
+                    scores.setdefault(f"{method} {kind}", []).append(psnr(output, truth))
+                    if kind == "still":
+                        scores.setdefault(f"{method} still flow px", []).append(mean_flow)
+                scores.setdefault(f"frame mean {kind}", []).append(psnr((image0 + image1) / 2, truth))
+        interpolator.MIN_PAIR_CONTRAST = shipped_contrast
+        row = {"brightness": brightness, **{name: round(float(np.mean(values)), 3) for name, values in scores.items()}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    results = {"commit": git_commit(), "weights": describe_weights(args.weights), "seeds": seeds, "noise_8bit": NOISE_8BIT,
+               "size": f"{WIDTH}x{HEIGHT}", "seconds": round(time.perf_counter() - started), "rows": rows}
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = ["# Dark scenes: CelFlow with and without stretching a dark pair's contrast", "",
+             f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {args.threads} torch threads, "
+             f"{results['seconds']} s. Made by `benchmarks/dark/run.py` (see its docstring). {len(seeds)} held-out CelScenes "
+             f"at {WIDTH}x{HEIGHT}, noise sigma {NOISE_8BIT:g} 8-bit step; PSNR (dB) of the in-between at t = 0.5; "
+             "flow = CelFlow's mean |F_0->1| on the still pairs (px; ideally 0).", "",
+             "| brightness | pair | CelFlow (shipped) | CelFlow, no stretch (before) | mean of the two frames |",
+             "|---|---|---:|---:|---:|"]
+    for row in rows:
+        for kind in ("still", "moving"):
+            lines.append(f"| x{row['brightness']:g} | {kind} | {row[f'celflow {kind}']:.2f} | {row[f'celflow-no-stretch {kind}']:.2f} | "
+                         f"{row[f'frame mean {kind}']:.2f} |")
+        lines.append(f"| x{row['brightness']:g} | still: flow px | {row['celflow still flow px']:.2f} | "
+                     f"{row['celflow-no-stretch still flow px']:.2f} | 0 |")
+    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
