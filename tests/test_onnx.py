@@ -277,3 +277,19 @@ def test_a_given_onnx_file_keeps_its_scale_for_pairs_across_holds(onnx_file, tmp
     frames0, frames1 = cel_pairs(32, 48, pairs=1)
     with pytest.raises(OptionError, match="one fixed scale"):
         backend.interpolate(frames0, frames1, np.zeros(1, np.int64), TIMESTEPS[:1], flow_scale="0.5")
+
+
+def test_an_export_of_an_older_graph_is_flagged(onnx_file, tmp_path, caplog):
+    """Exports record the graph version; one made before the dark-pair stretch (no version) gets a warning."""
+    from fpsboost.backends.export import GRAPH_VERSION, GRAPH_VERSION_KEY
+
+    assert onnx_metadata(onnx_file)[GRAPH_VERSION_KEY] == str(GRAPH_VERSION)
+    proto = onnx.load(onnx_file)
+    kept = [prop for prop in proto.metadata_props if prop.key != GRAPH_VERSION_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    older = tmp_path / "older.onnx"
+    onnx.save(proto, str(older))
+    with caplog.at_level("WARNING"):
+        OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(older)))
+    assert "older network graph" in caplog.text

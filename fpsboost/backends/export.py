@@ -44,6 +44,11 @@ HASH_CHUNK_BYTES = 1 << 20
 WEIGHTS_HASH_KEY = "weights_sha256"
 PRECISION_KEY = "precision"
 FLOW_DOWNSCALE_KEY = "flow_downscale"  # baked into the graph: one export per --flow-scale
+GRAPH_VERSION_KEY = "graph_version"
+# The network's computation apart from its weights. Raise it whenever forward() changes, so that
+# cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
+# before the flow (models/interpolator.py, stretch_dark_contrast).
+GRAPH_VERSION = 2
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.
@@ -175,6 +180,7 @@ def export_onnx(
             PRECISION_KEY: "fp16 (float32 inputs and outputs)" if fp16 else "fp32",
             WEIGHTS_HASH_KEY: weights_hash,
             FLOW_DOWNSCALE_KEY: str(flow_downscale),
+            GRAPH_VERSION_KEY: str(GRAPH_VERSION),
         }
         onnx.helper.set_model_props(proto, metadata)
         proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps) -> frames"
@@ -215,19 +221,22 @@ def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = Fa
     """The ONNX file to run when the user gave no ``--model``.
 
     The shipped ``weights/celflow-s-v1.onnx`` (fp32, flow at full resolution) when it was exported
-    from the weights in use; otherwise an export of those weights in the cache directory, keyed
-    by their SHA-256, precision and flow downscale and made on first use (the user is told once).
+    from the weights in use by this :data:`GRAPH_VERSION`; otherwise an export of those weights in
+    the cache directory, keyed by their SHA-256, the graph version, precision and flow downscale
+    and made on first use (the user is told once).
     """
     weights_path = Path(weights) if weights else default_weights_path()
     if not weights_path.is_file():
         raise ModelError(f"weights file not found: {weights_path}")
     weights_hash = file_sha256(weights_path)
     shipped = weights_dir() / DEFAULT_ONNX_NAME
-    if not fp16 and flow_downscale == 1 and shipped.is_file() and onnx_metadata(shipped).get(WEIGHTS_HASH_KEY) == weights_hash:
-        return shipped
+    if not fp16 and flow_downscale == 1 and shipped.is_file():
+        metadata = onnx_metadata(shipped)
+        if metadata.get(WEIGHTS_HASH_KEY) == weights_hash and metadata.get(GRAPH_VERSION_KEY) == str(GRAPH_VERSION):
+            return shipped
     precision = "fp16" if fp16 else "fp32"
     flow = "" if flow_downscale == 1 else f"-flow{flow_downscale}"
-    cached = cache_dir() / "onnx" / f"{weights_path.stem}-{weights_hash[:16]}-{precision}{flow}-opset{DEFAULT_OPSET}.onnx"
+    cached = cache_dir() / "onnx" / f"{weights_path.stem}-{weights_hash[:16]}-g{GRAPH_VERSION}-{precision}{flow}-opset{DEFAULT_OPSET}.onnx"
     if not cached.is_file():
         click.echo(f"fpsboost: exporting {weights_path.name} to ONNX once, cached at {cached}", err=True)
         cached.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelError, OptionError
 from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, flow_downscale
-from .export import FLOW_DOWNSCALE_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
+from .export import FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,10 @@ class OnnxBackend(InterpolationBackend):
                                   f"--flow-scale {self.flow_scale} with `fpsboost export --flow-scale {self.flow_scale}`")
             self.flow_scale = FLOW_SCALE_NAMES[baked]
             self._sessions[baked] = session
+            graph = session.get_modelmeta().custom_metadata_map.get(GRAPH_VERSION_KEY, "1")
+            if graph != str(GRAPH_VERSION):
+                logger.warning("%s was exported from an older network graph (%s, now %s): dark scenes may show false "
+                               "motion; export it again with `fpsboost export`", settings.onnx_path, graph, GRAPH_VERSION)
         elif self.flow_scale != "auto":
             self._session_for(flow_downscale(self.flow_scale, 1))
         # With ``auto`` and no model file, each frame width's session is made on first use.
