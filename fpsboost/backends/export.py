@@ -47,8 +47,9 @@ FLOW_DOWNSCALE_KEY = "flow_downscale"  # baked into the graph: one export per --
 GRAPH_VERSION_KEY = "graph_version"
 # The network's computation apart from its weights. Raise it whenever forward() changes, so that
 # cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
-# before the flow (models/interpolator.py, stretch_dark_contrast).
-GRAPH_VERSION = 2
+# before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
+# brought to one brightness first (brightness_change).
+GRAPH_VERSION = 3
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.
