@@ -1,4 +1,4 @@
-"""Dark scenes: in-between quality of CelFlow with and without stretching a dark pair's contrast.
+"""Dark scenes, fades and flashes: CelFlow with and without its photometric handling.
 
     .venv/bin/python benchmarks/dark/run.py [--scenes 8] [--threads 2]
 
@@ -10,7 +10,14 @@ t = 0.5 is scored against the clean picture at its time (PSNR, 8-bit peak). Meth
 shipped (``stretch_dark_contrast`` before the flow estimator), CelFlow with the stretch off
 (``MIN_PAIR_CONTRAST = 0``: how it was before), and the mean of the two frames (exact motion for
 the still pair, a cross-fade for the moving one). Also the mean absolute flow CelFlow estimates on
-the still pairs (ideally 0). Writes results.json and RESULTS.md beside this script.
+the still pairs (ideally 0).
+
+Fades and flashes: the same scenes, lit, where the second frame of the pair is the first one's
+picture faded to x0.7 or flashed half way to white (``0.5 * picture + 0.5``), still or moving
+(times 3 and 4); the truth at t = 0.5 is the brightness half way. CelFlow as shipped
+(``brightness_change`` taken out before the network and put back at t) against CelFlow without it
+(``FADE_MEAN_CHANGE`` = infinity: how it was before) and the mean of the two frames.
+Writes results.json and RESULTS.md beside this script.
 """
 
 from __future__ import annotations
@@ -89,11 +96,34 @@ def main() -> None:
         row = {"brightness": brightness, **{name: round(float(np.mean(values)), 3) for name, values in scores.items()}}
         rows.append(row)
         print(json.dumps(row), flush=True)
+    fade_rows = []
+    shipped_fade = interpolator.FADE_MEAN_CHANGE
+    changes = {"fade x0.7": lambda picture: picture * 0.7, "flash to white": lambda picture: 0.5 * picture + 0.5}
+    for change_name, change in changes.items():
+        scores = {}
+        for seed in seeds:
+            scene = CelScene(seed, HEIGHT, WIDTH)
+            first_still = scene.render(MOVING_TIMES[0]).numpy()
+            first, last = (scene.render(t).numpy() for t in MOVING_TIMES)
+            middle = scene.render(sum(MOVING_TIMES) / 2).numpy()
+            pairs = {"still": (noisy(first_still), noisy(change(first_still)), 0.5 * (first_still + change(first_still))),
+                     "moving": (noisy(first), noisy(change(last)), 0.5 * (middle + change(middle)))}
+            for kind, (image0, image1, truth) in pairs.items():
+                for method, threshold in (("celflow", shipped_fade), ("celflow-no-fade", float("inf"))):
+                    interpolator.FADE_MEAN_CHANGE = threshold
+                    output, _ = run(image0, image1)
+                    scores.setdefault(f"{method} {kind}", []).append(psnr(output, truth))
+                scores.setdefault(f"frame mean {kind}", []).append(psnr((image0 + image1) / 2, truth))
+        interpolator.FADE_MEAN_CHANGE = shipped_fade
+        row = {"change": change_name, **{name: round(float(np.mean(values)), 3) for name, values in scores.items()}}
+        fade_rows.append(row)
+        print(json.dumps(row), flush=True)
     results = {"commit": git_commit(), "weights": describe_weights(args.weights), "seeds": seeds, "noise_8bit": NOISE_8BIT,
-               "size": f"{WIDTH}x{HEIGHT}", "seconds": round(time.perf_counter() - started), "rows": rows}
+               "size": f"{WIDTH}x{HEIGHT}", "seconds": round(time.perf_counter() - started), "rows": rows,
+               "fade_rows": fade_rows}
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = ["# Dark scenes: CelFlow with and without stretching a dark pair's contrast", "",
+    lines = ["# Dark scenes, fades and flashes: CelFlow with and without its photometric handling", "",
              f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {args.threads} torch threads, "
              f"{results['seconds']} s. Made by `benchmarks/dark/run.py` (see its docstring). {len(seeds)} held-out CelScenes "
              f"at {WIDTH}x{HEIGHT}, noise sigma {NOISE_8BIT:g} 8-bit step; PSNR (dB) of the in-between at t = 0.5; "
@@ -106,6 +136,13 @@ def main() -> None:
                          f"{row[f'frame mean {kind}']:.2f} |")
         lines.append(f"| x{row['brightness']:g} | still: flow px | {row['celflow still flow px']:.2f} | "
                      f"{row['celflow-no-stretch still flow px']:.2f} | 0 |")
+    lines += ["", "Fades and flashes (lit; PSNR of the in-between at t = 0.5 against the brightness half way):", "",
+              "| change | pair | CelFlow (shipped) | CelFlow, no fade handling (before) | mean of the two frames |",
+              "|---|---|---:|---:|---:|"]
+    for row in fade_rows:
+        for kind in ("still", "moving"):
+            lines.append(f"| {row['change']} | {kind} | {row[f'celflow {kind}']:.2f} | {row[f'celflow-no-fade {kind}']:.2f} | "
+                         f"{row[f'frame mean {kind}']:.2f} |")
     (out / "RESULTS.md").write_text("\n".join(lines + [""]))
     print("\n".join(lines))
 
