@@ -37,9 +37,10 @@ class MotionStyle:
     # Hard cases added on top of a scene (off in the held-out sets, whose scenes stay as they were):
     small_fast_probability: float = 0.0  # small sprites moving about their own size per frame
     flat_background_probability: float = 0.0  # untextured background, as in many cels
+    moving_text_probability: float = 0.0  # lines of text scrolling over the scene, as end credits do
 
 
-TRAINING_STYLE = MotionStyle(small_fast_probability=0.3, flat_background_probability=0.25)
+TRAINING_STYLE = MotionStyle(small_fast_probability=0.3, flat_background_probability=0.25, moving_text_probability=0.25)
 
 
 @dataclass
@@ -150,6 +151,24 @@ def _text_layer(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     return rgba
 
 
+def _credits_layer(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """RGBA uint8 layer twice the canvas high: 3-10 lines of thin text, outlined or plain, to
+    scroll like end credits or a ticker (celgen's caption text never moves)."""
+    rgba = np.zeros((2 * height, width, 4), np.uint8)
+    scale = rng.uniform(0.3, 0.8) * width / 320
+    spacing = max(int(rng.uniform(1.3, 2.5) * 30 * scale), 6)
+    left = int(rng.uniform(0.02, 0.4) * width)
+    thickness = max(1, int(scale * rng.uniform(1.0, 2.0)))
+    outline = rng.random() < 0.5
+    top = int(rng.uniform(0.05, 0.3) * height)
+    for line in range(rng.integers(3, 11)):
+        text = TEXT_SAMPLES[rng.integers(len(TEXT_SAMPLES))]
+        org = (left + int(rng.uniform(-0.05, 0.05) * width), top + line * spacing)
+        for color, extra in ((((20, 20, 20, 255), 2),) if outline else ()) + (((250, 250, 250, 255), 0),):
+            cv2.putText(rgba, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness + extra, cv2.LINE_AA)
+    return rgba
+
+
 def _to_texture(rgba: np.ndarray) -> torch.Tensor:
     texture = torch.from_numpy(rgba).float().permute(2, 0, 1) / 255.0
     texture[:3] *= texture[3:4]  # premultiplied alpha composites and resamples without dark fringes
@@ -214,6 +233,8 @@ class CelScene:
             self._add_small_fast_sprites(rng, style)
         if rng.random() < style.flat_background_probability:
             self._flatten_background(rng)
+        if rng.random() < style.moving_text_probability:
+            self._add_moving_text(rng, style)
         self._screen = _pixel_grid(0, 0, height, width)  # [H, W, 2] canvas pixels that render() draws
 
     def window(self, left: int, top: int, height: int, width: int) -> "CelScene":
@@ -239,6 +260,16 @@ class CelScene:
                 rng.uniform(0, 2 * np.pi), 0.0, 1.0, 0.0, parallax=1.0,
             )
             self.layers.insert(below_text, layer)
+
+    def _add_moving_text(self, rng: np.random.Generator, style: MotionStyle) -> None:
+        """Text lines on top of everything, moving at one speed: up (credits) or sideways (a ticker)."""
+        speed = style.max_speed * self.width * rng.uniform(0.02, 0.5)
+        direction = np.array([0.0, -1.0]) if rng.random() < 0.7 else np.array([rng.choice([-1.0, 1.0]), 0.0])
+        self.layers.append(Layer(
+            _to_texture(_credits_layer(rng, self.height, self.width)),
+            np.array([self.width / 2, self.height * rng.uniform(0.6, 1.2)]), speed * direction, np.zeros(2),
+            0.0, 0.0, 1.0, 0.0, parallax=0.0,
+        ))
 
     def _flatten_background(self, rng: np.random.Generator) -> None:
         """Replace the farthest background by a flat colour or a plain vertical gradient."""
