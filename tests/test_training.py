@@ -33,6 +33,26 @@ def test_exact_flow_reconstructs_the_in_between() -> None:
     assert sum(warped_error) < 0.6 * sum(still_error)
 
 
+def test_training_scenes_can_scroll_text_whose_exact_flow_is_its_speed() -> None:
+    """TRAINING_STYLE adds credits-like moving text on some scenes (the held-out style never does);
+    the generator's flow on the text is the text layer's own velocity."""
+    from fpsboost.data.celgen import TRAINING_STYLE
+
+    with_text = []
+    for seed in range(14):
+        scene = CelScene(seed, 48, 64, TRAINING_STYLE)
+        top = scene.layers[-1]
+        if top.parallax == 0.0 and top.texture.shape[1] == 2 * 48:  # the credits layer is twice the canvas high
+            with_text.append((seed, scene, top))
+    assert 2 <= len(with_text) <= 10  # seeds 0, 6 and 10
+    for seed, scene, text in with_text:
+        assert not any(layer.texture.shape[1] == 2 * 48 and layer.parallax == 0.0 for layer in CelScene(seed, 48, 64).layers)
+        flow = scene.flow(0.0, 1.0)
+        opaque = scene._sample(text, scene._texture_coords(text, 0.0))[3] > 0.99
+        if opaque.any():
+            assert torch.allclose(flow[:, opaque].mean(dim=1), torch.tensor(text.velocity, dtype=torch.float32), atol=0.05)
+
+
 def test_training_resumes_from_its_checkpoint(tmp_path) -> None:
     settings = TrainSettings(out_dir=str(tmp_path), steps=2, batch_size=2, crop=64, loader_workers=0, threads=1,
                              log_every=1, validate_every=2, checkpoint_every=1, validation_samples=2, warmup_steps=1)
