@@ -44,7 +44,7 @@ def test_training_scenes_can_scroll_text_whose_exact_flow_is_its_speed() -> None
         top = scene.layers[-1]
         if top.parallax == 0.0 and top.texture.shape[1] == 2 * 48:  # the credits layer is twice the canvas high
             with_text.append((seed, scene, top))
-    assert 2 <= len(with_text) <= 10  # seeds 0, 6 and 10
+    assert 2 <= len(with_text) <= 10  # seeds 2 and 9
     for seed, scene, text in with_text:
         assert not any(layer.texture.shape[1] == 2 * 48 and layer.parallax == 0.0 for layer in CelScene(seed, 48, 64).layers)
         flow = scene.flow(0.0, 1.0)
