@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import av
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .data.celgen import TRAINING_STYLE
 from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
 from .errors import InputError, OptionError
 from .models.interpolator import CelFlow, PairFlows
@@ -55,6 +56,7 @@ class TrainSettings:
     flow_weight_decay_steps: int = 15_000
     flow_weight_floor: float = 0.001
     canvas_scale_max: float = 1.0  # synthetic crops come from canvases up to this many crops wide
+    moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None
     real_fraction: float = 0.15
@@ -81,6 +83,8 @@ class TrainSettings:
             raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
         if not 0 <= self.real_fraction <= 1:
             raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
+        if not 0 <= self.moving_text_probability <= 1:
+            raise OptionError(f"--moving-text-probability must be between 0 and 1, got {self.moving_text_probability}")
         if self.canvas_scale_max < 1:
             raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
         if self.learning_rate <= 0 or self.final_learning_rate < 0:
@@ -212,6 +216,7 @@ def train(settings: TrainSettings) -> Path:
     # Seeding by the resume step keeps a resumed run from replaying the samples it already saw.
     stream = InterpolationStream(settings.seed * 1_000_003 + step, settings.crop, settings.timesteps_per_pair,
                                  real_frames, settings.real_fraction if real_frames is not None else 0.0,
+                                 style=replace(TRAINING_STYLE, moving_text_probability=settings.moving_text_probability),
                                  canvas_scale_max=settings.canvas_scale_max)
     loader = DataLoader(stream, batch_size=settings.batch_size, collate_fn=collate,
                         num_workers=settings.loader_workers, prefetch_factor=4 if settings.loader_workers else None,

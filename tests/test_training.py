@@ -34,13 +34,16 @@ def test_exact_flow_reconstructs_the_in_between() -> None:
 
 
 def test_training_scenes_can_scroll_text_whose_exact_flow_is_its_speed() -> None:
-    """TRAINING_STYLE adds credits-like moving text on some scenes (the held-out style never does);
-    the generator's flow on the text is the text layer's own velocity."""
+    """``--moving-text-probability`` adds credits-like moving text on some training scenes (the
+    held-out style never does); the generator's flow on the text is the text layer's own velocity."""
+    from dataclasses import replace
+
     from fpsboost.data.celgen import TRAINING_STYLE
 
+    style = replace(TRAINING_STYLE, moving_text_probability=0.25)
     with_text = []
     for seed in range(14):
-        scene = CelScene(seed, 48, 64, TRAINING_STYLE)
+        scene = CelScene(seed, 48, 64, style)
         top = scene.layers[-1]
         if top.parallax == 0.0 and top.texture.shape[1] == 2 * 48:  # the credits layer is twice the canvas high
             with_text.append((seed, scene, top))

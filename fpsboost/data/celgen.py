@@ -40,7 +40,7 @@ class MotionStyle:
     moving_text_probability: float = 0.0  # lines of text scrolling over the scene, as end credits do
 
 
-TRAINING_STYLE = MotionStyle(small_fast_probability=0.3, flat_background_probability=0.25, moving_text_probability=0.25)
+TRAINING_STYLE = MotionStyle(small_fast_probability=0.3, flat_background_probability=0.25)  # moving text: --moving-text-probability
 
 
 @dataclass
