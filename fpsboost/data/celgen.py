@@ -1,7 +1,8 @@
 """Procedural cel animation with exact ground truth at any time.
 
 A :class:`CelScene` is a stack of layers (painted backgrounds, cel-shaded sprites with outlines,
-static text) with analytic motion: translation with acceleration, rotation, scaling, a non-rigid
+static caption text, and with ``MotionStyle.moving_text_probability`` lines of text scrolling like
+credits) with analytic motion: translation with acceleration, rotation, scaling, a non-rigid
 sinusoidal deformation, a camera pan and zoom with parallax, and global brightness changes
 (flashes, fades). Because motion is analytic, the scene renders the frame at any real time t and
 the optical flow between any two times, so every in-between (and every future frame) is known.
