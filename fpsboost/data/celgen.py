@@ -140,15 +140,25 @@ def _painted_background(rng: np.random.Generator, height: int, width: int) -> np
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+TEXT_FILL = (250, 250, 250, 255)
+TEXT_OUTLINE = (20, 20, 20, 255)
+TEXT_OUTLINE_EXTRA_PX = 2  # the outline is drawn this much thicker, under the fill
+
+
+def _draw_text(rgba: np.ndarray, text: str, org: tuple[int, int], scale: float, thickness: int, outline: bool) -> None:
+    """White text on ``rgba`` (in place), over a dark outline when ``outline``."""
+    strokes = ((TEXT_OUTLINE, TEXT_OUTLINE_EXTRA_PX),) if outline else ()
+    for color, extra in strokes + ((TEXT_FILL, 0),):
+        cv2.putText(rgba, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness + extra, cv2.LINE_AA)
+
+
 def _text_layer(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """RGBA uint8 canvas-sized layer with static caption text (white with a dark outline)."""
     rgba = np.zeros((height, width, 4), np.uint8)
     text = TEXT_SAMPLES[rng.integers(len(TEXT_SAMPLES))]
     scale = rng.uniform(0.4, 1.0) * width / 320
     org = (int(rng.uniform(0.02, 0.4) * width), int(rng.uniform(0.15, 0.95) * height))
-    thickness = max(1, int(scale * 2))
-    for color, extra in (((20, 20, 20, 255), 2), ((250, 250, 250, 255), 0)):
-        cv2.putText(rgba, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness + extra, cv2.LINE_AA)
+    _draw_text(rgba, text, org, scale, max(1, int(scale * 2)), outline=True)
     return rgba
 
 
@@ -164,9 +174,7 @@ def _credits_layer(rng: np.random.Generator, height: int, width: int) -> np.ndar
     top = int(rng.uniform(0.05, 0.3) * height)
     for line in range(rng.integers(3, 11)):
         text = TEXT_SAMPLES[rng.integers(len(TEXT_SAMPLES))]
-        org = (left + int(rng.uniform(-0.05, 0.05) * width), top + line * spacing)
-        for color, extra in ((((20, 20, 20, 255), 2),) if outline else ()) + (((250, 250, 250, 255), 0),):
-            cv2.putText(rgba, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness + extra, cv2.LINE_AA)
+        _draw_text(rgba, text, (left + int(rng.uniform(-0.05, 0.05) * width), top + line * spacing), scale, thickness, outline)
     return rgba
 
 
