@@ -347,7 +347,8 @@ class FlowContinuation(nn.Module):
             blurred = torch.cat([gaussian_blur(frame[None], float(step) * self.blur_per_interval)
                                  for frame, step in zip(frames, tau.flatten())])
             # Only what moves is uncertain: still pixels stay sharp, however far ahead.
-            speed = box_filter(flow_back1[context_index], CONTINUATION_LINEAR_SMOOTHING_PX).norm(dim=1, keepdim=True)
+            # Smoothed once per context, then picked per horizon.
+            speed = box_filter(flow_back1, CONTINUATION_LINEAR_SMOOTHING_PX)[context_index].norm(dim=1, keepdim=True)
             frames = torch.lerp(frames, blurred, (speed / CONTINUATION_BLUR_FULL_SPEED_PX).clamp(max=1))
         return frames[:, :, :height, :width].clamp(0, 1)
 
