@@ -38,9 +38,7 @@ def resolve_flow_scale(flow_scale: str, width: int, span: float = 1.0) -> str:
     treats a pair two intervals apart (re-timing across a held drawing) as one twice as wide. On
     such pairs one step below the width's own scale won 0.3-0.5 dB (benchmarks/flow_scale/gap2).
     """
-    if flow_scale != "auto":
-        return FLOW_SCALE_NAMES[flow_downscale(flow_scale, width)]
-    return FLOW_SCALE_NAMES[flow_downscale(flow_scale, round(width * max(span, 1.0)))]
+    return FLOW_SCALE_NAMES[flow_downscale(flow_scale, round(width * max(span, 1.0)))]  # a fixed scale ignores the width
 
 
 @dataclass(frozen=True)
