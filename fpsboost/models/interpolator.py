@@ -24,9 +24,9 @@ from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, ups
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
 # Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
 # learnt motion on lit scenes and, on a pair whose contrast is a few code values, saw motion in
-# the noise (a still CelScene at 0.12 brightness got flows of 13.5 px on average, 38 px at most).
+# the noise (still pairs of held-out scenes at 0.12 brightness: 7.35 px of flow on average).
 # Pairs whose pixel standard deviation is below MIN_PAIR_CONTRAST are stretched up to it, by at
-# most MAX_CONTRAST_GAIN times; lit pairs are untouched. Measured in benchmarks/cadence/RESULTS.md.
+# most MAX_CONTRAST_GAIN times; lit pairs are untouched. Measured in benchmarks/dark/RESULTS.md.
 MIN_PAIR_CONTRAST = 0.1
 MAX_CONTRAST_GAIN = 8.0
 # Fades and flashes change the whole picture's brightness between two frames. The network is asked
