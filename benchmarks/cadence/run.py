@@ -10,7 +10,10 @@ drawing of time 2*floor(k/2), with mild noise like a lossy encode. The clip is u
 Each output frame at time tau is compared with the scene rendered at tau: the smooth motion an
 animator drawing every frame would have produced. Scored frames are the in-betweens: output times
 that are not drawing times and lie before the last drawing (after it, both methods can only hold).
-Interpolators: a linear blend, and the trained CelFlow network when its weights exist.
+Interpolators: a linear blend, the trained CelFlow network when its weights exist, and
+``exact_motion``, the ceiling of warping and blending: it knows the scene, warps both keys by the
+exact motion from the time its keys imply to each key's drawing, and takes per pixel whichever
+warp is closer to the scene at that time (an oracle; no real interpolator can choose better).
 
 Partial holds (``--sets partial``): the camera pans every source frame (background on ones) while
 the characters are drawn on twos. Built from the same scenes: a character layer (celgen's sprites,
@@ -157,6 +160,31 @@ def network_interpolator(weights: Path, flow_scale: str = "auto") -> Interpolato
         return backend.interpolate(a[None], b[None], np.zeros(1, np.int64), np.array([t], np.float32), scale)[0]
 
     return interpolate
+
+
+class ExactMotion:
+    """The warp-and-blend ceiling for one clip (see the module docstring).
+
+    Called like any :data:`Interpolator`; it recognises its keys by identity among the clip's frames.
+    """
+
+    def __init__(self, clip: Clip) -> None:
+        from fpsboost.models.blocks import backward_warp
+
+        self.clip = clip
+        self.warp = backward_warp
+        self.key_of = {id(frame): index for index, frame in enumerate(clip.frames_float)}
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+        scene = self.clip.scene
+        time_a = float(self.clip.drawing_times[self.key_of[id(a)]])
+        time_b = float(self.clip.drawing_times[self.key_of[id(b)]])
+        shown = time_a + t * (time_b - time_a)
+        warped_a = self.warp(torch.from_numpy(a)[None], scene.flow(shown, time_a)[None])[0]
+        warped_b = self.warp(torch.from_numpy(b)[None], scene.flow(shown, time_b)[None])[0]
+        truth = scene.render(shown)
+        pick_a = (warped_a - truth).abs().sum(0, keepdim=True) < (warped_b - truth).abs().sum(0, keepdim=True)
+        return torch.where(pick_a, warped_a, warped_b).numpy()
 
 
 def commit_measured() -> str:
@@ -389,7 +417,8 @@ def print_partial_summary(record: dict) -> None:
 
 def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
     """The full-twos set (see the module docstring); returns its JSON record."""
-    results: dict[str, dict] = {name: {"naive": [], "retimed": []} for name in interpolators}
+    names = [*interpolators, "exact_motion"]
+    results: dict[str, dict] = {name: {"naive": [], "retimed": []} for name in names}
     key_check = []
     timing: dict[str, list[float]] = {"naive": [], "retimed": []}
     for seed in args.seeds:
@@ -400,7 +429,7 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
         truth: dict = {}
         timing["naive"].append(timing_error(clip, naive_keys, args.factor))
         timing["retimed"].append(timing_error(clip, retimed_keys, args.factor))
-        for name, interpolate in interpolators.items():
+        for name, interpolate in {**interpolators, "exact_motion": ExactMotion(clip)}.items():
             naive = score(clip, naive_keys, args.factor, interpolate, truth)
             retimed = score(clip, retimed_keys, args.factor, interpolate, truth)
             results[name]["naive"].append(float(np.mean(naive)))

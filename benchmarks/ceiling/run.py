@@ -1,0 +1,175 @@
+"""What limits in-between quality: how far warp-and-blend can go on the held-out synthetic set.
+
+    .venv/bin/python benchmarks/ceiling/run.py [--weights PATH] [--pairs 45] [--threads 2]
+
+The quality table's synthetic pairs (480x270, seeds from ``VALIDATION_SEED_BASE +
+SYNTHETIC_SEED_OFFSET``, equal thirds per motion split, t = 0.25/0.5/0.75) have exact motion:
+:meth:`CelScene.flow` gives, for every pixel of the frame at time t, where it is at times 0 and
+1 (also where it is hidden there). So each step of "warp both frames to t, then blend" can be
+replaced by its exact or best possible version, one at a time:
+
+* the **flows** from t to each frame: CelFlow's (after its per-timestep refinement), OpenCV
+  DIS's pair flows under linear motion (the quality table's baseline), or the exact ones;
+* the **blend**: CelFlow's learnt mask and colour residual, the plain ``(1 - t, t)`` blend, or an
+  *oracle mask* that takes, per pixel, whichever warped frame is closer to the truth (it peeks
+  at the answer, so no method can pick better between the two warps).
+
+``exact t-flows + oracle mask`` is therefore the ceiling of any method that only warps the two
+frames and chooses between them: what is left is what neither frame shows (disocclusions,
+objects entering, flashes) and resampling blur. Decomposed variants call the flow estimator and
+synthesiser directly, without ``CelFlow.forward``'s fade handling (4 of the 45 pairs fade or
+flash). Frames are rounded to 8 bits and PSNR measured on 8-bit values, as in the quality table. Writes results.json and RESULTS.md beside
+this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fpsboost.data.celgen import CelScene  # noqa: E402
+from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, QualitySettings, _start_time,  # noqa: E402
+                               describe_weights, git_commit, motion_split, scene_motion, synthetic_seeds)
+from fpsboost.models.blocks import backward_warp  # noqa: E402
+from fpsboost.models.interpolator import CelFlow, PairFlows, linear_motion_flows  # noqa: E402
+from fpsboost.models.presets import load_interpolator  # noqa: E402
+
+WIDTH, HEIGHT = 480, 270
+DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+# (label, what it is) in table order
+VARIANTS = [
+    ("celflow", "CelFlow as shipped (its flows, learnt mask and residual, fade handling)"),
+    ("celflow_flows_plain_blend", "CelFlow's t-flows, plain (1 - t, t) blend instead of its mask and residual"),
+    ("celflow_flows_oracle_mask_half", "CelFlow's t-flows, oracle mask at half resolution (the synthesiser's)"),
+    ("celflow_flows_oracle_mask", "CelFlow's t-flows, oracle mask at full resolution"),
+    ("dis_plain_blend", "DIS pair flows, linear motion, plain blend (the quality table's DIS baseline)"),
+    ("dis_flows_celflow_synthesis", "DIS pair flows through CelFlow's synthesiser"),
+    ("exact_pair_flows_oracle_mask", "exact pair flows under linear motion (CelFlow's starting point), oracle mask"),
+    ("exact_t_flows_plain_blend", "exact t-flows, plain blend"),
+    ("exact_t_flows_oracle_mask", "exact t-flows, oracle mask: the warp-and-blend ceiling"),
+]
+
+
+def psnr_8bit(image: torch.Tensor, truth: torch.Tensor) -> float:
+    """PSNR in dB after rounding both ``[1,3,H,W]`` images in [0,1] to 8 bits."""
+    a, b = (image.clamp(0, 1) * 255).round(), (truth * 255).round()
+    return float(10 * np.log10(255.0 ** 2 / max(float(((a - b) ** 2).mean()), 1e-10)))
+
+
+def grey_u8(image: torch.Tensor) -> np.ndarray:
+    """[1,3,H,W] float in [0,1] -> [H,W] uint8 luma."""
+    rgb = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def oracle_blend(warped0: torch.Tensor, warped1: torch.Tensor, truth: torch.Tensor, half: bool = False) -> torch.Tensor:
+    """Per pixel the warped frame closer to the truth; ``half``: that choice pooled to half resolution and back."""
+    pick0 = ((warped0 - truth).abs().sum(1, keepdim=True) < (warped1 - truth).abs().sum(1, keepdim=True)).float()
+    if half:
+        pick0 = F.interpolate(F.avg_pool2d(pick0, 2), scale_factor=2.0, mode="bilinear", align_corners=False)
+    return pick0 * warped0 + (1 - pick0) * warped1
+
+
+def render_8bit(scene: CelScene, time: float) -> torch.Tensor:
+    """``[1,3,H,W]`` frame at ``time``, rounded to 8 bits as the quality table's frames are."""
+    return (scene.render(time)[None] * 255).round() / 255
+
+
+def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Callable[[float, torch.Tensor], dict]:
+    """Per-pair work done once; returns ``frames_at(t, truth) -> {variant: [1,3,H,W]}``."""
+    image0, image1 = render_8bit(scene, start), render_8bit(scene, start + 1.0)
+    padded0, padded1 = network.pad(image0), network.pad(image1)
+    pad_rows, pad_cols = padded0.shape[-2] - HEIGHT, padded0.shape[-1] - WIDTH
+
+    def pad(flow: np.ndarray | torch.Tensor) -> torch.Tensor:
+        flow = torch.as_tensor(flow)
+        return F.pad(flow, (0, pad_cols, 0, pad_rows), mode="replicate")
+
+    def crop(image: torch.Tensor) -> torch.Tensor:
+        return image[:, :, :HEIGHT, :WIDTH]
+
+    dis_0to1 = torch.from_numpy(dis.calc(grey_u8(image0), grey_u8(image1), None).transpose(2, 0, 1))[None]
+    dis_1to0 = torch.from_numpy(dis.calc(grey_u8(image1), grey_u8(image0), None).transpose(2, 0, 1))[None]
+    celflow_pair = network.flow_estimator(padded0, padded1)
+    dis_pair = PairFlows(pad(dis_0to1), pad(dis_1to0))
+    exact_0to1, exact_1to0 = scene.flow(start, start + 1.0)[None], scene.flow(start + 1.0, start)[None]
+    only_pair = torch.zeros(1, dtype=torch.long)
+
+    def frames_at(t: float, truth: torch.Tensor) -> dict[str, torch.Tensor]:
+        time = torch.tensor([t])
+        out: dict[str, torch.Tensor] = {"celflow": network(image0, image1, only_pair, time)}
+        synthesised, flow_t0, flow_t1 = network.synthesizer(padded0, padded1, celflow_pair, only_pair, time)
+        warped0, warped1 = crop(backward_warp(padded0, flow_t0)), crop(backward_warp(padded1, flow_t1))
+        out["celflow_flows_plain_blend"] = (1 - t) * warped0 + t * warped1
+        out["celflow_flows_oracle_mask_half"] = oracle_blend(warped0, warped1, truth, half=True)
+        out["celflow_flows_oracle_mask"] = oracle_blend(warped0, warped1, truth)
+        dis_t0, dis_t1 = linear_motion_flows(dis_0to1, dis_1to0, time.view(1, 1, 1, 1))
+        out["dis_plain_blend"] = (1 - t) * backward_warp(image0, dis_t0) + t * backward_warp(image1, dis_t1)
+        out["dis_flows_celflow_synthesis"] = crop(network.synthesizer(padded0, padded1, dis_pair, only_pair, time)[0])
+        linear_t0, linear_t1 = linear_motion_flows(exact_0to1, exact_1to0, time.view(1, 1, 1, 1))
+        out["exact_pair_flows_oracle_mask"] = oracle_blend(backward_warp(image0, linear_t0), backward_warp(image1, linear_t1), truth)
+        exact0 = backward_warp(image0, scene.flow(start + t, start)[None])
+        exact1 = backward_warp(image1, scene.flow(start + t, start + 1.0)[None])
+        out["exact_t_flows_plain_blend"] = (1 - t) * exact0 + t * exact1
+        out["exact_t_flows_oracle_mask"] = oracle_blend(exact0, exact1, truth)
+        return out
+
+    return frames_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=None, help="interpolator weights (default: the shipped ones)")
+    parser.add_argument("--pairs", type=int, default=45)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    network = load_interpolator(args.weights).eval()
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    seeds, notes = synthetic_seeds(QualitySettings(synthetic_pairs=args.pairs, width=WIDTH, height=HEIGHT))
+    scores: dict[str, dict[str, list[float]]] = {name: {split: [] for split in MOTION_SPLITS} for name, _ in VARIANTS}
+    for seed in seeds:
+        scene = CelScene(seed, HEIGHT, WIDTH)
+        start = _start_time(seed)
+        split = motion_split(scene_motion(seed, WIDTH, HEIGHT))
+        with torch.inference_mode():
+            frames_at = pair_variants(network, dis, scene, start)
+            for t in QUALITY_TIMESTEPS:
+                truth = render_8bit(scene, start + t)
+                for name, frame in frames_at(t, truth).items():
+                    scores[name][split].append(psnr_8bit(frame, truth))
+    rows = []
+    for name, description in VARIANTS:
+        by_split = scores[name]
+        row = {"variant": name, "description": description,
+               "all": round(float(np.mean([v for values in by_split.values() for v in values])), 2)}
+        row.update({split: round(float(np.mean(values)), 2) for split, values in by_split.items()})
+        rows.append(row)
+    weights = describe_weights(args.weights)
+    results = {"commit": git_commit(), "weights": weights, "size": [WIDTH, HEIGHT], "pairs": len(seeds),
+               "timesteps": list(QUALITY_TIMESTEPS), "notes": notes, "rows": rows}
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = ["| variant | all | " + " | ".join(MOTION_SPLITS) + " |", "|---|---:|" + "---:|" * len(MOTION_SPLITS)]
+    for row in rows:
+        lines.append(f"| {row['description']} | {row['all']:.2f} | " + " | ".join(f"{row[s]:.2f}" for s in MOTION_SPLITS) + " |")
+    print(f"commit {results['commit']}, weights {weights.get('version', '?')}, {len(seeds)} pairs at {WIDTH}x{HEIGHT}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
