@@ -30,6 +30,13 @@ Decisions, per source frame:
   and "shifts" it by up to 0.4 pixels, at most 2 %. A pan of 0.1 pixels per frame over a lit
   background measures 0.1 pixels and explains 25 % or more with noise of one 8-bit step; a dim,
   low-contrast pan that slow is lost in the noise and is still called held (as before).
+* **cadence prior**: a low-rate codec redraws a held picture's edges a fraction of a pixel off,
+  beyond what the block rule forgives (x265 at CRF 28-32 on 320x180 broke up to 20 of 24 holds).
+  Once the shot's last three drawings came n frames apart (on twos or threes), the n - 1 frames
+  after the latest are expected holds, and there a change of up to ``cadence_hold_share`` of the
+  smaller of the last two drawings' changes is damage, not a drawing. The price: an element
+  animated on ones whose step is that small (a small dot, beside characters on twos) is held and
+  re-timed with the characters.
 * **new drawing**: a key. If the previous drawing was held longer than ``max_hold_frames`` it is
   a *still*, not a slow cadence: its last frame becomes a key too (with ``cut_before=True``, which
   makes the planner hold the still exactly) so motion resumes at the right time instead of
@@ -95,6 +102,14 @@ PAN_EXPLAINED_SHARE = 0.18
 # Directions with less than this share of the strongest gradient energy are not measured (a frame of
 # parallel stripes shows no motion along them): the aperture problem, solved by a pseudo-inverse.
 SHIFT_SOLVE_RCOND = 1e-3
+# The cadence prior (CadenceSettings.cadence_hold_share): once the shot's last three drawings came
+# n frames apart (2 <= n <= max_hold_frames), the n - 1 frames after the latest are expected holds,
+# and there a change of up to this share of the smaller of the last two drawings' own changes is
+# codec damage, not a drawing. Lossy codecs at low rates redraw a held picture's edges a fraction of
+# a pixel off: x264 at CRF 32 on 320x180 changed held frames by up to 2.2 where the limit was about
+# 1-2, while every drawing changed by 12 or more (benchmarks/cadence/codec_holds.py).
+DEFAULT_CADENCE_HOLD_SHARE = 0.3
+CADENCE_DRAWINGS = 3  # drawings (two intervals) that must agree before the prior applies
 DEFAULT_SCENE_THRESHOLD = 0.35
 DEFAULT_CUT_JUMP_RATIO = 3.0
 
@@ -133,6 +148,14 @@ class CadenceSettings:
     0 turns this off.
     ``brightness_shift``: two frames whose mean luma differs by more than this (8-bit units) are
     never the same drawing, however evenly spread the change is (a fade).
+    ``cadence_hold_share``: where the shot's cadence says a frame should be a hold (its last three
+    drawings came the same 2 or more frames apart, and this frame comes before the next drawing
+    is due), it is one while its change stays under this share of the smaller of the last two
+    drawings' changes (or the usual limit, if higher): a low-rate codec redraws held edges a
+    fraction of a pixel off. A key whose change is that small anyway (a damaged hold before the
+    cadence was known, or one the pan or brightness rule kept) is not one of the cadence's
+    drawings, so one miss does not end the cadence. A change of cadence to ones is seen a frame
+    late if its first step is that small. 0 turns this off.
     ``max_hold_frames``: a drawing shown longer than this is a still, not a cadence: motion after it
     starts from the still's last frame instead of being interpolated from seconds back.
     ``scene_threshold``: cut score (0..1, colour-histogram and structural change combined) above
@@ -149,6 +172,7 @@ class CadenceSettings:
     requantisation_shift: float = DEFAULT_REQUANTISATION_SHIFT
     pan_shift_px: float = DEFAULT_PAN_SHIFT_PX
     brightness_shift: float = DEFAULT_BRIGHTNESS_SHIFT
+    cadence_hold_share: float = DEFAULT_CADENCE_HOLD_SHARE
     cut_jump_ratio: float = DEFAULT_CUT_JUMP_RATIO
 
     def __post_init__(self) -> None:
@@ -168,6 +192,8 @@ class CadenceSettings:
             raise OptionError(f"pan shift must be >= 0 (0: off), got {self.pan_shift_px}")
         if self.brightness_shift < 0:
             raise OptionError(f"brightness shift must be >= 0, got {self.brightness_shift}")
+        if not 0 <= self.cadence_hold_share < 1:
+            raise OptionError(f"cadence hold share must be >= 0 (0: off) and < 1, got {self.cadence_hold_share}")
         if self.max_hold_frames < 1:
             raise OptionError(f"max hold frames must be >= 1, got {self.max_hold_frames}")
         if self.cut_jump_ratio < 1:
@@ -418,6 +444,9 @@ class CadenceAnalyzer:
         self._previous_signature: FrameSignature | None = None
         self._previous_record: FrameRecord | None = None
         self._recent_cut_scores: deque[float] = deque(maxlen=CUT_HISTORY_FRAMES)
+        # The shot's latest drawings for the cadence prior: (frame index, its change from the drawing
+        # before, None for the shot's first); keys the prior calls damage are left out.
+        self._cadence_drawings: deque[tuple[int, float | None]] = deque(maxlen=CADENCE_DRAWINGS)
         self._cut_indices: list[int] = []
         self._finished = False
 
@@ -475,10 +504,11 @@ class CadenceAnalyzer:
         from_previous = block_change(self._previous_signature, signature, *tolerances)
         record.change_from_key = from_key.largest
         record.change_from_previous = from_previous.largest
-        record.hold_limit = self._hold_limit(key_signature, signature, from_key)
+        expected_hold_limit = self._expected_hold_limit(record.index)
+        record.hold_limit = max(self._hold_limit(key_signature, signature, from_key), expected_hold_limit)
         same_drawing = (
             from_key.largest <= record.hold_limit
-            and from_previous.largest <= self._hold_limit(self._previous_signature, signature, from_previous)
+            and from_previous.largest <= max(self._hold_limit(self._previous_signature, signature, from_previous), expected_hold_limit)
             and from_key.brightness <= self.settings.brightness_shift
         )
         if same_drawing:
@@ -512,7 +542,33 @@ class CadenceAnalyzer:
         """Largest block change (8-bit units) that still counts as the same drawing for this pair."""
         return max(self.settings.hold_threshold, self.settings.noise_margin * min(change.noise_floor, NOISE_FLOOR_CAP))
 
+    def _recent_drawing_changes(self) -> list[float]:
+        """The changes that started the shot's last two cadence drawings (where known)."""
+        return [change for _, change in list(self._cadence_drawings)[-2:] if change is not None]
+
+    def _expected_hold_limit(self, index: int) -> float:
+        """The cadence prior's hold limit for frame ``index`` (see ``CadenceSettings.cadence_hold_share``):
+        the damage limit where the shot's cadence expects a hold, else 0."""
+        drawings = self._cadence_drawings
+        if len(drawings) < CADENCE_DRAWINGS:
+            return 0.0
+        intervals = {later[0] - earlier[0] for earlier, later in zip(drawings, list(drawings)[1:])}
+        interval = intervals.pop() if len(intervals) == 1 else 0
+        changes = self._recent_drawing_changes()
+        if not 2 <= interval <= self.settings.max_hold_frames or index - drawings[-1][0] >= interval or not changes:
+            return 0.0
+        return self.settings.cadence_hold_share * min(changes)
+
     def _make_key(self, record: FrameRecord, signature: FrameSignature, cut_before: bool) -> Keyframe:
+        if cut_before:  # a new shot, or motion resuming after a still: no cadence yet
+            self._cadence_drawings.clear()
+        change = record.change_from_key if self._cadence_drawings else None
+        # A key changed this little next to the shot's drawings is damage the prior could not hold yet
+        # (or a pan): it is not a drawing of the cadence. Measured against the larger of the last two
+        # changes, so a damaged hold taken for a drawing before the cadence was known does not set the scale.
+        damage = self.settings.cadence_hold_share * max(self._recent_drawing_changes(), default=0.0)
+        if change is None or change > damage:
+            self._cadence_drawings.append((record.index, change))
         record.is_key = True
         record.cut_before = cut_before
         record.drawing = record.index

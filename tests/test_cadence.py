@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -185,6 +187,50 @@ def test_shipped_sample_clip_has_one_key_per_drawing_the_generator_drew() -> Non
     assert analyzer.summary().frames == generator.FRAMES
     assert key_indices(keys) == sample_drawing_starts(generator)
     assert [key.index for key in keys if key.cut_before] == [generator.CUT_FRAME]
+
+
+def encode_sample_pictures(path: Path, crf: int) -> Path:
+    """The sample clip's clean pictures through x264 at ``crf`` (one thread: the same bits on every machine)."""
+    generator = sample_generator()
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=generator.RATE, options={"crf": str(crf), "threads": "1"})
+        stream.width, stream.height, stream.pix_fmt = generator.WIDTH, generator.HEIGHT, "yuv420p"
+        for index, picture in enumerate(generator.render_frames()):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = index, 1 / generator.RATE
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_held_frames_damaged_by_a_low_rate_codec_are_holds_where_the_cadence_expects_them(tmp_path: Path) -> None:
+    """At CRF 32 x264 redraws held edges a fraction of a pixel off, beyond the block rule's limit;
+    the cadence prior (the shot has been on twos) still calls them holds, and nothing else."""
+    generator = sample_generator()
+    path = encode_sample_pictures(tmp_path / "crf32.mkv", crf=32)
+
+    def keys_with(settings: CadenceSettings) -> list[Keyframe]:
+        analyzer, keys = CadenceAnalyzer(settings), []
+        with VideoReader(path) as reader:
+            for frame in reader:
+                keys.extend(analyzer.push(frame.index, frame.time, frame.rgb))
+        return keys + analyzer.finish()
+
+    keys = keys_with(CadenceSettings())
+    assert key_indices(keys) == sample_drawing_starts(generator)
+    assert [key.index for key in keys if key.cut_before] == [generator.CUT_FRAME]
+    without_prior = key_indices(keys_with(CadenceSettings(cadence_hold_share=0)))
+    missed_holds = set(without_prior) - set(sample_drawing_starts(generator))
+    assert missed_holds  # what the prior is for: the block rule alone breaks some of these holds
+    assert set(without_prior) >= set(sample_drawing_starts(generator))
+
+
+def test_cadence_prior_does_not_hide_a_switch_to_ones_with_full_steps(scene: CelScene) -> None:
+    """Twos, then ones: the first drawing on ones comes where the cadence expected a hold."""
+    pattern = [2] * 4 + [1] * 6
+    frames = cel_frames(scene, on_cadence(pattern), noise_8bit=1.0)
+    _, keys = analyse(frames)
+    assert key_indices(keys) == drawing_starts(pattern)
 
 
 def test_blocks_requantised_by_the_codec_in_held_frames_are_still_holds(scene: CelScene) -> None:
