@@ -188,6 +188,10 @@ class ResilientBackend:
     def describe(self) -> str:
         return self.backend.describe()
 
+    @property
+    def fixed_flow_scale(self) -> bool:
+        return self.backend.fixed_flow_scale
+
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
         flow_scale: str | None = None,
@@ -473,9 +477,9 @@ class UpscaleJob:
 
         def pair_flow_scale(key_a: _KeyImage, key_b: _KeyImage) -> str | None:
             """The pair's own flow scale when ``auto`` asks for a smaller one than the job's (keys
-            further apart than one source frame move further); None: the backend's. A given ONNX
-            file has its scale fixed in the graph, so it keeps it."""
-            if self.model.onnx_path:
+            further apart than one source frame move further); None: the backend's (always, for a
+            model whose scale is fixed, such as a given ONNX file)."""
+            if backend.fixed_flow_scale:
                 return None
             span = float((key_b.time - key_a.time) * info.average_rate)
             scale = resolve_flow_scale(self.model.flow_scale, info.width, span)

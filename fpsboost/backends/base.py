@@ -77,6 +77,8 @@ class InterpolationBackend(ABC):
     name: str = "base"
     device: str = "cpu"
     default_batch_size: int = 1
+    # True when the model fixes its own flow scale (a given ONNX file): callers must not ask for another.
+    fixed_flow_scale: bool = False
 
     @abstractmethod
     def interpolate(

@@ -131,6 +131,7 @@ class OnnxBackend(InterpolationBackend):
         self.settings = settings
         self.cpu_threads = cpu_threads
         self.flow_scale = settings.flow_scale
+        self.fixed_flow_scale = bool(settings.onnx_path)
         self._sessions: dict[int, Any] = {}  # flow downscale -> session (the factor is fixed in each graph)
         # What a session will be asked for; replaced by what it got once one is open.
         self.providers = [name if isinstance(name, str) else name[0] for name in provider_list(self.device, self.precision)]
@@ -159,7 +160,7 @@ class OnnxBackend(InterpolationBackend):
     def _session_for(self, factor: int) -> Any:
         """The session whose graph shrinks pairs ``factor`` times for flow (exported on first use)."""
         if factor not in self._sessions:
-            if self.settings.onnx_path:  # never swap the user's graph for one exported from other weights
+            if self.fixed_flow_scale:  # never swap the user's graph for one exported from other weights
                 raise OptionError(f"{self.settings.onnx_path} estimates flow at one fixed scale ({self.flow_scale}x), "
                                   f"not at 1/{factor}")
             path = default_onnx_model(self.settings.weights, fp16=self.precision == "fp16", flow_downscale=factor)
