@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import av
 import numpy as np
@@ -157,35 +157,53 @@ def _colour(stream: av.video.stream.VideoStream) -> ColourInfo:
 
 RATE_PROBE_PACKETS = 48  # packets whose timestamps check the declared rate
 RATE_AGREEMENT = Fraction(1, 50)  # a declared rate within 2 % of the measured spacing is trusted
+FIRST_FRAME_PACKET_LIMIT = 4 * RATE_PROBE_PACKETS  # a decoder that has shown no frame by then gives rotation 0
 
 
-def _measured_rate(path: Path, stream_index: int) -> Fraction | None:
-    """1 / median spacing of the first packets' timestamps, or None when too few have one."""
+class _FirstPackets(NamedTuple):
+    """What one pass over a stream's first packets tells beyond its header."""
+
+    measured_rate: Fraction | None  # 1 / median timestamp spacing; None when too few packets have one
+    rotation: int  # degrees the first decoded frame is turned for display (its display matrix); 0 if unknown
+
+
+def _scan_first_packets(path: Path, stream_index: int) -> _FirstPackets:
+    """Timestamps of the first ``RATE_PROBE_PACKETS`` packets and the first frame they decode to."""
+    stamps: list[int] = []
+    rotation: int | None = None
+    time_base = None
     try:
         with av.open(str(path)) as container:
             stream = container.streams[stream_index]
-            stamps = []
-            for packet in container.demux(stream):
+            time_base = stream.time_base
+            for packets_seen, packet in enumerate(container.demux(stream), start=1):
+                if packets_seen > FIRST_FRAME_PACKET_LIMIT:
+                    break
                 if packet.pts is not None:
                     stamps.append(packet.pts)
-                if len(stamps) >= RATE_PROBE_PACKETS:
+                if rotation is None:
+                    try:
+                        for frame in packet.decode():
+                            rotation = int(round(frame.rotation or 0))
+                            break
+                    except (av.error.FFmpegError, ValueError, AttributeError):
+                        rotation = 0
+                if len(stamps) >= RATE_PROBE_PACKETS and rotation is not None:
                     break
     except (av.error.FFmpegError, OSError, ValueError):
-        return None
+        pass
     steps = sorted(b - a for a, b in zip(sorted(stamps), sorted(stamps)[1:]) if b > a)
-    if len(steps) < 2 or stream.time_base is None:
-        return None
-    return 1 / (Fraction(steps[len(steps) // 2]) * stream.time_base)
+    measured = None if len(steps) < 2 or time_base is None else 1 / (Fraction(steps[len(steps) // 2]) * time_base)
+    return _FirstPackets(measured, rotation or 0)
 
 
-def _frame_rate(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path) -> Fraction:
-    """The stream's frame rate, checked against its timestamps.
+def _frame_rate(stream: av.video.stream.VideoStream, measured: Fraction | None, path: Path) -> Fraction:
+    """The stream's frame rate, checked against ``measured``, the spacing of its first timestamps.
 
     Remuxed files can declare nonsense average rates (e.g. 24000 for 23.976 fps); the declared
     candidate closest to the real spacing of the first frames wins, else the spacing itself.
     """
     candidates = [Fraction(r) for r in (stream.average_rate, stream.guessed_rate, stream.base_rate) if r and r > 0]
-    measured = _measured_rate(path, stream.index)
     if measured is None:
         if not candidates:
             raise InputError(f"cannot read {path}: the video stream has no frame rate")
@@ -196,23 +214,13 @@ def _frame_rate(container: av.container.InputContainer, stream: av.video.stream.
     return measured.limit_denominator(1001)
 
 
-def _display_rotation(path: Path, stream_index: int) -> int:
-    """Degrees the stream's picture is turned for display (0 if unknown): its first frame's."""
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(container.streams[stream_index]):
-                return int(round(frame.rotation or 0))
-    except (av.error.FFmpegError, OSError, ValueError, AttributeError):
-        pass
-    return 0
-
-
 def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     stream = _video_stream(container, path)
     time_base = stream.time_base
     if time_base is None:
         raise InputError(f"cannot read {path}: the video stream has no time base")
-    rate = _frame_rate(container, stream, path)
+    first_packets = _scan_first_packets(path, stream.index)
+    rate = _frame_rate(stream, first_packets.measured_rate, path)
     start = Fraction(stream.start_time) * time_base if stream.start_time is not None else Fraction(0)
     duration: Fraction | None = None
     if stream.duration:
@@ -239,7 +247,7 @@ def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
         audio_streams=len(container.streams.audio),
         subtitle_streams=len(container.streams.subtitles),
         video_stream_index=stream.index,
-        rotation=_display_rotation(path, stream.index),
+        rotation=first_packets.rotation,
         attached_pictures=attached,
         other_video_streams=len(container.streams.video) - 1 - attached,
     )
