@@ -24,7 +24,6 @@ this script.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -38,15 +37,12 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.synthetic_test_set import HEIGHT, WIDTH, open_synthetic_test_set  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
-from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, QualitySettings, _start_time,  # noqa: E402
-                               describe_weights, git_commit, motion_split, scene_motion, synthetic_seeds)
+from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, _start_time, describe_weights, git_commit,  # noqa: E402
+                               motion_split, scene_motion)
 from fpsboost.models.blocks import backward_warp  # noqa: E402
 from fpsboost.models.interpolator import CelFlow, PairFlows, linear_motion_flows  # noqa: E402
-from fpsboost.models.presets import load_interpolator  # noqa: E402
-
-WIDTH, HEIGHT = 480, 270
-DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 # (label, what it is) in table order
 VARIANTS = [
@@ -130,17 +126,8 @@ def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Calla
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=None, help="interpolator weights (default: the shipped ones)")
-    parser.add_argument("--pairs", type=int, default=45)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    network = load_interpolator(args.weights).eval()
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-    seeds, notes = synthetic_seeds(QualitySettings(synthetic_pairs=args.pairs, width=WIDTH, height=HEIGHT))
+    test_set = open_synthetic_test_set(__doc__, Path(__file__).resolve().parent, default_threads=2)
+    args, network, dis, seeds, notes = test_set.args, test_set.network, test_set.dis, test_set.seeds, test_set.notes
     scores: dict[str, dict[str, list[float]]] = {name: {split: [] for split in MOTION_SPLITS} for name, _ in VARIANTS}
     for seed in seeds:
         scene = CelScene(seed, HEIGHT, WIDTH)
