@@ -34,6 +34,7 @@ from .models.presets import PRESETS, load_interpolator, save_weights
 
 CHARBONNIER_EPSILON = 1e-3
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
+TRAIN_PARTS = ("all", "synthesizer")  # what a run updates
 MIN_CROP = 32  # the network's stride: smaller crops would be mostly padding
 MIN_REAL_TRAINING_FRAMES = 3  # one triplet
 
@@ -57,6 +58,7 @@ class TrainSettings:
     flow_weight_floor: float = 0.001
     canvas_scale_max: float = 1.0  # synthetic crops come from canvases up to this many crops wide
     moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
+    train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None
     real_fraction: float = 0.15
@@ -85,6 +87,8 @@ class TrainSettings:
             raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
         if not 0 <= self.moving_text_probability <= 1:
             raise OptionError(f"--moving-text-probability must be between 0 and 1, got {self.moving_text_probability}")
+        if self.train_parts not in TRAIN_PARTS:
+            raise OptionError(f"unknown --train-parts {self.train_parts!r}: use {', '.join(TRAIN_PARTS)}")
         if self.canvas_scale_max < 1:
             raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
         if self.learning_rate <= 0 or self.final_learning_rate < 0:
@@ -115,15 +119,16 @@ def flow_weight_at(step: int, settings: TrainSettings) -> float:
     return settings.flow_weight_floor + (settings.flow_weight - settings.flow_weight_floor) * fade
 
 
-def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, PairFlows]:
+def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor], train_flow: bool = True) -> tuple[torch.Tensor, PairFlows]:
     """Run the network on a training batch (crops already a multiple of the stride)."""
-    flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=True)
+    with torch.set_grad_enabled(train_flow and torch.is_grad_enabled()):
+        flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=train_flow)
     frames, _, _ = model.synthesizer(batch["image0"], batch["image1"], flows, batch["pair_index"], batch["timesteps"])
     return frames, flows
 
 
 def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, settings: TrainSettings) -> tuple[torch.Tensor, dict[str, float]]:
-    frames, flows = forward_with_flows(model, batch)
+    frames, flows = forward_with_flows(model, batch, train_flow=settings.train_parts == "all")
     target = batch["targets"]
     reconstruction = charbonnier(frames - target)
     (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
@@ -198,7 +203,9 @@ def train(settings: TrainSettings) -> Path:
     log_path, checkpoint_path, best_path = out / "train.log", out / "checkpoint.pt", out / "best.safetensors"
     config = PRESETS[settings.preset]
     model = CelFlow(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    trained = model if settings.train_parts == "all" else model.synthesizer
+    model.flow_estimator.requires_grad_(settings.train_parts == "all")
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
     if settings.init_weights and not checkpoint_path.exists():
         model.load_state_dict(load_interpolator(settings.init_weights).state_dict())  # a bad file: one-line ModelError
@@ -250,7 +257,7 @@ def train(settings: TrainSettings) -> Path:
         loss, parts = training_loss(model, batch, step, settings)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         optimizer.step()
         step += 1
         if step % settings.log_every == 0:

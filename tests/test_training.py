@@ -94,10 +94,25 @@ def test_fine_tuning_starts_from_given_weights_on_wide_canvases(tmp_path) -> Non
     assert "wide_psnr" in validations[-1]["validation"]
 
 
+def test_fine_tuning_the_synthesizer_alone_leaves_the_flow_estimator_as_it_was(tmp_path) -> None:
+    base = TrainSettings(out_dir=str(tmp_path / "base"), steps=1, batch_size=2, crop=64, loader_workers=0, threads=1,
+                         log_every=1, validate_every=1, checkpoint_every=1, validation_samples=2, warmup_steps=1)
+    start = load_interpolator(train(base))
+    tuned = TrainSettings(**{**base.__dict__, "out_dir": str(tmp_path / "tuned"), "init_weights": str(tmp_path / "base" / "best.safetensors"),
+                             "train_parts": "synthesizer", "steps": 2, "learning_rate": 1e-2})
+    train(tuned)
+    state = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=True)["model"]
+    for name, value in start.state_dict().items():
+        if name.startswith("flow_estimator."):
+            assert torch.equal(state[name], value), name
+    assert any(not torch.equal(state[name], value) for name, value in start.state_dict().items() if name.startswith("synthesizer."))
+
+
 @pytest.mark.parametrize("args, fragment", [
     (("--steps", "0"), "--steps must be at least 1"),
     (("--batch-size", "0"), "--batch-size must be at least 1"),
     (("--preset", "huge"), "unknown preset"),
+    (("--train-parts", "flow"), "unknown --train-parts"),
     (("--real-fraction", "1.5"), "--real-fraction"),
     (("--real-video", "missing.mp4"), "no such file"),
     (("--real-video", "{text}"), "not a video file"),
