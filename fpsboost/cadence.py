@@ -560,7 +560,7 @@ class CadenceAnalyzer:
         return self.settings.cadence_hold_share * min(changes)
 
     def _make_key(self, record: FrameRecord, signature: FrameSignature, cut_before: bool) -> Keyframe:
-        if cut_before:  # a new shot, or motion resuming after a still: no cadence yet
+        if cut_before:  # a new shot: no cadence yet (after a still, the long interval keeps the prior off)
             self._cadence_drawings.clear()
         change = record.change_from_key if self._cadence_drawings else None
         # A key changed this little next to the shot's drawings is damage the prior could not hold yet
