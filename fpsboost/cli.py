@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time as wallclock
+from collections import Counter
 from contextlib import contextmanager
 from fractions import Fraction
 from types import FrameType
@@ -203,6 +204,19 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
+SHOTS_LISTED = 4  # more shots than this are summed up by cadence (each one is in --report)
+
+
+def describe_shots(shots: Sequence[Any]) -> str:
+    """``2: twos (frames 0-23), threes (frames 24-47)``, or with many shots ``312: 180 twos, 70 ones, ...``."""
+    if len(shots) <= SHOTS_LISTED:
+        parts = [f"{shot.cadence} (frames {shot.first_index}-{shot.last_index})" for shot in shots]
+    else:
+        counts = Counter(shot.cadence for shot in shots)
+        parts = [f"{count} {cadence}" for cadence, count in counts.most_common()]
+    return f"{len(shots)}: " + ", ".join(parts)
+
+
 def print_summary(console: Console, summary: Any) -> None:
     """Print a finished job's :class:`~fpsboost.pipeline.UpscaleSummary`."""
     lines = [
@@ -214,6 +228,8 @@ def print_summary(console: Console, summary: Any) -> None:
         + (f", {_count(summary.tail_predicted, 'tail frame')} extrapolated" if summary.tail_predicted else ""),
         f"  speed    {summary.wall_time_s:.1f} s wall, {summary.throughput_fps:.1f} frames/s out, {summary.backend}",
     ]
+    if summary.shots:
+        lines.insert(3, f"  shots    {describe_shots(summary.shots)}")
     if set(summary.pairs_by_flow_scale) - {summary.flow_scale}:  # auto gave pairs across holds a smaller scale
         lines.append("  flow     " + ", ".join(f"{_count(count, 'pair')} at {scale}x"
                                              for scale, count in sorted(summary.pairs_by_flow_scale.items(), reverse=True))

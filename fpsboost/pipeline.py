@@ -27,7 +27,7 @@ import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
 from .backends.base import resolve_flow_scale
-from .cadence import CadenceAnalyzer, CadenceSettings, frame_signature
+from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
 from .errors import InputError, ModelError, OptionError, OutputError
 from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
 from .video.colour import chw_to_rgb16, rgb16_to_chw
@@ -129,6 +129,7 @@ class UpscaleSummary:
     warnings: tuple[str, ...] = ()
     flow_scale: str = "1"  # the job's --flow-scale (auto resolved for the width), used for pairs one frame apart
     pairs_by_flow_scale: dict[str, int] = field(default_factory=dict)  # frame pairs interpolated at each --flow-scale
+    shots: tuple[Shot, ...] = ()  # source frames between cuts, each with its cadence (twos, threes, ...)
 
     @property
     def throughput_fps(self) -> float:
@@ -387,6 +388,7 @@ class UpscaleJob:
             warnings=tuple(self.warnings),
             flow_scale=model.flow_scale,
             pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
+            shots=tuple(cadence.shots),
         )
 
     def _stream(

@@ -17,7 +17,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from fpsboost.cli import main
+from fpsboost.cadence import Shot
+from fpsboost.cli import describe_shots, main
 
 from helpers_pipeline import file_digest, read_video, stream_durations
 
@@ -60,6 +61,21 @@ def test_default_command_runs_the_job_and_prints_a_summary(clip, tiny_weights, t
     assert len(read_video(tmp_path / "out.mp4").times) == 18
     assert file_digest(source) == digest
     assert files_in(tmp_path) == ["in.mp4", "out.mp4"]
+
+
+def test_summary_gives_each_shots_cadence(tiny_weights, tmp_path):
+    """The shipped sample: two shots drawn on twos, cut at frame 24."""
+    sample = Path(__file__).resolve().parent / "data" / "sample.mp4"
+    result = run_cli(sample, tmp_path / "out.mp4", "--factor", "2", "--model", tiny_weights, "--tail", "hold")
+    assert result.exit_code == 0, result.stderr
+    assert "shots    2: twos (frames 0-23), twos (frames 24-47)" in result.stderr
+    assert "24 drawings, 24 held frames, 1 scene cut" in result.stderr
+
+
+def test_many_shots_are_summed_up_by_cadence():
+    shots = [Shot(10 * i, 10 * i + 9, cadence) for i, cadence in enumerate(["twos", "ones", "twos", "threes", "twos", "still"])]
+    assert describe_shots(shots) == "6: 3 twos, 1 ones, 1 threes, 1 still"
+    assert describe_shots(shots[:2]) == "2: twos (frames 0-9), ones (frames 10-19)"
 
 
 def test_explicit_upscale_command_with_fps_and_encoder_options(clip, tiny_weights, tmp_path):
