@@ -34,7 +34,7 @@ from .base import FLOW_SCALES
 SUPPORTED_OPSETS = (16, 17, 18)
 DEFAULT_OPSET = 17
 DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
-INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps")
+INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
 OUTPUT_NAME = "frames"
 INPUT_LAYOUT = "NCHW RGB float32 [0,1]"
 VALUE_RANGE = "[0,1]"
@@ -48,8 +48,9 @@ GRAPH_VERSION_KEY = "graph_version"
 # The network's computation apart from its weights. Raise it whenever forward() changes, so that
 # cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
 # before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
-# brought to one brightness first (brightness_change).
-GRAPH_VERSION = 3
+# brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
+# translation, is a second flow candidate (models/global_motion.py).
+GRAPH_VERSION = 4
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.
@@ -63,6 +64,7 @@ DYNAMIC_AXES = {
     "image1": {0: "pairs", 2: "height", 3: "width"},
     "pair_index": {0: "queries"},
     "timesteps": {0: "queries"},
+    "global_shift": {0: "pairs"},
     OUTPUT_NAME: {0: "queries", 2: "height", 3: "width"},
 }
 
@@ -86,9 +88,10 @@ class HalfPrecision(torch.nn.Module):
         self.network = network.half()
 
     def forward(
-        self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor
+        self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
+        global_shift: torch.Tensor,
     ) -> torch.Tensor:
-        return self.network(image0.half(), image1.half(), pair_index, timesteps.half()).float()
+        return self.network(image0.half(), image1.half(), pair_index, timesteps.half(), global_shift.half()).float()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -148,6 +151,7 @@ def export_onnx(
         torch.rand(SAMPLE_PAIRS, 3, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),
         torch.arange(SAMPLE_QUERIES, dtype=torch.int64) % SAMPLE_PAIRS,
         torch.linspace(0.25, 0.75, SAMPLE_QUERIES),
+        torch.tensor([[1.5, -0.5], [0.0, 2.0]]),  # SAMPLE_PAIRS dominant translations
     )
     if not out.parent.exists():
         raise OptionError(f"cannot write {out}: folder {out.parent} does not exist")
@@ -184,7 +188,7 @@ def export_onnx(
             GRAPH_VERSION_KEY: str(GRAPH_VERSION),
         }
         onnx.helper.set_model_props(proto, metadata)
-        proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps) -> frames"
+        proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps, global_shift) -> frames"
         onnx.save(proto, str(traced))
         onnx.checker.check_model(str(traced))
         os.replace(traced, out)

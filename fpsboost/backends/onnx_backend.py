@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
+from ..models.global_motion import dominant_translation
 from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, flow_downscale
 from .export import FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
 
@@ -36,7 +37,9 @@ EXPECTED_INPUTS = (
     ("image1", "tensor(float)", 4),
     ("pair_index", "tensor(int64)", 1),
     ("timesteps", "tensor(float)", 1),
+    ("global_shift", "tensor(float)", 2),
 )
+GLOBAL_SHIFT_INPUT = EXPECTED_INPUTS[4][0]
 EXPECTED_OUTPUT = (OUTPUT_NAME, "tensor(float)", 4)
 # "/onnxruntime_src/.../model.cc:256 onnxruntime::Model::Model(...) " before the actual reason.
 _SOURCE_LOCATION = re.compile(r"^/\S+:\d+ .*?\)\s+(?=[A-Z])")
@@ -108,7 +111,8 @@ def check_signature(session, path: Path) -> None:
     found_inputs = tuple((arg.name, arg.type, len(arg.shape)) for arg in session.get_inputs())
     outputs = session.get_outputs()
     found_output = tuple((arg.name, arg.type, len(arg.shape)) for arg in outputs[:1])
-    if found_inputs != EXPECTED_INPUTS or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
+    # Exports before graph version 4 have no global_shift input (the version check warns about those).
+    if found_inputs not in (EXPECTED_INPUTS, EXPECTED_INPUTS[:4]) or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
         names = ", ".join(arg.name for arg in session.get_inputs())
         raise ModelError(
             f"{path} is not a fpsboost interpolation model: expected inputs {', '.join(INPUT_NAMES)} "
@@ -212,6 +216,8 @@ class OnnxBackend(InterpolationBackend):
             "pair_index": np.ascontiguousarray(pair_index, dtype=np.int64),
             "timesteps": np.ascontiguousarray(timesteps, dtype=np.float32),
         }
+        if GLOBAL_SHIFT_INPUT in {node.name for node in session.get_inputs()}:  # graphs before version 4 lack it
+            feeds[GLOBAL_SHIFT_INPUT] = dominant_translation(frames0, frames1)
         if not self.use_io_binding:
             return session.run([OUTPUT_NAME], feeds)[0]
         import onnxruntime as ort

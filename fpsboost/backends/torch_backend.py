@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..errors import OptionError
+from ..models.global_motion import dominant_translation
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
 from .base import InterpolationBackend, ModelSettings, flow_downscale
@@ -71,6 +72,7 @@ class TorchBackend(InterpolationBackend):
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
         self.model.flow_downscale = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
-        output = self.model(image0, image1, index, times)
+        shifts = torch.from_numpy(dominant_translation(frames0, frames1)).to(self.device, self.dtype)
+        output = self.model(image0, image1, index, times, shifts)
         # One device-to-host copy per batch: the only synchronisation point.
         return output.float().cpu().numpy()

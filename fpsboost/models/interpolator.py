@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
+from .global_motion import prefer_translation
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
 # Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
@@ -220,8 +221,11 @@ class TimestepSynthesizer(nn.Module):
 class CelFlow(nn.Module):
     """The interpolation network: ``(I0, I1, which pair, t) -> I_t``.
 
-    ``forward(image0 [P,3,H,W], image1 [P,3,H,W], pair_index [Q] int64, timesteps [Q] float)``
-    returns ``[Q,3,H,W]`` in [0,1]: query ``q`` is pair ``pair_index[q]`` at time ``timesteps[q]``.
+    ``forward(image0 [P,3,H,W], image1 [P,3,H,W], pair_index [Q] int64, timesteps [Q] float,
+    global_shift [P,2] float or None)`` returns ``[Q,3,H,W]`` in [0,1]: query ``q`` is pair
+    ``pair_index[q]`` at time ``timesteps[q]``. ``global_shift``, each pair's dominant translation
+    (:func:`~fpsboost.models.global_motion.dominant_translation`), is a second flow candidate that
+    replaces the network's where it explains the pair clearly better (pans, rolling credits).
     Flows are estimated once per pair however many timesteps ask for it. Any H and W work: the
     inputs are padded to the network's stride and the output cropped back.
     """
@@ -257,12 +261,16 @@ class CelFlow(nn.Module):
         return PairFlows(upsample_flow(flows.flow_0to1, factor), upsample_flow(flows.flow_1to0, factor))
 
     def forward(
-        self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor
+        self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
+        global_shift: torch.Tensor | None = None,
     ) -> torch.Tensor:
         height, width = image0.shape[-2], image0.shape[-1]
         change = brightness_change(image0, image1)
         padded0, padded1 = self.pad(image0), self.pad(change.undo(image1))
         flows = self.estimate_flows(padded0, padded1)
+        if global_shift is not None:
+            flows = PairFlows(prefer_translation(padded0, padded1, flows.flow_0to1, global_shift),
+                              prefer_translation(padded1, padded0, flows.flow_1to0, -global_shift))
         chunk = self.query_chunk
         if chunk is None or len(timesteps) <= chunk:
             frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)[0]
