@@ -42,12 +42,13 @@ from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, _start_time, describe_weights, git_commit,  # noqa: E402
                                motion_split, scene_motion)
 from fpsboost.models.blocks import backward_warp  # noqa: E402
+from fpsboost.models.global_motion import dominant_translation  # noqa: E402
 from fpsboost.models.interpolator import CelFlow, PairFlows, linear_motion_flows  # noqa: E402
 
 # (label, what it is) in table order
 VARIANTS = [
-    ("celflow", "CelFlow as shipped (its flows, learnt mask and residual, fade handling)"),
-    ("celflow_flows_plain_blend", "CelFlow's t-flows, plain (1 - t, t) blend instead of its mask and residual"),
+    ("celflow", "CelFlow as shipped (its flows with the translation candidate, learnt mask and residual, fade handling)"),
+    ("celflow_flows_plain_blend", "CelFlow's own t-flows (no translation candidate), plain (1 - t, t) blend instead of its mask and residual"),
     ("celflow_flows_oracle_mask_half", "CelFlow's t-flows, oracle mask at half resolution (the synthesiser's)"),
     ("celflow_flows_oracle_mask", "CelFlow's t-flows, oracle mask at full resolution"),
     ("dis_plain_blend", "DIS pair flows, linear motion, plain blend (the quality table's DIS baseline)"),
@@ -103,9 +104,11 @@ def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Calla
     exact_0to1, exact_1to0 = scene.flow(start, start + 1.0)[None], scene.flow(start + 1.0, start)[None]
     only_pair = torch.zeros(1, dtype=torch.long)
 
+    shift = torch.from_numpy(dominant_translation(image0.numpy(), image1.numpy()))  # as the backends pass it
+
     def frames_at(t: float, truth: torch.Tensor) -> dict[str, torch.Tensor]:
         time = torch.tensor([t])
-        out: dict[str, torch.Tensor] = {"celflow": network(image0, image1, only_pair, time)}
+        out: dict[str, torch.Tensor] = {"celflow": network(image0, image1, only_pair, time, shift)}
         synthesised, flow_t0, flow_t1 = network.synthesizer(padded0, padded1, celflow_pair, only_pair, time)
         warped0, warped1 = crop(backward_warp(padded0, flow_t0)), crop(backward_warp(padded1, flow_t1))
         out["celflow_flows_plain_blend"] = (1 - t) * warped0 + t * warped1

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from fpsboost.evaluate import DisFlowMethod, describe_weights, git_commit, psnr_u8  # noqa: E402
+from fpsboost.models.global_motion import dominant_translation  # noqa: E402
 from fpsboost.models.presets import load_interpolator  # noqa: E402
 
 HEIGHT, WIDTH = 270, 480
@@ -66,9 +67,10 @@ def main() -> None:
         for top in WINDOW_TOPS:
             window = lambda y: np.repeat(page[y:y + HEIGHT][None], 3, 0)  # noqa: E731
             first, last, truth = window(top), window(top + speed), window(top + speed // 2)
+            shift = torch.from_numpy(dominant_translation(first[None], last[None]))  # as the backends pass it
             with torch.inference_mode():
                 middle = network(torch.from_numpy(first)[None], torch.from_numpy(last)[None],
-                                 torch.zeros(1, dtype=torch.long), torch.tensor([0.5]))[0].numpy()
+                                 torch.zeros(1, dtype=torch.long), torch.tensor([0.5]), shift)[0].numpy()
             scores["celflow"].append(psnr_u8(to_u8(middle), to_u8(truth)))
             scores["dis"].append(psnr_u8(dis(to_u8(first), to_u8(last), (0.5,))[0], to_u8(truth)))
             scores["blend"].append(psnr_u8(to_u8((first + last) / 2), to_u8(truth)))

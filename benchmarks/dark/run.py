@@ -38,6 +38,7 @@ from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.data.datasets import VALIDATION_SEED_BASE  # noqa: E402
 from fpsboost.evaluate import SYNTHETIC_SEED_OFFSET, describe_weights, git_commit  # noqa: E402
 from fpsboost.models import interpolator  # noqa: E402
+from fpsboost.models.global_motion import dominant_translation  # noqa: E402
 from fpsboost.models.presets import load_interpolator  # noqa: E402
 
 BRIGHTNESS = (1.0, 0.3, 0.12)
@@ -70,8 +71,9 @@ def main() -> None:
 
     def run(image0: np.ndarray, image1: np.ndarray) -> tuple[np.ndarray, float]:
         a, b = torch.from_numpy(image0)[None], torch.from_numpy(image1)[None]
+        shift = torch.from_numpy(dominant_translation(image0[None], image1[None]))  # as the backends pass it
         with torch.inference_mode():
-            middle = network(a, b, torch.zeros(1, dtype=torch.long), torch.tensor([0.5]))[0].numpy()
+            middle = network(a, b, torch.zeros(1, dtype=torch.long), torch.tensor([0.5]), shift)[0].numpy()
             flows = network.flow_estimator(network.pad(a), network.pad(b))
         return middle, float(flows.flow_0to1.abs().mean())
 
