@@ -204,6 +204,12 @@ def scrolling_text(offset_px: int, height: int = 96, width: int = 160) -> torch.
     return page[offset_px:offset_px + height].expand(3, -1, -1).clone()
 
 
+def test_a_flat_picture_has_no_dominant_translation() -> None:
+    """Phase correlation of two flat frames peaks nowhere (its argmax lands at half the frame size)."""
+    flat = torch.full((1, 3, 64, 96), 0.5).numpy()
+    assert dominant_translation(flat, flat).tolist() == [[0.0, 0.0]]
+
+
 def test_dominant_translation_measures_a_shift_to_a_tenth_of_a_pixel() -> None:
     scene = CelScene(12, 96, 160)
     frame = scene.render(0.0)

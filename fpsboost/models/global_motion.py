@@ -30,11 +30,16 @@ CHOICE_SCALE = 2
 # network's, averaged over CHOICE_WINDOW pixels (0.3-0.7 all gained 0.19-0.23 dB; 0.5 the most).
 CHOICE_ADVANTAGE = 0.5
 CHOICE_WINDOW = 7
+# Phase correlation's peak height (0..1): two unrelated noise images gave 0.05, a flat picture 0 (its
+# "peak" then lands at half the frame size); held-out synthetic pairs 0.04-1.0, credits 0.5-0.95.
+# Below this the translation is not trusted and the candidate is no motion at all.
+MIN_CORRELATION = 0.1
 
 
 def dominant_translation(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
     """``[P, 2]`` float32: per pair, the shift (x, y) in pixels by which frame 1's content sits
-    from frame 0's (a backward flow ``F_0->1`` for a pure translation). Frames ``[P, 3, H, W]`` in [0, 1]."""
+    from frame 0's (a backward flow ``F_0->1`` for a pure translation); (0, 0) where no translation
+    stands out (``MIN_CORRELATION``). Frames ``[P, 3, H, W]`` in [0, 1]."""
     pairs, _, height, width = frames0.shape
     factor = max(1, math.ceil(width / TRANSLATION_MAX_WIDTH))
     size = (max(1, width // factor), max(1, height // factor))
@@ -44,16 +49,17 @@ def dominant_translation(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray
         for frame in (frames0[index], frames1[index]):
             luma = np.tensordot(LUMA_WEIGHTS, np.asarray(frame, np.float32), axes=1)
             lumas.append(cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if factor > 1 else luma)
-        (shift_x, shift_y), _ = cv2.phaseCorrelate(lumas[0], lumas[1])
-        shifts[index] = (shift_x * factor, shift_y * factor)
+        (shift_x, shift_y), correlation = cv2.phaseCorrelate(lumas[0], lumas[1])
+        if correlation >= MIN_CORRELATION:
+            shifts[index] = (shift_x * factor, shift_y * factor)
     return shifts
 
 
 def prefer_translation(image_a: torch.Tensor, image_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """``flow`` (a -> b, ``[P, 2, H, W]``, H and W even) with ``shift`` (``[P, 2]``) put in wherever
     the translation warps ``image_b`` onto ``image_a`` clearly better (see ``CHOICE_ADVANTAGE``)."""
-    # Luma only: a third of the sampling work, and what a translation has to match is structure.
-    # Luma and the area-mean shrink in one strided convolution.
+    # Luma only (a third of the sampling work; a translation has to match structure), made together
+    # with the area-mean shrink in one strided convolution.
     shrink = torch.tensor(LUMA_WEIGHTS, dtype=image_a.dtype, device=image_a.device).view(1, 3, 1, 1)
     shrink = shrink.expand(1, 3, CHOICE_SCALE, CHOICE_SCALE) / CHOICE_SCALE**2
     small_a = F.conv2d(image_a, shrink, stride=CHOICE_SCALE)
