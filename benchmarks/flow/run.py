@@ -56,7 +56,7 @@ def main() -> None:
         shift = torch.from_numpy(dominant_translation(image0[None].numpy(), image1[None].numpy()))
         with torch.inference_mode():
             flows = network.flow_estimator(padded0, padded1)
-            chosen = prefer_translation(padded0, padded1, flows.flow_0to1, shift)
+            chosen, _ = prefer_translation(padded0, padded1, flows.flow_0to1, shift)
         celflow = flows.flow_0to1[0, :, :HEIGHT, :WIDTH]
         with_candidate = chosen[0, :, :HEIGHT, :WIDTH]
         classical = torch.from_numpy(dis.calc(grey_u8(image0), grey_u8(image1), None).transpose(2, 0, 1))

@@ -49,8 +49,9 @@ GRAPH_VERSION_KEY = "graph_version"
 # cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
 # before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
 # brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
-# translation, is a second flow candidate (models/global_motion.py).
-GRAPH_VERSION = 4
+# translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
+# both ways, the in-between is a plain blend of the linear-motion warps.
+GRAPH_VERSION = 5
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.

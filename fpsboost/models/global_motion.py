@@ -55,9 +55,12 @@ def dominant_translation(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray
     return shifts
 
 
-def prefer_translation(image_a: torch.Tensor, image_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def prefer_translation(
+    image_a: torch.Tensor, image_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``flow`` (a -> b, ``[P, 2, H, W]``, H and W even) with ``shift`` (``[P, 2]``) put in wherever
-    the translation warps ``image_b`` onto ``image_a`` clearly better (see ``CHOICE_ADVANTAGE``)."""
+    the translation warps ``image_b`` onto ``image_a`` clearly better (see ``CHOICE_ADVANTAGE``), and
+    where that is (``[P, 1, H, W]``, 1 = the translation, smooth at the borders)."""
     # Luma only (a third of the sampling work; a translation has to match structure), made together
     # with the area-mean shrink in one strided convolution.
     shrink = torch.tensor(LUMA_WEIGHTS, dtype=image_a.dtype, device=image_a.device).view(1, 3, 1, 1)
@@ -78,4 +81,4 @@ def prefer_translation(image_a: torch.Tensor, image_b: torch.Tensor, flow: torch
     margin = F.conv2d(F.conv2d(margin, box, padding=(CHOICE_WINDOW // 2, 0)), box.transpose(2, 3), padding=(0, CHOICE_WINDOW // 2))
     better = (margin < 0).to(flow.dtype)
     better = F.interpolate(better, scale_factor=float(CHOICE_SCALE), mode="bilinear", align_corners=False)
-    return better * translation + (1 - better) * flow
+    return better * translation + (1 - better) * flow, better

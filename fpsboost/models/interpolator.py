@@ -197,11 +197,14 @@ class TimestepSynthesizer(nn.Module):
         self.refine = RefineBlock(in_channels, self.OUT_CHANNELS, config.synth_width, config.synth_depth)
 
     def forward(
-        self, image0: torch.Tensor, image1: torch.Tensor, flows: PairFlows, pair_index: torch.Tensor, t: torch.Tensor
+        self, image0: torch.Tensor, image1: torch.Tensor, flows: PairFlows, pair_index: torch.Tensor, t: torch.Tensor,
+        plain: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Frames for queries ``(pair_index[q], t[q])``.
 
-        ``image0``, ``image1``: ``[P,3,H,W]``; ``pair_index``: ``[Q]``; ``t``: ``[Q]``.
+        ``image0``, ``image1``: ``[P,3,H,W]``; ``pair_index``: ``[Q]``; ``t``: ``[Q]``. ``plain``
+        (``[P,1,H,W]`` in [0,1], optional): where to leave out the learnt corrections, drawing the
+        in-between as the plain ``(1 - t, t)`` blend of the two frames warped by linear motion.
         Returns ``(frames [Q,3,H,W] in [0,1], F_t->0, F_t->1)`` with flows at full resolution.
         """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
@@ -214,13 +217,19 @@ class TimestepSynthesizer(nn.Module):
         warped1 = backward_warp(small1, flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
         out = self.refine(torch.cat([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane], dim=1))
-        flows_t = torch.cat([flow_t0, flow_t1], dim=1) + out[:, :FLOW_CHANNELS]
-        flows_t = upsample_flow(flows_t, self.scale)
+        correction = out[:, :FLOW_CHANNELS]
+        if plain is not None:
+            correction = correction * (1 - downsample(plain, self.scale)[pair_index])
+        flows_t = upsample_flow(torch.cat([flow_t0, flow_t1], dim=1) + correction, self.scale)
         rest = out[:, FLOW_CHANNELS:]
         if self.scale != 1:
             rest = F.interpolate(rest, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
         mask = torch.sigmoid(rest[:, 0:1])
         residual = torch.tanh(rest[:, 1:4]) * 0.5
+        if plain is not None:
+            keep = plain[pair_index]
+            mask = keep * (1 - t) + (1 - keep) * mask
+            residual = (1 - keep) * residual
         flow_t0, flow_t1 = flows_t[:, 0:2], flows_t[:, 2:4]
         warped = backward_warp(image0[pair_index], flow_t0) * mask + backward_warp(image1[pair_index], flow_t1) * (1 - mask)
         return (warped + residual).clamp(0, 1), flow_t0, flow_t1
@@ -276,15 +285,21 @@ class CelFlow(nn.Module):
         change = brightness_change(image0, image1)
         padded0, padded1 = self.pad(image0), self.pad(change.undo(image1))
         flows = self.estimate_flows(padded0, padded1)
+        translated = None
         if global_shift is not None:
-            flows = PairFlows(prefer_translation(padded0, padded1, flows.flow_0to1, global_shift),
-                              prefer_translation(padded1, padded0, flows.flow_1to0, -global_shift))
+            flow_0to1, translated0 = prefer_translation(padded0, padded1, flows.flow_0to1, global_shift)
+            flow_1to0, translated1 = prefer_translation(padded1, padded0, flows.flow_1to0, -global_shift)
+            flows = PairFlows(flow_0to1, flow_1to0)
+            # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
+            # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
+            translated = translated0 * translated1
         chunk = self.query_chunk
         if chunk is None or len(timesteps) <= chunk:
-            frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps)[0]
+            frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps, translated)[0]
         else:
             frames = torch.cat([
-                self.synthesizer(padded0, padded1, flows, pair_index[start:start + chunk], timesteps[start:start + chunk])[0]
+                self.synthesizer(padded0, padded1, flows, pair_index[start:start + chunk], timesteps[start:start + chunk],
+                                 translated)[0]
                 for start in range(0, len(timesteps), chunk)
             ])
         return change.at(frames[:, :, :height, :width], pair_index, timesteps)
