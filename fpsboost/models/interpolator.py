@@ -242,7 +242,8 @@ class CelFlow(nn.Module):
     global_shift [P,2] float or None)`` returns ``[Q,3,H,W]`` in [0,1]: query ``q`` is pair
     ``pair_index[q]`` at time ``timesteps[q]``. ``global_shift``, each pair's dominant translation
     (:func:`~fpsboost.models.global_motion.dominant_translation`), is a second flow candidate that
-    replaces the network's where it explains the pair clearly better (pans, rolling credits).
+    replaces the network's where it explains the pair clearly better (pans, rolling credits); where
+    it carries the pair both ways, the in-between is the plain blend of the two warps.
     Flows are estimated once per pair however many timesteps ask for it. Any H and W work: the
     inputs are padded to the network's stride and the output cropped back.
     """
