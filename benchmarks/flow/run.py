@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.synthetic_test_set import HEIGHT, WIDTH, open_synthetic_test_set  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
-from fpsboost.models.global_motion import dominant_translation, prefer_translation  # noqa: E402
+from fpsboost.models.global_motion import dominant_translation, prefer_translation, shrink_luma  # noqa: E402
 from fpsboost.evaluate import MOTION_SPLITS, _start_time, describe_weights, git_commit, motion_split, scene_motion  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def main() -> None:
         shift = torch.from_numpy(dominant_translation(image0[None].numpy(), image1[None].numpy()))
         with torch.inference_mode():
             flows = network.flow_estimator(padded0, padded1)
-            chosen, _ = prefer_translation(padded0, padded1, flows.flow_0to1, shift)
+            chosen, _ = prefer_translation(shrink_luma(padded0), shrink_luma(padded1), flows.flow_0to1, shift)
         celflow = flows.flow_0to1[0, :, :HEIGHT, :WIDTH]
         with_candidate = chosen[0, :, :HEIGHT, :WIDTH]
         classical = torch.from_numpy(dis.calc(grey_u8(image0), grey_u8(image1), None).transpose(2, 0, 1))

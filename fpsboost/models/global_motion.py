@@ -55,18 +55,22 @@ def dominant_translation(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray
     return shifts
 
 
+def shrink_luma(image: torch.Tensor) -> torch.Tensor:
+    """``[P, 1, H / CHOICE_SCALE, W / CHOICE_SCALE]``: the luma of ``image`` (``[P, 3, H, W]``), area-shrunk
+    to the resolution :func:`prefer_translation` judges at. Luma only: a third of the sampling work,
+    and a translation has to match structure. One strided convolution does both."""
+    shrink = torch.tensor(LUMA_WEIGHTS, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    shrink = shrink.expand(1, 3, CHOICE_SCALE, CHOICE_SCALE) / CHOICE_SCALE**2
+    return F.conv2d(image, shrink, stride=CHOICE_SCALE)
+
+
 def prefer_translation(
-    image_a: torch.Tensor, image_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor
+    small_a: torch.Tensor, small_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``flow`` (a -> b, ``[P, 2, H, W]``, H and W even) with ``shift`` (``[P, 2]``) put in wherever
-    the translation warps ``image_b`` onto ``image_a`` clearly better (see ``CHOICE_ADVANTAGE``), and
-    where that is (``[P, 1, H, W]``, 1 = the translation, smooth at the borders)."""
-    # Luma only (a third of the sampling work; a translation has to match structure), made together
-    # with the area-mean shrink in one strided convolution.
-    shrink = torch.tensor(LUMA_WEIGHTS, dtype=image_a.dtype, device=image_a.device).view(1, 3, 1, 1)
-    shrink = shrink.expand(1, 3, CHOICE_SCALE, CHOICE_SCALE) / CHOICE_SCALE**2
-    small_a = F.conv2d(image_a, shrink, stride=CHOICE_SCALE)
-    small_b = F.conv2d(image_b, shrink, stride=CHOICE_SCALE)
+    the translation warps frame b onto frame a clearly better (see ``CHOICE_ADVANTAGE``), and where
+    that is (``[P, 1, H, W]``, 1 = the translation, smooth at the borders). ``small_a``, ``small_b``:
+    both frames through :func:`shrink_luma` (a pair's two directions share them)."""
     small_flow = flow[:, :, ::CHOICE_SCALE, ::CHOICE_SCALE] / CHOICE_SCALE  # flows are smooth: sampling will do
     translation = shift.to(flow.dtype).view(-1, 2, 1, 1)
     small_translation = (translation / CHOICE_SCALE).expand_as(small_flow)
@@ -77,7 +81,7 @@ def prefer_translation(
     # Box means are linear, so one filter of the difference decides box(e_t) < k * box(e_flow); it
     # runs as two 1-D convolutions (stride-1 pooling is slow on CPUs).
     margin = warping_error(small_translation) - CHOICE_ADVANTAGE * warping_error(small_flow)
-    box = torch.full((1, 1, CHOICE_WINDOW, 1), 1.0 / CHOICE_WINDOW, dtype=image_a.dtype, device=image_a.device)
+    box = torch.full((1, 1, CHOICE_WINDOW, 1), 1.0 / CHOICE_WINDOW, dtype=small_a.dtype, device=small_a.device)
     margin = F.conv2d(F.conv2d(margin, box, padding=(CHOICE_WINDOW // 2, 0)), box.transpose(2, 3), padding=(0, CHOICE_WINDOW // 2))
     better = (margin < 0).to(flow.dtype)
     better = F.interpolate(better, scale_factor=float(CHOICE_SCALE), mode="bilinear", align_corners=False)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
-from .global_motion import prefer_translation
+from .global_motion import prefer_translation, shrink_luma
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
 # Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
@@ -288,8 +288,9 @@ class CelFlow(nn.Module):
         flows = self.estimate_flows(padded0, padded1)
         translated = None
         if global_shift is not None:
-            flow_0to1, translated0 = prefer_translation(padded0, padded1, flows.flow_0to1, global_shift)
-            flow_1to0, translated1 = prefer_translation(padded1, padded0, flows.flow_1to0, -global_shift)
+            small0, small1 = shrink_luma(padded0), shrink_luma(padded1)
+            flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift)
+            flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift)
             flows = PairFlows(flow_0to1, flow_1to0)
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
