@@ -18,8 +18,8 @@ replaced by its exact or best possible version, one at a time:
 frames and chooses between them: what is left is what neither frame shows (disocclusions,
 objects entering, flashes) and resampling blur. Decomposed variants call the flow estimator and
 synthesiser directly, without ``CelFlow.forward``'s fade handling (4 of the 45 pairs fade or
-flash). Frames are rounded to 8 bits and PSNR measured on 8-bit values, as in the quality table. Writes results.json and RESULTS.md beside
-this script.
+flash). Frames are rounded to 8 bits and PSNR measured on 8-bit values, as in the quality table. Writes results.json beside this
+script and prints the table; RESULTS.md is written by hand from it.
 """
 
 from __future__ import annotations

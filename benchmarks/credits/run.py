@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from fpsboost.evaluate import DisFlowMethod, describe_weights, git_commit, psnr_u8  # noqa: E402
 from fpsboost.models.global_motion import dominant_translation  # noqa: E402
 from fpsboost.models.presets import load_interpolator  # noqa: E402
@@ -79,8 +80,6 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     results = {"commit": git_commit(), "weights": describe_weights(args.weights), "size": f"{WIDTH}x{HEIGHT}",
                "seconds": round(time.perf_counter() - started), "rows": rows}
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Scrolling credits: in-between PSNR of text moving straight up", "",
              f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {args.threads} torch threads, "
              f"{results['seconds']} s. Made by `benchmarks/credits/run.py` (see its docstring): {WIDTH}x{HEIGHT}, DejaVu Sans "
@@ -89,8 +88,7 @@ def main() -> None:
              "| px per frame | CelFlow | DIS | blend |", "|---:|---:|---:|---:|"]
     for row in rows:
         lines.append(f"| {row['speed_px_per_frame']} | {row['celflow']:.2f} | {row['dis']:.2f} | {row['blend']:.2f} |")
-    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
-    print("\n".join(lines))
+    write_report(args.out, results, lines)
 
 
 if __name__ == "__main__":

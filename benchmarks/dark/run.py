@@ -34,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.data.datasets import VALIDATION_SEED_BASE  # noqa: E402
 from fpsboost.evaluate import SYNTHETIC_SEED_OFFSET, describe_weights, git_commit  # noqa: E402
@@ -123,8 +124,6 @@ def main() -> None:
     results = {"commit": git_commit(), "weights": describe_weights(args.weights), "seeds": seeds, "noise_8bit": NOISE_8BIT,
                "size": f"{WIDTH}x{HEIGHT}", "seconds": round(time.perf_counter() - started), "rows": rows,
                "fade_rows": fade_rows}
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Dark scenes, fades and flashes: CelFlow with and without its photometric handling", "",
              f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {args.threads} torch threads, "
              f"{results['seconds']} s. Made by `benchmarks/dark/run.py` (see its docstring). {len(seeds)} held-out CelScenes "
@@ -145,8 +144,7 @@ def main() -> None:
         for kind in ("still", "moving"):
             lines.append(f"| {row['change']} | {kind} | {row[f'celflow {kind}']:.2f} | {row[f'celflow-no-fade {kind}']:.2f} | "
                          f"{row[f'frame mean {kind}']:.2f} |")
-    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
-    print("\n".join(lines))
+    write_report(args.out, results, lines)
 
 
 if __name__ == "__main__":

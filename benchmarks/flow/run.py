@@ -15,7 +15,6 @@ score worse here). Writes results.json and RESULTS.md beside this script.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from benchmarks.synthetic_test_set import HEIGHT, WIDTH, open_synthetic_test_set  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.models.global_motion import dominant_translation, prefer_translation, shrink_luma  # noqa: E402
@@ -71,8 +71,6 @@ def main() -> None:
                      "dis_epe": round(float(table[:, 1].mean()), 3), "mean_motion_px": round(float(table[:, 2].mean()), 3)})
     weights = describe_weights(args.weights)
     results = {"commit": git_commit(), "weights": weights, "size": [WIDTH, HEIGHT], "notes": notes, "rows": rows}
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Flow accuracy: CelFlow's pair flow vs DIS, against the exact flow", "",
              f"Commit `{results['commit']}`, weights `{weights.get('version', '?')}`; "
              f"{len(seeds)} held-out synthetic pairs at {WIDTH}x{HEIGHT} (the quality table's). "
@@ -82,8 +80,7 @@ def main() -> None:
     for row in rows:
         lines.append(f"| {row['split']} | {row['pairs']} | {row['mean_motion_px']:.2f} | {row['celflow_epe']:.2f} | "
                      f"{row['celflow_with_translation_epe']:.2f} | {row['dis_epe']:.2f} |")
-    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
-    print("\n".join(lines))
+    write_report(args.out, results, lines)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from fpsboost.backends.base import FLOW_AUTO_MAX_WIDTH, FLOW_SCALES  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.evaluate import (MOTION_SPLITS, REAL_CLIPS, QualitySettings, _start_time, _to_u8,  # noqa: E402
@@ -113,8 +114,6 @@ def main() -> None:
     results = {"commit": git_commit(), "weights": weights, "seeds": seeds, "notes": notes, "threads": args.threads, "gap": args.gap,
                "flow_auto_max_width": FLOW_AUTO_MAX_WIDTH, "seconds": round(time.perf_counter() - started), "rows": rows,
                "real_rows": real_rows}
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     counts = {split: sum(1 for seed in seeds if splits[seed] == split) for split in MOTION_SPLITS}
     lines = ["# Flow scale: in-between PSNR and time by frame size", "",
              f"Commit `{results['commit']}`, weights `{weights.get('version', '?')}`, {args.threads} torch threads, "
@@ -134,8 +133,7 @@ def main() -> None:
         for row in real_rows:
             lines.append(f"| {row['clip']} | {row['size']} | {row['triplets']} | "
                          + " | ".join(f"{row[f'psnr_{name}']:.2f}" for name in FLOW_SCALES) + " |")
-    (out / "RESULTS.md").write_text("\n".join(lines + [""]))
-    print("\n".join(lines))
+    write_report(args.out, results, lines)
 
 
 if __name__ == "__main__":
