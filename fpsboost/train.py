@@ -190,19 +190,6 @@ def _real_training_frames(settings: TrainSettings) -> np.ndarray:
     return training
 
 
-# Modules a fine-tune may add to the network it starts from: each starts as a no-op (zero last layer).
-ADDABLE_MODULES = ("synthesizer.mask_refiner.",)
-
-
-def initialise_from(model: CelFlow, weights: str) -> None:
-    """Load ``weights`` into ``model``; a larger preset keeps its added modules at their no-op start."""
-    source = load_interpolator(weights).state_dict()  # a bad file: one-line ModelError
-    missing, unexpected = model.load_state_dict(source, strict=False)
-    foreign = unexpected + [name for name in missing if not name.startswith(ADDABLE_MODULES)]
-    if foreign:
-        raise OptionError(f"--init-weights {weights} does not fit preset's network (e.g. {foreign[0]})")
-
-
 def train(settings: TrainSettings) -> Path:
     """Train (or resume) and return the path of the best exported weights."""
     torch.manual_seed(settings.seed)
@@ -221,7 +208,7 @@ def train(settings: TrainSettings) -> Path:
     optimizer = torch.optim.AdamW(trained.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
     if settings.init_weights and not checkpoint_path.exists():
-        initialise_from(model, settings.init_weights)
+        model.load_state_dict(load_interpolator(settings.init_weights).state_dict())  # a bad file: one-line ModelError
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])

@@ -1,8 +1,11 @@
 #!/bin/bash
-# One GPU lease: re-check the CUDA path at this commit, then fine-tune CelFlow with a MaskRefiner
-# (preset celflow-s-mask) from the shipped weights for the time that is left.
+# One GPU lease: re-check the CUDA path at this commit, then fine-tune CelFlow (preset $PRESET,
+# default celflow-s) from the shipped weights for the time that is left.
 #
 #   OUT=/tmp/ft BUDGET_S=560 bash benchmarks/gpu/finetune.sh
+#
+# The 2026-11-27 lease ran it at commit 461a53a with PRESET=celflow-s-mask (a network with an extra
+# mask head, removed since; benchmarks/gpu/RESULTS.md).
 #
 # Run from the repository root on a CUDA machine whose python3 has torch, onnxruntime, click, rich,
 # numpy, safetensors and OpenCV; PyAV comes from the wheels in .whl/ when missing. Reads the
@@ -14,6 +17,7 @@ OUT=${OUT:-/tmp/fpsboost-ft}
 BUDGET_S=${BUDGET_S:-560}
 DEVICE=${DEVICE:-cuda}  # cpu: a dry run of this script without a GPU
 PROBE_STEPS=${PROBE_STEPS:-200}
+PRESET=${PRESET:-celflow-s}
 mkdir -p "$OUT"
 rm -rf /tmp/probe /tmp/ft  # scratch runs: an old checkpoint there would be resumed
 if ! python3 -c "import av" 2>/dev/null; then
@@ -39,7 +43,7 @@ timeout 80 python3 benchmarks/gpu/run.py --synthetic-pairs 6 --real-triplets 2 -
 fi
 
 TRAIN="fpsboost.train"
-COMMON="--preset celflow-s-mask --init-weights weights/celflow-s-v1.safetensors --real-video .devcarry/bikes.mp4
+COMMON="--preset $PRESET --init-weights weights/celflow-s-v1.safetensors --real-video .devcarry/bikes.mp4
         --device $DEVICE --batch-size 16 --loader-workers $(( $(nproc) - 2 )) --threads 2 --seed 1 --canvas-scale-max 4.0
         --learning-rate 1e-4 --final-learning-rate 1e-5 --warmup-steps 200 --flow-weight 0.001 --log-every 50"
 echo "== speed probe"

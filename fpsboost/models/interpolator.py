@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import RefineBlock, backward_warp, conv_prelu, downsample, downsample_flow, upsample_flow
+from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
 from .global_motion import prefer_translation, shrink_luma
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
@@ -107,7 +107,6 @@ class CelFlowConfig:
     synth_scale: int = 2
     synth_width: int = 48
     synth_depth: int = 3
-    mask_refine_width: int = 0  # 0: no MaskRefiner (the v1 network)
 
     @property
     def stride(self) -> int:
@@ -181,29 +180,6 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
     return flow_t0, flow_t1
 
 
-class MaskRefiner(nn.Module):
-    """Sharpens the blend mask at the synthesiser's own resolution.
-
-    The synthesiser's :class:`~fpsboost.models.blocks.RefineBlock` predicts its mask at a quarter of
-    the half-resolution frame (1/8 of the frame), too coarse for a small object's occlusion edge;
-    the learnt mask stayed near ``1 - t`` (benchmarks/ceiling). This looks at both warps and their
-    difference at half resolution, with no further downsampling, and adds to the mask's logit. Its
-    last convolution starts at zero, so a network gaining it behaves exactly as before training.
-    """
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        in_channels = 3 + 3 + 3 + 1 + 1  # both warps, their absolute difference, the coarse logit, t
-        self.body = nn.Sequential(conv_prelu(in_channels, width), conv_prelu(width, width))
-        self.out = nn.Conv2d(width, 1, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, warped0: torch.Tensor, warped1: torch.Tensor, logit: torch.Tensor, t_plane: torch.Tensor) -> torch.Tensor:
-        features = torch.cat([warped0, warped1, (warped0 - warped1).abs(), logit, t_plane], dim=1)
-        return logit + self.out(self.body(features))
-
-
 class TimestepSynthesizer(nn.Module):
     """Draws the frame at time t from both frames and the pair's flows.
 
@@ -219,7 +195,6 @@ class TimestepSynthesizer(nn.Module):
         self.scale = config.synth_scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1
         self.refine = RefineBlock(in_channels, self.OUT_CHANNELS, config.synth_width, config.synth_depth)
-        self.mask_refiner = MaskRefiner(config.mask_refine_width) if config.mask_refine_width else None
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows: PairFlows, pair_index: torch.Tensor, t: torch.Tensor,
@@ -245,13 +220,8 @@ class TimestepSynthesizer(nn.Module):
         correction = out[:, :FLOW_CHANNELS]
         if plain is not None:
             correction = correction * (1 - downsample(plain, self.scale)[pair_index])
-        small_flows_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
-        flows_t = upsample_flow(small_flows_t, self.scale)
+        flows_t = upsample_flow(torch.cat([flow_t0, flow_t1], dim=1) + correction, self.scale)
         rest = out[:, FLOW_CHANNELS:]
-        if self.mask_refiner is not None:
-            logit = self.mask_refiner(backward_warp(small0, small_flows_t[:, 0:2]), backward_warp(small1, small_flows_t[:, 2:4]),
-                                      rest[:, 0:1], t_plane)
-            rest = torch.cat([logit, rest[:, 1:]], dim=1)
         if self.scale != 1:
             rest = F.interpolate(rest, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
         mask = torch.sigmoid(rest[:, 0:1])

@@ -20,7 +20,6 @@ from .interpolator import CelFlow, CelFlowConfig
 
 PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
-    "celflow-s-mask": CelFlowConfig(mask_refine_width=16),  # celflow-s with a MaskRefiner
 }
 DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
