@@ -14,6 +14,10 @@ Interpolators: a linear blend, the trained CelFlow network when its weights exis
 ``exact_motion``, the ceiling of warping and blending: it knows the scene, warps both keys by the
 exact motion from the time its keys imply to each key's drawing, and takes per pixel whichever
 warp is closer to the scene at that time (an oracle; no real interpolator can choose better).
+Two-frame interpolators never see that motion, only the pair's: ``pair_motion_blend`` and
+``pair_motion_oracle`` are given the exact flows between their two keys, turn them into flows
+from time t under linear motion (as CelFlow does) and blend the two warps by ``(1 - t, t)``, or
+take per pixel the warp closer to the truth: the best a pair-flow interpolator can do.
 
 Partial holds (``--sets partial``): the camera pans every source frame (background on ones) while
 the characters are drawn on twos. Built from the same scenes: a character layer (celgen's sprites,
@@ -183,6 +187,32 @@ class ExactMotion:
         warped_a = self.warp(torch.from_numpy(a)[None], scene.flow(shown, time_a)[None])[0]
         warped_b = self.warp(torch.from_numpy(b)[None], scene.flow(shown, time_b)[None])[0]
         truth = scene.render(shown)
+        pick_a = (warped_a - truth).abs().sum(0, keepdim=True) < (warped_b - truth).abs().sum(0, keepdim=True)
+        return torch.where(pick_a, warped_a, warped_b).numpy()
+
+
+class ExactPairMotion:
+    """A two-frame interpolator given the exact flows between its keys (see the module docstring)."""
+
+    def __init__(self, clip: Clip, oracle_mask: bool) -> None:
+        from fpsboost.models.blocks import backward_warp
+
+        self.clip, self.oracle_mask, self.warp = clip, oracle_mask, backward_warp
+        self.key_of = {id(frame): index for index, frame in enumerate(clip.frames_float)}
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+        from fpsboost.models.interpolator import linear_motion_flows
+
+        scene = self.clip.scene
+        time_a = float(self.clip.drawing_times[self.key_of[id(a)]])
+        time_b = float(self.clip.drawing_times[self.key_of[id(b)]])
+        flow_t0, flow_t1 = linear_motion_flows(scene.flow(time_a, time_b)[None], scene.flow(time_b, time_a)[None],
+                                               torch.tensor(t).view(1, 1, 1, 1))
+        warped_a = self.warp(torch.from_numpy(a)[None], flow_t0)[0]
+        warped_b = self.warp(torch.from_numpy(b)[None], flow_t1)[0]
+        if not self.oracle_mask:
+            return ((1 - t) * warped_a + t * warped_b).numpy()
+        truth = scene.render(time_a + t * (time_b - time_a))
         pick_a = (warped_a - truth).abs().sum(0, keepdim=True) < (warped_b - truth).abs().sum(0, keepdim=True)
         return torch.where(pick_a, warped_a, warped_b).numpy()
 
@@ -417,7 +447,9 @@ def print_partial_summary(record: dict) -> None:
 
 def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
     """The full-twos set (see the module docstring); returns its JSON record."""
-    names = [*interpolators, "exact_motion"]
+    oracles = {"exact_motion": ExactMotion, "pair_motion_blend": lambda clip: ExactPairMotion(clip, oracle_mask=False),
+               "pair_motion_oracle": lambda clip: ExactPairMotion(clip, oracle_mask=True)}
+    names = [*interpolators, *oracles]
     results: dict[str, dict] = {name: {"naive": [], "retimed": []} for name in names}
     key_check = []
     timing: dict[str, list[float]] = {"naive": [], "retimed": []}
@@ -429,7 +461,7 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
         truth: dict = {}
         timing["naive"].append(timing_error(clip, naive_keys, args.factor))
         timing["retimed"].append(timing_error(clip, retimed_keys, args.factor))
-        for name, interpolate in {**interpolators, "exact_motion": ExactMotion(clip)}.items():
+        for name, interpolate in {**interpolators, **{name: make(clip) for name, make in oracles.items()}}.items():
             naive = score(clip, naive_keys, args.factor, interpolate, truth)
             retimed = score(clip, retimed_keys, args.factor, interpolate, truth)
             results[name]["naive"].append(float(np.mean(naive)))
