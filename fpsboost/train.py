@@ -58,6 +58,7 @@ class TrainSettings:
     flow_weight_floor: float = 0.001
     canvas_scale_max: float = 1.0  # synthetic crops come from canvases up to this many crops wide
     moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
+    two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
     train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None
@@ -85,8 +86,9 @@ class TrainSettings:
             raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
         if not 0 <= self.real_fraction <= 1:
             raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
-        if not 0 <= self.moving_text_probability <= 1:
-            raise OptionError(f"--moving-text-probability must be between 0 and 1, got {self.moving_text_probability}")
+        for name in ("moving_text_probability", "two_frame_gap_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise OptionError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         if self.train_parts not in TRAIN_PARTS:
             raise OptionError(f"unknown --train-parts {self.train_parts!r}: use {', '.join(TRAIN_PARTS)}")
         if self.canvas_scale_max < 1:
@@ -224,7 +226,8 @@ def train(settings: TrainSettings) -> Path:
     stream = InterpolationStream(settings.seed * 1_000_003 + step, settings.crop, settings.timesteps_per_pair,
                                  real_frames, settings.real_fraction if real_frames is not None else 0.0,
                                  style=replace(TRAINING_STYLE, moving_text_probability=settings.moving_text_probability),
-                                 canvas_scale_max=settings.canvas_scale_max)
+                                 canvas_scale_max=settings.canvas_scale_max,
+                                 two_frame_gap_probability=settings.two_frame_gap_probability)
     loader = DataLoader(stream, batch_size=settings.batch_size, collate_fn=collate,
                         num_workers=settings.loader_workers, prefetch_factor=4 if settings.loader_workers else None,
                         persistent_workers=bool(settings.loader_workers))
@@ -232,6 +235,9 @@ def train(settings: TrainSettings) -> Path:
     if settings.canvas_scale_max > 1.0:
         # The same seeds as whole frames that many times larger: the large motion the run trains for.
         validation["wide_"] = validation_set(settings.validation_samples, settings.crop, canvas_scale=settings.canvas_scale_max)
+    if settings.two_frame_gap_probability > 0:
+        # The same seeds, pairs two frames apart: what re-timing interpolates across a held drawing.
+        validation["gap2_"] = validation_set(settings.validation_samples, settings.crop, gap=2)
 
     def save_checkpoint() -> None:
         temporary = checkpoint_path.with_suffix(".tmp")

@@ -56,6 +56,24 @@ def test_training_scenes_can_scroll_text_whose_exact_flow_is_its_speed() -> None
             assert torch.allclose(flow[:, opaque].mean(dim=1), torch.tensor(text.velocity, dtype=torch.float32), atol=0.05)
 
 
+def test_two_frame_gap_samples_span_two_frames_with_their_exact_flow() -> None:
+    """``--two-frame-gap-probability``: such a pair is the scene two frames apart (two drawings either
+    side of a hold), its in-betweens lie at ``start + 2t`` and its flow is the flow across both frames."""
+    import numpy as np
+
+    from fpsboost.data.datasets import SCENE_WINDOW, synthetic_sample
+
+    scene = CelScene(3, 64, 64)
+    sample = synthetic_sample(scene, np.random.default_rng(11), 2, gap=2)
+    start = float(np.random.default_rng(11).uniform(0, SCENE_WINDOW))  # the sample's first draw
+    assert torch.equal(sample.image0, scene.render(start))
+    assert torch.equal(sample.image1, scene.render(start + 2))
+    for target, t in zip(sample.targets, sample.timesteps.tolist()):
+        assert torch.equal(target, scene.render(start + 2 * t))
+    assert torch.equal(sample.flow_0to1, scene.flow(start, start + 2))
+    assert not torch.equal(sample.image1, scene.render(start + 1))  # this scene moves: a real gap
+
+
 def test_training_resumes_from_its_checkpoint(tmp_path) -> None:
     settings = TrainSettings(out_dir=str(tmp_path), steps=2, batch_size=2, crop=64, loader_workers=0, threads=1,
                              log_every=1, validate_every=2, checkpoint_every=1, validation_samples=2, warmup_steps=1)
@@ -94,6 +112,17 @@ def test_fine_tuning_starts_from_given_weights_on_wide_canvases(tmp_path) -> Non
     assert "wide_psnr" in validations[-1]["validation"]
 
 
+def test_a_run_with_two_frame_gaps_also_validates_on_pairs_two_frames_apart(tmp_path) -> None:
+    settings = TrainSettings(out_dir=str(tmp_path), steps=1, batch_size=2, crop=64, loader_workers=0, threads=1,
+                             log_every=1, validate_every=1, checkpoint_every=1, validation_samples=2, warmup_steps=1,
+                             two_frame_gap_probability=0.5)
+    train(settings)
+    records = [json.loads(line) for line in (tmp_path / "train.log").read_text().splitlines()]
+    scores = [r for r in records if "validation" in r][-1]["validation"]
+    # Pairs two frames apart move twice as far: harder than the same seeds one frame apart.
+    assert scores["gap2_psnr"] < scores["psnr"]
+
+
 def test_fine_tuning_the_synthesizer_alone_leaves_the_flow_estimator_as_it_was(tmp_path) -> None:
     base = TrainSettings(out_dir=str(tmp_path / "base"), steps=1, batch_size=2, crop=64, loader_workers=0, threads=1,
                          log_every=1, validate_every=1, checkpoint_every=1, validation_samples=2, warmup_steps=1)
@@ -114,6 +143,7 @@ def test_fine_tuning_the_synthesizer_alone_leaves_the_flow_estimator_as_it_was(t
     (("--preset", "huge"), "unknown preset"),
     (("--train-parts", "flow"), "unknown --train-parts"),
     (("--real-fraction", "1.5"), "--real-fraction"),
+    (("--two-frame-gap-probability", "-0.1"), "--two-frame-gap-probability must be between 0 and 1"),
     (("--real-video", "missing.mp4"), "no such file"),
     (("--real-video", "{text}"), "not a video file"),
     (("--real-video", "{short}"), "needs at least 3 frames"),

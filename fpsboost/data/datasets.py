@@ -35,15 +35,16 @@ class Sample:
     has_flow: bool
 
 
-def synthetic_sample(scene: CelScene, rng: np.random.Generator, timesteps: int) -> Sample:
+def synthetic_sample(scene: CelScene, rng: np.random.Generator, timesteps: int, gap: int = 1) -> Sample:
+    """A pair ``gap`` scene frames apart (2: two drawings either side of a hold) and its in-betweens."""
     start = float(rng.uniform(0, SCENE_WINDOW))
     ts = np.sort(rng.uniform(0.05, 0.95, timesteps)).astype(np.float32)
     if timesteps >= 1 and rng.random() < 0.3:
         ts[0] = 0.5
     return Sample(
-        scene.render(start), scene.render(start + 1),
-        torch.stack([scene.render(start + float(t)) for t in ts]), torch.from_numpy(ts),
-        scene.flow(start, start + 1), scene.flow(start + 1, start), True,
+        scene.render(start), scene.render(start + gap),
+        torch.stack([scene.render(start + gap * float(t)) for t in ts]), torch.from_numpy(ts),
+        scene.flow(start, start + gap), scene.flow(start + gap, start), True,
     )
 
 
@@ -94,10 +95,12 @@ class InterpolationStream(IterableDataset):
     """
 
     def __init__(self, seed: int, size: int, timesteps: int, real_frames: np.ndarray | None = None,
-                 real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE, canvas_scale_max: float = 1.0) -> None:
+                 real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE, canvas_scale_max: float = 1.0,
+                 two_frame_gap_probability: float = 0.0) -> None:
         self.seed, self.size, self.timesteps = seed, size, timesteps
         self.real_frames, self.real_fraction, self.style = real_frames, real_fraction, style
         self.canvas_scale_max = canvas_scale_max
+        self.two_frame_gap_probability = two_frame_gap_probability
 
     def __iter__(self):
         info = get_worker_info()
@@ -118,7 +121,9 @@ class InterpolationStream(IterableDataset):
                     if wide:
                         left, top = rng.integers(0, canvas - self.size + 1, size=2)
                         window = scene.window(int(left), int(top), self.size, self.size)
-                    yield augment(synthetic_sample(window, rng, self.timesteps), rng)
+                    # As with the canvas: no extra random numbers unless asked for, so old runs replay exactly.
+                    gap = 2 if self.two_frame_gap_probability and rng.random() < self.two_frame_gap_probability else 1
+                    yield augment(synthetic_sample(window, rng, self.timesteps, gap), rng)
 
 
 def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
@@ -136,7 +141,7 @@ def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
 
 
 def validation_set(count: int, size: int, timesteps: tuple[float, ...] = (0.25, 0.5, 0.75),
-                   style: MotionStyle = MotionStyle(), canvas_scale: float = 1.0) -> list[Sample]:
+                   style: MotionStyle = MotionStyle(), canvas_scale: float = 1.0, gap: int = 1) -> list[Sample]:
     """Fixed held-out synthetic samples (seeds from :data:`VALIDATION_SEED_BASE`), ``size`` square.
 
     With ``canvas_scale`` > 1 the whole scene is ``canvas_scale`` times larger, as full frames at
@@ -149,7 +154,7 @@ def validation_set(count: int, size: int, timesteps: tuple[float, ...] = (0.25, 
         scene = CelScene(VALIDATION_SEED_BASE + i, size, size, style)
         ts = torch.tensor(timesteps)
         start = float(i % 4)
-        samples.append(Sample(scene.render(start), scene.render(start + 1),
-                              torch.stack([scene.render(start + float(t)) for t in ts]), ts,
-                              scene.flow(start, start + 1), scene.flow(start + 1, start), True))
+        samples.append(Sample(scene.render(start), scene.render(start + gap),
+                              torch.stack([scene.render(start + gap * float(t)) for t in ts]), ts,
+                              scene.flow(start, start + gap), scene.flow(start + gap, start), True))
     return samples
