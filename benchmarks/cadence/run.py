@@ -46,6 +46,7 @@ import dataclasses
 import json
 import math
 import subprocess
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -54,9 +55,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from fpsboost.cadence import CadenceAnalyzer, CadenceSettings
-from fpsboost.data.celgen import CelScene, Layer
-from fpsboost.timing import Keyframe, plan_all
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.oracle import oracle_blend  # noqa: E402
+from fpsboost.cadence import CadenceAnalyzer, CadenceSettings  # noqa: E402
+from fpsboost.data.celgen import CelScene, Layer  # noqa: E402
+from fpsboost.models.blocks import backward_warp  # noqa: E402
+from fpsboost.models.interpolator import linear_motion_flows  # noqa: E402
+from fpsboost.timing import Keyframe, plan_all  # noqa: E402
 
 SOURCE_RATE = Fraction(24)
 UINT16_MAX = 65535
@@ -173,48 +180,46 @@ class ExactMotion:
     """
 
     def __init__(self, clip: Clip) -> None:
-        from fpsboost.models.blocks import backward_warp
-
         self.clip = clip
-        self.warp = backward_warp
         self.key_of = {id(frame): index for index, frame in enumerate(clip.frames_float)}
 
-    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
-        scene = self.clip.scene
-        time_a = float(self.clip.drawing_times[self.key_of[id(a)]])
-        time_b = float(self.clip.drawing_times[self.key_of[id(b)]])
+    def key_times(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+        """The scene times of the drawings that keys ``a`` and ``b`` show."""
+        return tuple(float(self.clip.drawing_times[self.key_of[id(key)]]) for key in (a, b))
+
+    def warps(self, a: np.ndarray, b: np.ndarray, t: float, time_a: float, time_b: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both keys (``[1,3,H,W]``) warped to the time ``t`` of the way from ``time_a`` to ``time_b``."""
         shown = time_a + t * (time_b - time_a)
-        warped_a = self.warp(torch.from_numpy(a)[None], scene.flow(shown, time_a)[None])[0]
-        warped_b = self.warp(torch.from_numpy(b)[None], scene.flow(shown, time_b)[None])[0]
-        truth = scene.render(shown)
-        pick_a = (warped_a - truth).abs().sum(0, keepdim=True) < (warped_b - truth).abs().sum(0, keepdim=True)
-        return torch.where(pick_a, warped_a, warped_b).numpy()
+        scene = self.clip.scene
+        return (backward_warp(torch.from_numpy(a)[None], scene.flow(shown, time_a)[None]),
+                backward_warp(torch.from_numpy(b)[None], scene.flow(shown, time_b)[None]))
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+        time_a, time_b = self.key_times(a, b)
+        warped_a, warped_b = self.warps(a, b, t, time_a, time_b)
+        truth = self.clip.scene.render(time_a + t * (time_b - time_a))[None]
+        return oracle_blend(warped_a, warped_b, truth)[0].numpy()
 
 
-class ExactPairMotion:
+class ExactPairMotion(ExactMotion):
     """A two-frame interpolator given the exact flows between its keys (see the module docstring)."""
 
     def __init__(self, clip: Clip, oracle_mask: bool) -> None:
-        from fpsboost.models.blocks import backward_warp
+        super().__init__(clip)
+        self.oracle_mask = oracle_mask
 
-        self.clip, self.oracle_mask, self.warp = clip, oracle_mask, backward_warp
-        self.key_of = {id(frame): index for index, frame in enumerate(clip.frames_float)}
-
-    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
-        from fpsboost.models.interpolator import linear_motion_flows
-
+    def warps(self, a: np.ndarray, b: np.ndarray, t: float, time_a: float, time_b: float) -> tuple[torch.Tensor, torch.Tensor]:
         scene = self.clip.scene
-        time_a = float(self.clip.drawing_times[self.key_of[id(a)]])
-        time_b = float(self.clip.drawing_times[self.key_of[id(b)]])
         flow_t0, flow_t1 = linear_motion_flows(scene.flow(time_a, time_b)[None], scene.flow(time_b, time_a)[None],
                                                torch.tensor(t).view(1, 1, 1, 1))
-        warped_a = self.warp(torch.from_numpy(a)[None], flow_t0)[0]
-        warped_b = self.warp(torch.from_numpy(b)[None], flow_t1)[0]
-        if not self.oracle_mask:
-            return ((1 - t) * warped_a + t * warped_b).numpy()
-        truth = scene.render(time_a + t * (time_b - time_a))
-        pick_a = (warped_a - truth).abs().sum(0, keepdim=True) < (warped_b - truth).abs().sum(0, keepdim=True)
-        return torch.where(pick_a, warped_a, warped_b).numpy()
+        return backward_warp(torch.from_numpy(a)[None], flow_t0), backward_warp(torch.from_numpy(b)[None], flow_t1)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+        if self.oracle_mask:
+            return super().__call__(a, b, t, span)
+        time_a, time_b = self.key_times(a, b)
+        warped_a, warped_b = self.warps(a, b, t, time_a, time_b)
+        return ((1 - t) * warped_a + t * warped_b)[0].numpy()
 
 
 def commit_measured() -> str:

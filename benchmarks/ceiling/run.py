@@ -37,6 +37,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.oracle import oracle_blend  # noqa: E402
 from benchmarks.synthetic_test_set import HEIGHT, WIDTH, open_synthetic_test_set  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, _start_time, describe_weights, git_commit,  # noqa: E402
@@ -69,14 +70,6 @@ def grey_u8(image: torch.Tensor) -> np.ndarray:
     """[1,3,H,W] float in [0,1] -> [H,W] uint8 luma."""
     rgb = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
-def oracle_blend(warped0: torch.Tensor, warped1: torch.Tensor, truth: torch.Tensor, half: bool = False) -> torch.Tensor:
-    """Per pixel the warped frame closer to the truth; ``half``: that choice pooled to half resolution and back."""
-    pick0 = ((warped0 - truth).abs().sum(1, keepdim=True) < (warped1 - truth).abs().sum(1, keepdim=True)).float()
-    if half:
-        pick0 = F.interpolate(F.avg_pool2d(pick0, 2), scale_factor=2.0, mode="bilinear", align_corners=False)
-    return pick0 * warped0 + (1 - pick0) * warped1
 
 
 def render_8bit(scene: CelScene, time: float) -> torch.Tensor:
