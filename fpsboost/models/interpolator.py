@@ -21,6 +21,7 @@ from torch import nn
 
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
 from .global_motion import prefer_translation, shrink_luma
+from .visibility import VisibilitySynthesizer, linear_motion_flows
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
 # Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
@@ -107,6 +108,10 @@ class CelFlowConfig:
     synth_scale: int = 2
     synth_width: int = 48
     synth_depth: int = 3
+    # "linear-blend": v1's synthesiser (mask and residual at 1/8 resolution, learnt nothing);
+    # "visibility": v2's (occlusion cues, full-resolution mask head; fpsboost.models.visibility).
+    synthesis: str = "linear-blend"
+    head_width: int = 16  # the visibility head's channels (synthesis "visibility" only)
 
     @property
     def stride(self) -> int:
@@ -168,16 +173,6 @@ class PairFlowEstimator(nn.Module):
                 intermediate.append(upsample_flow(flow, scale))
         flow = upsample_flow(flow, previous_scale)
         return PairFlows(flow[:, :2], flow[:, 2:], intermediate)
-
-
-def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Backward flows from time t to frames 0 and 1, assuming linear motion (Super SloMo's formula).
-
-    ``t``: ``[B,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
-    """
-    flow_t0 = -(1 - t) * t * flow_0to1 + t * t * flow_1to0
-    flow_t1 = (1 - t) * (1 - t) * flow_0to1 - t * (1 - t) * flow_1to0
-    return flow_t0, flow_t1
 
 
 class TimestepSynthesizer(nn.Module):
@@ -252,7 +247,11 @@ class CelFlow(nn.Module):
         super().__init__()
         self.config = config or CelFlowConfig()
         self.flow_estimator = PairFlowEstimator(self.config)
-        self.synthesizer = TimestepSynthesizer(self.config)
+        if self.config.synthesis == "visibility":
+            self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
+                                                     self.config.synth_depth, self.config.head_width)
+        else:
+            self.synthesizer = TimestepSynthesizer(self.config)
         # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):
         # motion larger than training showed becomes small enough, and the costly stage runs on
         # a quarter of the pixels per halving. A setting of the run, not of the weights.

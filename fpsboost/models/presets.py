@@ -20,6 +20,8 @@ from .interpolator import CelFlow, CelFlowConfig
 
 PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
+    # v2: v1's flow estimator, a synthesis that learns visibility (fpsboost.models.visibility).
+    "celflow-v2": CelFlowConfig(synthesis="visibility"),
 }
 DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"

@@ -1,0 +1,111 @@
+"""CelFlow v2's synthesis (fpsboost.models.visibility) and the real-footage triplets it trains on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fpsboost.data.celgen import TRAINING_STYLE, CelScene
+from fpsboost.data.real import TripletSpec, read_triplets, training_triplets
+from fpsboost.errors import InputError
+from fpsboost.models.blocks import backward_warp
+from fpsboost.models.interpolator import CelFlow, CelFlowConfig, PairFlows
+from fpsboost.models.visibility import occlusion_cues
+from fpsboost.train import load_matching_weights
+
+from helpers_pipeline import TINY_CONFIG
+
+TINY_V2 = CelFlowConfig(**{**TINY_CONFIG.__dict__, "synthesis": "visibility", "head_width": 8})
+
+
+def _moving_square(shift: int, size: int = 32) -> torch.Tensor:
+    image = torch.full((1, 3, size, size), 0.2)
+    image[..., 8:16, 8 + shift:16 + shift] = 0.9
+    return image
+
+
+def test_occlusion_cues_mark_what_the_other_frame_does_not_show() -> None:
+    """A square moving 4 px right, with the true flows: the background just right of the square in
+    frame 0 is covered in frame 1, and the background just left of it in frame 1 was covered in frame 0;
+    both cues (round trip, warping error) mark exactly those strips."""
+    image0, image1 = _moving_square(0), _moving_square(4)
+    flow_0to1 = torch.zeros(1, 2, 32, 32)
+    flow_0to1[:, 0, 8:16, 8:16] = 4.0
+    flow_1to0 = torch.zeros(1, 2, 32, 32)
+    flow_1to0[:, 0, 8:16, 12:20] = -4.0
+    cues0, cues1 = occlusion_cues(image0, image1, flow_0to1, flow_1to0)
+    assert cues0.shape == (1, 2, 32, 32)
+    background = torch.ones(32, 32, dtype=torch.bool)
+    background[6:18, 6:22] = False
+    assert cues0[0, :, background].abs().max() < 1e-3  # far from the square every flow comes back
+    assert (cues0[0, :, 8:16, 16:20] > 0.5).all()  # frame 0's background that the square covers next
+    assert (cues1[0, :, 8:16, 8:12] > 0.5).all()  # frame 1's background that the square uncovered
+    assert cues0[0, :, 8:16, 8:16].abs().max() < 1e-3  # the square itself is seen in both frames
+
+
+def test_an_untrained_v2_synthesiser_draws_the_plain_blend_of_linear_warps() -> None:
+    """The learnt parts start at zero, so training only learns departures from the (1 - t, t) blend."""
+    torch.manual_seed(0)
+    model = CelFlow(TINY_V2).eval()
+    image0, image1 = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
+    flows = PairFlows(torch.randn(2, 2, 32, 48), torch.randn(2, 2, 32, 48))
+    pair_index, t = torch.tensor([0, 1, 1]), torch.tensor([0.25, 0.5, 0.8])
+    with torch.no_grad():
+        frames, flow_t0, flow_t1, mask = model.synthesizer(image0, image1, flows, pair_index, t, return_mask=True)
+    assert torch.allclose(mask, (1 - t).view(-1, 1, 1, 1).expand_as(mask), atol=1e-5)
+    plain = backward_warp(image0[pair_index], flow_t0) * (1 - t.view(-1, 1, 1, 1)) + backward_warp(image1[pair_index], flow_t1) * t.view(-1, 1, 1, 1)
+    assert torch.allclose(frames, plain.clamp(0, 1), atol=1e-5)
+
+
+def test_v2_learns_a_mask_that_departs_from_one_minus_t() -> None:
+    """A few optimiser steps on an occluding scene move the mask away from 1 - t where it helps."""
+    torch.manual_seed(0)
+    model = CelFlow(TINY_V2)
+    scene = CelScene(3, 64, 64)
+    image0, image1, target = scene.render(0.0)[None], scene.render(1.0)[None], scene.render(0.5)[None]
+    flows = PairFlows(scene.flow(0.0, 1.0)[None], scene.flow(1.0, 0.0)[None])
+    pair_index, t = torch.tensor([0]), torch.tensor([0.5])
+    optimizer = torch.optim.Adam(model.synthesizer.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        frames, _, _, mask = model.synthesizer(image0, image1, flows, pair_index, t, return_mask=True)
+        loss = (frames - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0]
+    assert (mask - 0.5).abs().max() > 0.05
+
+
+def test_a_v2_network_starts_from_v1_weights_where_they_fit(tiny_weights) -> None:
+    """``fpsboost train --init-weights v1.safetensors --preset celflow-v2``: the flow estimator is v1's,
+    the new synthesiser starts fresh."""
+    model = CelFlow(TINY_V2)
+    fresh = load_matching_weights(model, str(tiny_weights))
+    assert fresh == ["synthesizer"]
+    from fpsboost.models.presets import load_interpolator
+
+    v1 = load_interpolator(tiny_weights)
+    assert all(torch.equal(value, v1.state_dict()[name]) for name, value in model.state_dict().items() if name.startswith("flow_estimator."))
+
+
+def test_crossing_sprites_add_occluding_layers_only_when_asked() -> None:
+    from dataclasses import replace
+
+    plain, crossing = CelScene(5, 64, 64, TRAINING_STYLE), CelScene(5, 64, 64, replace(TRAINING_STYLE, crossing_probability=1.0))
+    assert len(crossing.layers) >= len(plain.layers) + 2
+    assert torch.equal(plain.render(0.0), CelScene(5, 64, 64, TRAINING_STYLE).render(0.0))
+
+
+def test_real_triplets_come_from_the_training_part_only_and_skip_cuts(clip, tmp_path) -> None:
+    """Each triplet is three consecutive frames from the first 80 %; a cut inside a window drops it."""
+    path = clip("real.mp4", frames=30, width=64, height=48)
+    triplets = read_triplets(path, TripletSpec(max_triplets=100, max_width=32))
+    assert triplets.dtype == np.uint8 and triplets.shape[1:] == (3, 24, 32, 3)
+    assert len(triplets) == 8  # windows start at 0, 3, ..., 21: the last starts before frame 24 - 3 + 1
+    cached = training_triplets(str(path), TripletSpec(max_triplets=100, max_width=32))
+    assert np.array_equal(cached, triplets)
+    with pytest.raises(InputError, match="no such file"):
+        training_triplets(str(tmp_path / "missing.mp4"), TripletSpec())
