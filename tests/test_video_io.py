@@ -418,6 +418,79 @@ def test_truncated_file_decodes_its_first_frames_with_one_warning(tmp_path: Path
     )
 
 
+ASS_HEADER = (
+    "[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+    "MarginR, MarginV, Encoding\n"
+    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
+    "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+)
+LINGERING_EVENTS = [(Fraction(1, 10), Fraction(4, 10), "Hello"), (Fraction(1, 2), Fraction(4), "Still talking")]
+
+
+def mux_subtitle_events(video: Path, output: Path, codec: str, events: list[tuple[Fraction, Fraction, str]]) -> Path:
+    """Remux ``video`` into Matroska with a text subtitle track (``"subrip"`` or ``"ass"``) holding
+    ``events`` as (start, end, text) in seconds; PyAV only. Each event goes in where the video reaches it."""
+    time_base = Fraction(1, 1000)
+    with av.open(str(video)) as source, av.open(str(output), "w") as target:
+        video_in = source.streams.video[0]
+        video_out = target.add_stream_from_template(video_in)
+        subtitles = target.add_stream(codec)
+        subtitles.codec_context.time_base = time_base
+        subtitles.codec_context.subtitle_header = ASS_HEADER.encode()  # the encoders parse it; ass stores it
+        subtitles.metadata["language"] = "eng"
+        pending = []
+        for order, (start, end, text) in enumerate(sorted(events)):
+            payload = text if codec == "subrip" else f"{order},0,Default,,0,0,0,,{text}"
+            packet = av.Packet(payload.encode())
+            packet.stream = subtitles
+            packet.time_base = time_base
+            packet.pts = packet.dts = round(start / time_base)
+            packet.duration = round((end - start) / time_base)
+            pending.append((start, packet))
+        for packet in source.demux(video_in):
+            if not packet.size:
+                continue
+            while pending and packet.pts is not None and packet.pts * packet.time_base >= pending[0][0]:
+                target.mux(pending.pop(0)[1])
+            packet.stream = video_out
+            target.mux(packet)
+        for _, packet in pending:
+            target.mux(packet)
+    return output
+
+
+@pytest.mark.parametrize("codec", ["subrip", "ass"])
+def test_subtitle_event_running_past_the_last_frame_is_not_damage(tmp_path: Path, codec: str) -> None:
+    video = make_clip(tmp_path / "plain.mkv", frames=24, width=64, height=48, rate=Fraction(24))
+    clip = mux_subtitle_events(video, tmp_path / "subs.mkv", codec, LINGERING_EVENTS)
+    with av.open(str(clip)) as container:
+        assert container.streams.subtitles[0].codec_context.name in {"srt", "subrip", "ass", "ssa"}
+        assert Fraction(container.duration, 1_000_000) >= 4 - Fraction(1, 100)  # the subtitle sets the file's length
+    info = probe(clip)
+    assert info.subtitle_streams == 1
+    assert abs(info.duration - 1) <= Fraction(1, 24)
+    assert info.frame_count == 24
+    frames, end_time, warnings = read_all(clip)
+    assert len(frames) == 24
+    assert abs(end_time - 1) <= Fraction(1, 24)
+    assert warnings == []
+
+
+def test_truncated_file_with_lingering_subtitle_still_reports_damage(tmp_path: Path) -> None:
+    video = make_clip(tmp_path / "plain.mkv", frames=24, codec="libx264", width=96, height=64)
+    clip = mux_subtitle_events(video, tmp_path / "subs.mkv", "subrip", LINGERING_EVENTS)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    frames, _, warnings = read_all(cut)
+    assert 0 < len(frames) < 24
+    assert warnings == [
+        f"input is damaged after frame {len(frames)}; processing the {len(frames)} frames that decode"
+    ]
+
+
 def test_file_with_no_decodable_frame_is_an_input_error(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "whole.mkv", frames=24, codec="libx264", width=96, height=64)
     with av.open(str(clip)) as container:

@@ -7,6 +7,7 @@ timestamp is missing, which get the previous frame's time plus its duration.
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,6 +35,8 @@ _END_GAP_SAMPLES = 8
 # Decoding that stops this many frame intervals before the declared duration means the file is damaged.
 _TRUNCATION_TOLERANCE_FRAMES = 2
 _AV_TIME_BASE = 1_000_000
+# A Matroska DURATION tag: HH:MM:SS.nnnnnnnnn
+_CLOCK = re.compile(r"(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)")
 _AVCOL_PRI_UNSPECIFIED = 2
 _AVCOL_TRC_UNSPECIFIED = 2
 
@@ -197,6 +200,28 @@ def _scan_first_packets(path: Path, stream_index: int) -> _FirstPackets:
     return _FirstPackets(measured, rotation or 0)
 
 
+def _tagged_end(stream: av.stream.Stream) -> Fraction | None:
+    """When the stream's own Matroska/WebM ``DURATION`` tag says it ends, in seconds; else None.
+
+    Matroska keeps no per-track duration in its header, so libavformat leaves ``stream.duration``
+    unset and only the segment duration (the longest stream: a subtitle event may run on well
+    past the last video frame) is known. Muxers write each track's length as a ``DURATION`` tag
+    (``HH:MM:SS.nnnnnnnnn``): libavformat writes the track's end time, mkvmerge its length from
+    its first timestamp. Reading it as the end time never places the end past the real one.
+    """
+    for key, value in stream.metadata.items():
+        name = key.upper()
+        if name != "DURATION" and not name.startswith("DURATION-"):
+            continue
+        match = _CLOCK.fullmatch(value.strip())
+        if match:
+            hours, minutes, seconds = match.groups()
+            end = int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
+            if end > 0:
+                return end
+    return None
+
+
 def _frame_rate(stream: av.video.stream.VideoStream, measured: Fraction | None, path: Path) -> Fraction:
     """The stream's frame rate, checked against ``measured``, the spacing of its first timestamps.
 
@@ -223,9 +248,14 @@ def _info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     rate = _frame_rate(stream, first_packets.measured_rate, path)
     start = Fraction(stream.start_time) * time_base if stream.start_time is not None else Fraction(0)
     duration: Fraction | None = None
+    tagged_end = _tagged_end(stream)
     if stream.duration:
         duration = Fraction(stream.duration) * time_base
+    elif tagged_end is not None and tagged_end > start:
+        duration = tagged_end - start
     elif container.duration:
+        # Last resort: the container's duration covers every stream, so a subtitle event or audio
+        # running past the last video frame makes it longer than the video.
         container_start = Fraction(container.start_time or 0, _AV_TIME_BASE)
         duration = Fraction(container.duration, _AV_TIME_BASE) + container_start - start
     frame_count = stream.frames or (round(duration * rate) if duration else None)
