@@ -43,9 +43,10 @@ import numpy as np
 import torch
 
 from .data.celgen import CelScene
-from .data.datasets import REAL_TRAIN_FRACTION, SCENE_WINDOW, VALIDATION_SEED_BASE, load_video_frames
+from .data.datasets import SCENE_WINDOW, VALIDATION_SEED_BASE, load_video_frames
+from .data.real import REAL_TRAIN_FRACTION
 from .models.interpolator import linear_motion_flows
-from .train import psnr
+from .training.common import psnr
 
 SYNTHETIC_SEED_OFFSET = 100_000  # past the training validation set's seeds (VALIDATION_SEED_BASE + 0..47)
 QUALITY_TIMESTEPS = (0.25, 0.5, 0.75)

@@ -67,7 +67,7 @@ class UpscaleSettings:
     may be given; with neither the factor is :data:`DEFAULT_FACTOR`. ``report_path``: where to write
     a JSON report of every source frame's role (keyframe, hold, cut), or None. ``tail``: what
     fills the output frames after the last drawing: ``hold`` it, or ``extrapolate`` its motion
-    (:class:`~fpsboost.extrapolate.TailFiller`).
+    (:class:`~fpsboost.extrapolation.TailFiller`).
     """
 
     factor: int | None = None
@@ -448,7 +448,7 @@ class UpscaleJob:
         batch = _Batch()
         tail = None
         if self.settings.tail == "extrapolate":
-            from .extrapolate import TailFiller
+            from .extrapolation import TailFiller
 
             shared = _float32_torch_backend(backend)
             tail = TailFiller(self.model.weights, shared.device if shared else self.model.device,

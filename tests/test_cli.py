@@ -18,7 +18,8 @@ import torch
 from click.testing import CliRunner
 
 from fpsboost.cadence import Shot
-from fpsboost.cli import describe_shots, main
+from fpsboost.cli import main
+from fpsboost.cli.display import describe_shots
 
 from helpers_pipeline import file_digest, read_video, stream_durations
 

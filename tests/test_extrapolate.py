@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fpsboost.cli import main
 from fpsboost.data.celgen import CelScene
 from fpsboost.errors import InputError, ModelError
-from fpsboost.extrapolate import Extrapolator, motion_context, predict_tail
+from fpsboost.extrapolation import Extrapolator, motion_context, predict_tail
 from fpsboost.models.blocks import backward_warp
 from fpsboost.models.extrapolator import (DEFAULT_EXTRAPOLATOR_WEIGHTS, CelCast, CelCastConfig, extrapolated_flow, gaussian_blur,
                                          load_extrapolator, load_flow_continuation, save_extrapolator,

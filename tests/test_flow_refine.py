@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from fpsboost.data.celgen import CelScene
-from fpsboost.extrapolate import Extrapolator
+from fpsboost.extrapolation import Extrapolator
 from fpsboost.models.flow_refine import CandidateRefinement, refine_flow
 
 

@@ -128,7 +128,7 @@ def test_cli_flow_scale_reaches_the_job_and_bad_values_are_one_line(tmp_path) ->
 
 
 def test_extrapolation_estimates_its_motion_at_the_flow_scale(tmp_path) -> None:
-    from fpsboost.extrapolate import Extrapolator
+    from fpsboost.extrapolation import Extrapolator
 
     scene = CelScene(4, 72, 120)
     context = [scene.render(float(k)).numpy() for k in range(3)]

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from fpsboost import upscale_file
 from fpsboost.backends import ModelSettings
-from fpsboost.cli import DEFAULT_TAIL, TAIL_CHOICES, main
+from fpsboost.cli import main
+from fpsboost.cli.upscale import upscale_command
 from fpsboost.errors import OptionError
 from fpsboost.pipeline import DEFAULT_TAIL as PIPELINE_DEFAULT_TAIL
 from fpsboost.pipeline import TAIL_MODES, UpscaleSettings
@@ -57,8 +58,9 @@ def moving_clip(frames_clip, drawings: int, hold: int, name: str = "in.mkv") -> 
     return frames_clip(name, pictures, [Fraction(i) / RATE for i in range(len(pictures))], RATE)
 
 
-def test_cli_choices_match_the_pipeline() -> None:
-    assert TAIL_CHOICES == TAIL_MODES and DEFAULT_TAIL == PIPELINE_DEFAULT_TAIL
+def test_cli_tail_option_offers_the_pipeline_modes() -> None:
+    tail = next(param for param in upscale_command.params if param.name == "tail")
+    assert tuple(tail.type.choices) == TAIL_MODES and tail.default == PIPELINE_DEFAULT_TAIL
 
 
 def test_an_unknown_tail_mode_is_an_option_error() -> None:
@@ -133,7 +135,7 @@ def test_cli_tail_option_reaches_the_summary(frames_clip, tmp_path: Path) -> Non
 @needs_interpolator
 def test_a_shared_interpolator_predicts_what_loading_the_weights_does() -> None:
     """The main job hands its own fp32 network to the tail instead of reading the weights twice."""
-    from fpsboost.extrapolate import TailFiller
+    from fpsboost.extrapolation import TailFiller
     from fpsboost.models.presets import load_interpolator
 
     rng = np.random.default_rng(0)

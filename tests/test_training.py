@@ -12,7 +12,8 @@ from fpsboost.cli import main
 from fpsboost.data.celgen import CelScene
 from fpsboost.models.blocks import backward_warp
 from fpsboost.models.presets import load_interpolator
-from fpsboost.train import TrainSettings, train
+from fpsboost.training.interpolator import train
+from fpsboost.training.settings import TrainSettings
 
 
 def test_scenes_are_reproducible_from_their_seed() -> None:

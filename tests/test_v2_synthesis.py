@@ -12,7 +12,7 @@ from fpsboost.errors import InputError
 from fpsboost.models.blocks import backward_warp
 from fpsboost.models.interpolator import CelFlow, CelFlowConfig, PairFlows
 from fpsboost.models.visibility import occlusion_cues
-from fpsboost.train import load_matching_weights
+from fpsboost.training.interpolator import load_matching_weights
 
 from helpers_pipeline import TINY_CONFIG
 

@@ -46,11 +46,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from fpsboost.data.datasets import REAL_TRAIN_FRACTION, VALIDATION_SEED_BASE, load_video_frames  # noqa: E402
-from fpsboost.extrapolate import Extrapolator  # noqa: E402
+from fpsboost.data.datasets import VALIDATION_SEED_BASE, load_video_frames  # noqa: E402
+from fpsboost.data.real import REAL_TRAIN_FRACTION  # noqa: E402
+from fpsboost.extrapolation import Extrapolator  # noqa: E402
 from fpsboost.models.blocks import backward_warp  # noqa: E402
 from fpsboost.models.extrapolator import extrapolated_flow, trajectory_displacement  # noqa: E402
-from fpsboost.train_extrapolator import BENCHMARK_SEED_BASE, heldout_sequence  # noqa: E402
+from fpsboost.training.extrapolator import BENCHMARK_SEED_BASE, heldout_sequence  # noqa: E402
 
 STEPS = tuple(float(k) for k in range(1, 9))
 SUBFRAME_STEPS = (0.25, 0.5, 0.75)

@@ -28,30 +28,12 @@ from .. import __version__
 from ..errors import ModelError, OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
-from .base import FLOW_SCALES
+from .onnx_graph import (DEFAULT_ONNX_NAME, DEFAULT_OPSET, FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY,
+                         INPUT_LAYOUT, INPUT_NAMES, OUTPUT_NAME, PRECISION_KEY, UNTRAINED_VERSION, VALUE_RANGE,
+                         WEIGHTS_HASH_KEY, check_opset)
 
-# grid_sample exists from opset 16; opset 20 renamed its modes, which broke DirectML and TensorRT 10.13.
-SUPPORTED_OPSETS = (16, 17, 18)
-DEFAULT_OPSET = 17
-DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
-INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
-OUTPUT_NAME = "frames"
-INPUT_LAYOUT = "NCHW RGB float32 [0,1]"
-VALUE_RANGE = "[0,1]"
-UNTRAINED_VERSION = "untrained"
 CACHE_ENV = "FPSBOOST_CACHE_DIR"
 HASH_CHUNK_BYTES = 1 << 20
-WEIGHTS_HASH_KEY = "weights_sha256"
-PRECISION_KEY = "precision"
-FLOW_DOWNSCALE_KEY = "flow_downscale"  # baked into the graph: one export per --flow-scale
-GRAPH_VERSION_KEY = "graph_version"
-# The network's computation apart from its weights. Raise it whenever forward() changes, so that
-# cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
-# before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
-# brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
-# translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
-# both ways, the in-between is a plain blend of the linear-motion warps.
-GRAPH_VERSION = 5
 
 # The trace runs the network once on a sample of this size; every axis is exported as dynamic, and
 # P != Q so the exporter cannot mistake one for the other.
@@ -105,14 +87,6 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def default_weights_path() -> Path:
     return weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
-
-
-def check_opset(opset: int) -> None:
-    if opset not in SUPPORTED_OPSETS:
-        raise OptionError(
-            f"--opset {opset} is not supported: use {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[-1]} "
-            "(grid_sample needs >= 16; opset 20 breaks DirectML and TensorRT)"
-        )
 
 
 def export_onnx(
@@ -248,22 +222,3 @@ def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = Fa
         cached.parent.mkdir(parents=True, exist_ok=True)
         export_onnx(cached, weights=weights_path, fp16=fp16, flow_downscale=flow_downscale)
     return cached
-
-
-@click.command("export")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=DEFAULT_ONNX_NAME, show_default=True,
-              help="Where to write the ONNX model.")
-@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
-              help=f"ONNX opset, {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[-1]}.")
-@click.option("--fp16", is_flag=True, help="Store the network in half precision (inputs and outputs stay float32).")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="Safetensors weights to export (default: the shipped model).")
-@click.option("--flow-scale", type=click.Choice(list(FLOW_SCALES)), default="1", show_default=True,
-              help="Estimate motion at this fraction of the frame's resolution (fixed in the graph).")
-def export_command(out: str, opset: int, fp16: bool, weights: str | None, flow_scale: str) -> None:
-    """Export the interpolation network to ONNX (dynamic batch, height and width)."""
-    settings = ExportSettings(out=out, opset=opset, fp16=fp16, weights=weights, flow_scale=flow_scale)
-    path = export_onnx(settings.out, weights=settings.weights, opset=settings.opset, fp16=settings.fp16,
-                       flow_downscale=FLOW_SCALES[settings.flow_scale])
-    size_mb = path.stat().st_size / 1e6
-    click.echo(f"wrote {path} ({size_mb:.1f} MB, opset {settings.opset}, {'fp16' if settings.fp16 else 'fp32'})")

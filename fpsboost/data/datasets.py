@@ -15,7 +15,6 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .celgen import TRAINING_STYLE, CelScene, MotionStyle
-from .real import REAL_TRAIN_FRACTION
 
 VALIDATION_SEED_BASE = 10_000_000  # seeds >= this are never used for training
 SCENE_WINDOW = 6.0  # training pairs start anywhere in [0, SCENE_WINDOW) frames of a scene

@@ -15,7 +15,7 @@ Three stages, split like the interpolator by what depends on the horizon ``tau``
 
 Because the horizon ``tau`` is an input (any real number > 0), one pass gives the frame at any
 future time: no prediction is fed back, so nothing drifts or blows up with the horizon. The
-driver that turns a clip into N more frames lives in :mod:`fpsboost.extrapolate`.
+driver that turns a clip into N more frames lives in :mod:`fpsboost.extrapolate` (the motion continued: :mod:`fpsboost.extrapolation`).
 
 :class:`FlowContinuation` is the second motion source, with the same call signature: it takes
 stage 1's flows from the trained *interpolation* network's frozen

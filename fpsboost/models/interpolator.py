@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import CelFlowConfig
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
 from .global_motion import prefer_translation, shrink_luma
 from .visibility import VisibilitySynthesizer, linear_motion_flows
@@ -96,34 +97,6 @@ def stretch_dark_contrast(image0: torch.Tensor, image1: torch.Tensor) -> tuple[t
     centre = mean + (0.5 - mean) * (1 - 1 / gain)
     dark = gain > 1  # lit pairs pass through bit for bit
     return tuple(torch.where(dark, (image - mean) * gain + centre, image) for image in (image0, image1))
-
-
-@dataclass(frozen=True)
-class CelFlowConfig:
-    """Sizes of a CelFlow network; presets live in :mod:`fpsboost.models.presets`."""
-
-    flow_scales: tuple[int, ...] = (8, 4, 2, 1)
-    flow_widths: tuple[int, ...] = (96, 72, 48, 32)
-    flow_depths: tuple[int, ...] = (4, 4, 3, 2)
-    synth_scale: int = 2
-    synth_width: int = 48
-    synth_depth: int = 3
-    # "linear-blend": v1's synthesiser (mask and residual at 1/8 resolution, learnt nothing);
-    # "visibility": v2's (occlusion cues, full-resolution mask head; fpsboost.models.visibility).
-    synthesis: str = "linear-blend"
-    head_width: int = 16  # the visibility head's channels (synthesis "visibility" only)
-
-    @property
-    def stride(self) -> int:
-        """Inputs are padded to a multiple of this (coarsest scale times the blocks' own 4x)."""
-        return max(max(self.flow_scales), self.synth_scale) * 4
-
-    def to_dict(self) -> dict:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.__dict__.items()}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "CelFlowConfig":
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
 
 
 @dataclass

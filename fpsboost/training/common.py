@@ -1,0 +1,58 @@
+"""Losses, schedules and the log shared by both trainers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+CHARBONNIER_EPSILON = 1e-3
+
+
+class Schedule(Protocol):
+    """The settings fields the schedules read (both trainers' settings have them)."""
+
+    steps: int
+    learning_rate: float
+    final_learning_rate: float
+    warmup_steps: int
+    flow_weight: float
+    flow_weight_decay_steps: int
+    flow_weight_floor: float
+
+
+def charbonnier(difference: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(difference * difference + CHARBONNIER_EPSILON**2).mean()
+
+
+def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+
+
+def learning_rate_at(step: int, settings: Schedule) -> float:
+    """Linear warm-up, then cosine decay to ``final_learning_rate`` at ``steps``."""
+    if step < settings.warmup_steps:
+        return settings.learning_rate * (step + 1) / settings.warmup_steps
+    progress = min((step - settings.warmup_steps) / max(settings.steps - settings.warmup_steps, 1), 1.0)
+    return settings.final_learning_rate + 0.5 * (settings.learning_rate - settings.final_learning_rate) * (1 + math.cos(math.pi * progress))
+
+
+def flow_weight_at(step: int, settings: Schedule) -> float:
+    """Flow supervision guides early training, then fades so the photometric loss decides."""
+    fade = max(0.0, 1.0 - step / settings.flow_weight_decay_steps)
+    return settings.flow_weight_floor + (settings.flow_weight - settings.flow_weight_floor) * fade
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    mse = torch.mean((prediction.clamp(0, 1) - target) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+def append_log(path: Path, record: dict) -> None:
+    """Append one JSON record to a training log and echo it."""
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record), flush=True)
