@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sysconfig
 from pathlib import Path
 
 import torch
@@ -22,12 +23,20 @@ from .interpolator import CelFlow
 __all__ = ["PRESETS", "CelFlowConfig", "load_interpolator", "save_weights", "read_metadata", "weights_dir"]
 DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
+INSTALLED_WEIGHTS = Path("share") / "fpsboost" / "weights"  # under the install prefix (setup.cfg's data_files)
 
 
 def weights_dir() -> Path:
-    """``$FPSBOOST_WEIGHTS_DIR`` or the repository's ``weights/`` folder."""
+    """Where the shipped weights are: ``$FPSBOOST_WEIGHTS_DIR``; else, in a source checkout (editable
+    install), its ``weights/`` folder; else the copy an installed wheel carries (``data_files`` in
+    setup.cfg: ``<prefix>/share/fpsboost/weights``)."""
     override = os.environ.get(WEIGHTS_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "weights"
+    if override:
+        return Path(override)
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "setup.cfg").is_file() and (checkout / "weights").is_dir():
+        return checkout / "weights"
+    return Path(sysconfig.get_path("data")) / INSTALLED_WEIGHTS
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike, config: dict, version: str, extra: dict | None = None) -> None:
