@@ -109,3 +109,22 @@ def test_real_triplets_come_from_the_training_part_only_and_skip_cuts(clip, tmp_
     assert np.array_equal(cached, triplets)
     with pytest.raises(InputError, match="no such file"):
         training_triplets(str(tmp_path / "missing.mp4"), TripletSpec())
+
+
+def test_held_out_windows_come_from_the_end_of_the_clip_and_never_span_a_cut(frames_clip) -> None:
+    """The evaluation's real triplets: only from the held-out fraction, evenly spaced, none across a cut."""
+    from fractions import Fraction
+
+    from fpsboost.data.real import heldout_windows
+
+    rng = np.random.default_rng(0)
+    dark, bright = rng.integers(0, 60, (48, 64, 3)), rng.integers(190, 255, (48, 64, 3))
+    pictures = [np.roll(dark, 2 * i, axis=1).astype(np.uint8) for i in range(30)]
+    pictures += [np.roll(bright, 2 * i, axis=1).astype(np.uint8) for i in range(30, 40)]  # a cut before frame 30
+    path = frames_clip("cut.mkv", pictures, [Fraction(i, 24) for i in range(40)], Fraction(24))
+    windows = heldout_windows(path, 0.5, limit=8)
+    assert 6 <= len(windows) <= 8
+    means = [[float(frame.mean()) for frame in window] for window in windows]
+    assert all(max(window) - min(window) < 20 for window in means)  # each window inside one shot
+    starts = [int(np.argmin([np.abs(picture.astype(int) - window[0]).mean() for picture in pictures])) for window in windows]
+    assert min(starts) >= 20 and starts == sorted(starts)

@@ -140,3 +140,63 @@ def training_triplets(name: str, spec: TripletSpec) -> np.ndarray:
     np.save(partial, triplets)
     partial.replace(cached)
     return np.load(cached, mmap_mode="r")
+
+
+def read_windows(path: Path, starts: list[int], length: int = 3, max_width: int | None = None) -> dict[int, np.ndarray]:
+    """Frames ``start .. start + length - 1`` for each start, ``{start: [length,H,W,3]}`` uint8 RGB,
+    decoding the clip once from the beginning and keeping only those frames (a feature film does
+    not fit in memory whole)."""
+    import av
+
+    wanted: dict[int, list[int]] = {}
+    for start in starts:
+        for index in range(start, start + length):
+            wanted.setdefault(index, []).append(start)
+    windows: dict[int, list[np.ndarray]] = {start: [] for start in starts}
+    last = max(wanted) if wanted else -1
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        height = None
+        for index, frame in enumerate(container.decode(stream)):
+            if index > last:
+                break
+            if index not in wanted:
+                continue
+            if max_width and frame.width > max_width:
+                height = height or int(round(frame.height * max_width / frame.width / 2)) * 2
+                frame = frame.reformat(width=max_width, height=height)
+            picture = frame.to_ndarray(format="rgb24")
+            for start in wanted[index]:
+                windows[start].append(picture)
+    return {start: np.stack(frames) for start, frames in windows.items() if len(frames) == length}
+
+
+def spans_cut(window: np.ndarray) -> bool:
+    """Whether consecutive frames of ``[N,H,W,3]`` differ by a scene cut's amount (:data:`CUT_DIFFERENCE`)."""
+    return any(np.abs(window[i + 1].astype(np.int16) - window[i]).mean() >= CUT_DIFFERENCE for i in range(len(window) - 1))
+
+
+def heldout_windows(path: Path, heldout_from: float, limit: int, length: int = 3, max_width: int | None = None) -> list[np.ndarray]:
+    """Up to ``limit`` evenly spaced windows of ``length`` frames from the part of the clip after
+    ``heldout_from`` (a fraction of its frames), leaving out windows that span a scene cut."""
+    import av
+
+    with av.open(str(path)) as container:
+        total = _frame_count(container)
+    first = int(total * heldout_from)
+    count = total - length + 1 - first
+    if count <= 0 or limit <= 0:
+        return []
+    evenly = np.unique(np.linspace(first, total - length, min(limit, count)).round().astype(int)).tolist()
+    # Spares for windows that span a cut (a film has hundreds): as many again, in between.
+    spares = [start for start in np.unique(np.linspace(first, total - length, min(2 * limit, count)).round().astype(int)).tolist()
+              if start not in evenly]
+    windows = read_windows(path, evenly + spares, length, max_width)
+    chosen = [start for start in evenly if start in windows and not spans_cut(windows[start])]
+    for start in spares:
+        if len(chosen) >= limit:
+            break
+        if start in windows and not spans_cut(windows[start]):
+            chosen.append(start)
+    return [windows[start] for start in sorted(chosen)]
