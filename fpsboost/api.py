@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
+from .batching import TIMESTEPS_PER_PAIR_IN_BATCH
 from .cadence import CadenceSettings
 from .errors import InputError, OptionError
 from .pipeline import (
     DEFAULT_TAIL,
-    TIMESTEPS_PER_PAIR_IN_BATCH,
     ProgressCallback,
     ResilientBackend,
     UpscaleSettings,

@@ -26,10 +26,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
+from .batching import KeyImage, PairBatcher
 from .backends.base import resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
 from .errors import InputError, ModelError, OptionError, OutputError
-from .timing import FramePlanner, Keyframe, OutputFrame, output_frame_count, snap_to_grid
+from .timing import FramePlanner, Keyframe, output_frame_count, snap_to_grid
 from .video.colour import chw_to_rgb16, rgb16_to_chw
 from .video.reader import DecodedFrame, VideoInfo, VideoReader
 from .video.writer import EncodeSettings, VideoWriter
@@ -44,7 +45,6 @@ DECODE_QUEUE_FRAMES = 8
 ENCODE_QUEUE_FRAMES = 8
 # A call gets at most batch_size pairs and batch_size * this many in-betweens (long holds give one
 # pair dozens of timesteps; they are split over several calls rather than one huge one).
-TIMESTEPS_PER_PAIR_IN_BATCH = 8
 QUEUE_POLL_S = 0.1
 _OUT_OF_MEMORY_MARKERS = (
     "out of memory",
@@ -162,17 +162,6 @@ def _release_device_memory() -> None:
         pass
 
 
-def _float32_torch_backend(backend: "ResilientBackend") -> Any:
-    """The backend's :class:`TorchBackend` when it runs CelFlow at fp32 (the tail can share its
-    network instead of loading the weights again), else None."""
-    import torch
-
-    from .backends.torch_backend import TorchBackend
-
-    inner = backend.backend
-    return inner if isinstance(inner, TorchBackend) and inner.dtype == torch.float32 else None
-
-
 class ResilientBackend:
     """A backend that survives running out of device memory.
 
@@ -192,6 +181,10 @@ class ResilientBackend:
     @property
     def fixed_flow_scale(self) -> bool:
         return self.backend.fixed_flow_scale
+
+    def shared_network(self) -> Any:
+        """See :meth:`InterpolationBackend.shared_network`."""
+        return self.backend.shared_network()
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
@@ -227,40 +220,6 @@ class ResilientBackend:
         self.settings = replace(self.settings, device="cpu", precision="auto")
         self.backend = create_backend(self.settings)
         return self.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
-
-
-@dataclass
-class _KeyImage:
-    """A keyframe as the network sees it (``chw``: [3,H,W] float32 in [0,1]) and as decoded."""
-
-    index: int
-    time: Fraction
-    chw: np.ndarray
-    source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
-
-
-@dataclass
-class _Batch:
-    """Output frames in order; the in-betweens among them share one backend call."""
-
-    entries: list[tuple[OutputFrame, Any, int | None]] = field(default_factory=list)  # frame, source or None, query
-    pairs: list[tuple[_KeyImage, _KeyImage]] = field(default_factory=list)
-    pair_slots: dict[tuple[int, int], int] = field(default_factory=dict)
-    pair_index: list[int] = field(default_factory=list)
-    timesteps: list[float] = field(default_factory=list)
-    flow_scale: str | None = None  # every pair of a batch has its flow estimated at one scale
-
-
-def _stack_pairs(pairs: list[tuple[_KeyImage, _KeyImage]]) -> tuple[np.ndarray, np.ndarray]:
-    """``(frames0, frames1)`` arrays of a batch's pairs.
-
-    Consecutive pairs usually share a key (``(a, b), (b, c), ...``): then every key is copied once
-    and the two arrays are views of one stack, instead of copying each shared key twice.
-    """
-    if all(left[1] is right[0] for left, right in zip(pairs, pairs[1:])):
-        chain = np.stack([pairs[0][0].chw] + [pair[1].chw for pair in pairs])
-        return chain[:-1], chain[1:]
-    return np.stack([pair[0].chw for pair in pairs]), np.stack([pair[1].chw for pair in pairs])
 
 
 class _Stop(Exception):
@@ -313,6 +272,78 @@ def _join_despite_interrupts(*threads: threading.Thread) -> None:
         raise interrupt
 
 
+class _Scheduler:
+    """The job's middle stage: decoded frames -> keys and cuts (cadence) -> output frames (timing)
+    -> :class:`~fpsboost.batching.PairBatcher`; and the tail after the last drawing."""
+
+    def __init__(self, job: "UpscaleJob", backend: ResilientBackend, info: VideoInfo, out_rate: Fraction,
+                 send: Callable[[Fraction, Any], None], after_call: Callable[[], None]) -> None:
+        self.job, self.backend, self.info, self.out_rate, self.send = job, backend, info, out_rate, send
+        self.analyzer = job.analyzer
+        self.planner: FramePlanner | None = None
+        self.waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
+        self.keys: dict[int, KeyImage] = {}  # the last key and the one before it
+        self.batcher = PairBatcher(backend, send, self._pair_flow_scale, after_call)
+        self.tail_predicted = 0
+        self.tail = None
+        if job.settings.tail == "extrapolate":
+            from .extrapolation import TailFiller
+
+            shared = backend.shared_network()
+            self.tail = TailFiller(job.model.weights, shared.device if shared else job.model.device,
+                                   interpolator=shared.model if shared else None, flow_scale=backend.settings.flow_scale)
+
+    def _pair_flow_scale(self, key_a: KeyImage, key_b: KeyImage) -> str | None:
+        """The pair's own flow scale when ``auto`` asks for a smaller one than the job's (keys further
+        apart than one source frame move further); None: the backend's (always, for a model whose
+        scale is fixed, such as a given ONNX file)."""
+        if self.backend.fixed_flow_scale:
+            return None
+        span = float((key_b.time - key_a.time) * self.info.average_rate)
+        scale = resolve_flow_scale(self.job.model.flow_scale, self.info.width, span)
+        return None if scale == self.backend.settings.flow_scale else scale
+
+    def push(self, item: DecodedFrame, time: Fraction, signature: Any) -> None:
+        """One decoded frame at its (grid-snapped) ``time``."""
+        self.waiting[item.index] = item
+        for key in self.analyzer.push(item.index, time, item.rgb, signature):
+            self._accept(key)
+        lookahead = self.analyzer.LOOKAHEAD_FRAMES
+        for index in [index for index in self.waiting if index < item.index - lookahead]:
+            del self.waiting[index]  # a hold: never needed again
+
+    def _accept(self, key: Keyframe) -> None:
+        frame = self.waiting.pop(key.index)
+        self.keys[key.index] = KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
+        if self.tail is not None:
+            self.tail.add(key.time, self.keys[key.index].chw, key.cut_before)
+        if self.planner is None:
+            self.planner = FramePlanner(self.out_rate, key.time)
+        for output in self.planner.add_key(key):
+            self.batcher.add(output, self.keys)
+        for index in [index for index in self.keys if index < key.index]:
+            del self.keys[index]
+
+    def finish(self, end_time: Fraction) -> None:
+        """The last keys, then the frames from the last drawing to ``end_time``: held, or (tail) predicted."""
+        for key in self.analyzer.finish():
+            self._accept(key)
+        self.waiting.clear()
+        assert self.planner is not None, "the cadence analyser returned no keyframe"
+        last = self.planner.finish(end_time)
+        horizons = self.tail.horizons([output.time for output in last], end_time) if self.tail is not None else None
+        horizons = horizons or [0.0] * len(last)
+        for output, horizon in zip(last, horizons):
+            if horizon == 0:
+                self.batcher.add(output, self.keys)
+        self.batcher.flush()
+        future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
+        if future:
+            for (output, _), picture in zip(future, self.tail.predict([horizon for _, horizon in future])):
+                self.send(output.time, picture)
+            self.tail_predicted = len(future)
+
+
 class UpscaleJob:
     """One run of the main job; build it, then call :meth:`run` once."""
 
@@ -340,7 +371,7 @@ class UpscaleJob:
         self._first_time = Fraction(0)
         self._tail_predicted = 0
         self._pairs_by_flow_scale: Counter[str] = Counter()
-        self._analyzer = CadenceAnalyzer(cadence, keep_report=settings.report_path is not None)
+        self.analyzer = CadenceAnalyzer(cadence, keep_report=settings.report_path is not None)
 
     # -- messages -----------------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -370,7 +401,7 @@ class UpscaleJob:
         if self.settings.report_path:
             self._write_report(info, out_rate)
         self._report_progress(self._frames_out, streaming_started)
-        cadence = self._analyzer.summary()
+        cadence = self.analyzer.summary()
         return UpscaleSummary(
             input_path=self.input_path,
             output_path=self.output_path,
@@ -438,23 +469,10 @@ class UpscaleJob:
         self, decoded: queue.Queue, encoded: queue.Queue, decoder: _Worker, encoder: _Worker,
         backend: ResilientBackend, out_rate: Fraction, total_out: int | None, started: float, reader: VideoReader,
     ) -> Fraction:
-        analyzer = self._analyzer
-        info = reader.info
-        previous_time = Fraction(0)
-        lookahead = analyzer.LOOKAHEAD_FRAMES
-        planner: FramePlanner | None = None
-        waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
-        keys: dict[int, _KeyImage] = {}  # the last key and the one before it
-        batch = _Batch()
-        tail = None
-        if self.settings.tail == "extrapolate":
-            from .extrapolation import TailFiller
+        """Take decoded frames, decide keys and timing, batch the in-betweens, and queue every
+        output frame for the encoder in order; returns the input's end time in seconds."""
 
-            shared = _float32_torch_backend(backend)
-            tail = TailFiller(self.model.weights, shared.device if shared else self.model.device,
-                              interpolator=shared.model if shared else None, flow_scale=backend.settings.flow_scale)
-
-        def send(item: Any) -> None:
+        def put(item: Any) -> None:
             while True:
                 if encoder.error is not None:
                     raise encoder.error
@@ -464,64 +482,9 @@ class UpscaleJob:
                 except queue.Full:
                     continue
 
-        def flush() -> None:
-            nonlocal batch
-            results = None
-            if batch.pairs:
-                frames0, frames1 = _stack_pairs(batch.pairs)
-                results = backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
-                                              np.asarray(batch.timesteps, np.float32), batch.flow_scale)
-                self._pairs_by_flow_scale[batch.flow_scale or backend.settings.flow_scale] += len(batch.pairs)
-            for frame, source, query in batch.entries:
-                send((frame.time, source if query is None else results[query]))
-            batch = _Batch()
-            self._report_progress(total_out, started)
-
-        def pair_flow_scale(key_a: _KeyImage, key_b: _KeyImage) -> str | None:
-            """The pair's own flow scale when ``auto`` asks for a smaller one than the job's (keys
-            further apart than one source frame move further); None: the backend's (always, for a
-            model whose scale is fixed, such as a given ONNX file)."""
-            if backend.fixed_flow_scale:
-                return None
-            span = float((key_b.time - key_a.time) * info.average_rate)
-            scale = resolve_flow_scale(self.model.flow_scale, info.width, span)
-            return None if scale == backend.settings.flow_scale else scale
-
-        def schedule(frame: OutputFrame) -> None:
-            if frame.is_original:
-                source = keys[frame.key_a].source
-                if batch.entries:
-                    batch.entries.append((frame, source, None))
-                else:
-                    send((frame.time, source))
-                return
-            pair = (frame.key_a, frame.key_b)
-            if pair not in batch.pair_slots:
-                flow_scale = pair_flow_scale(keys[frame.key_a], keys[frame.key_b])
-                if len(batch.pairs) >= backend.batch_size or (batch.pairs and flow_scale != batch.flow_scale):
-                    flush()
-                batch.flow_scale = flow_scale
-                batch.pair_slots[pair] = len(batch.pairs)
-                batch.pairs.append((keys[frame.key_a], keys[frame.key_b]))
-            batch.entries.append((frame, None, len(batch.timesteps)))
-            batch.pair_index.append(batch.pair_slots[pair])
-            batch.timesteps.append(float(frame.t))
-            if len(batch.timesteps) >= backend.batch_size * TIMESTEPS_PER_PAIR_IN_BATCH:
-                flush()
-
-        def accept(key: Keyframe) -> None:
-            nonlocal planner
-            frame = waiting.pop(key.index)
-            keys[key.index] = _KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
-            if tail is not None:
-                tail.add(key.time, keys[key.index].chw, key.cut_before)
-            if planner is None:
-                planner = FramePlanner(out_rate, key.time)
-            for output in planner.add_key(key):
-                schedule(output)
-            for index in [index for index in keys if index < key.index]:
-                del keys[index]
-
+        scheduler = _Scheduler(self, backend, reader.info, out_rate, lambda time, picture: put((time, picture)),
+                               lambda: self._report_progress(total_out, started))
+        previous_time = Fraction(0)
         while True:
             try:
                 entry = decoded.get(timeout=QUEUE_POLL_S)
@@ -534,39 +497,22 @@ class UpscaleJob:
             item, signature = entry
             if self._frames_in == 0:
                 self._first_time = previous_time = item.time
-            time = snap_to_grid(item.time, info.average_rate, self._first_time, info.time_base)
+            time = snap_to_grid(item.time, reader.info.average_rate, self._first_time, reader.info.time_base)
             if self._frames_in > 0 and time <= previous_time:
                 time = item.time
             previous_time = time
             self._frames_in += 1
-            waiting[item.index] = item
-            for key in analyzer.push(item.index, time, item.rgb, signature):
-                accept(key)
-            for index in [index for index in waiting if index < item.index - lookahead]:
-                del waiting[index]  # a hold: never needed again
+            scheduler.push(item, time, signature)
         if decoder.error is not None:
             raise decoder.error
         if self._frames_in < MIN_INPUT_FRAMES:
             raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {self._frames_in}")
-        for key in analyzer.finish():
-            accept(key)
-        waiting.clear()
-        end_time = snap_to_grid(reader.end_time, info.average_rate, self._first_time, info.time_base)
-        assert planner is not None, "the cadence analyser returned no keyframe"
-        # The frames from the last drawing to the end: held, or (tail) predicted past it.
-        last = planner.finish(end_time)
-        horizons = tail.horizons([output.time for output in last], end_time) if tail is not None else None
-        horizons = horizons or [0.0] * len(last)
-        for output, horizon in zip(last, horizons):
-            if horizon == 0:
-                schedule(output)
-        flush()
-        future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
-        if future:
-            for (output, _), picture in zip(future, tail.predict([horizon for _, horizon in future])):
-                send((output.time, picture))
-            self._tail_predicted = len(future)
-        send(_END)
+        end_time = snap_to_grid(reader.end_time, reader.info.average_rate, self._first_time, reader.info.time_base)
+        scheduler.finish(end_time)
+        put(_END)
+        self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
+                                          for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
+        self._tail_predicted = scheduler.tail_predicted
         return end_time
 
     # -- report -------------------------------------------------------------------------------
@@ -577,8 +523,8 @@ class UpscaleJob:
             "input_rate": str(info.average_rate),
             "output_rate": str(out_rate),
             "cadence_settings": asdict(self.cadence),
-            "shots": [shot._asdict() for shot in self._analyzer.summary().shots],
-            "frames": self._analyzer.report(),
+            "shots": [shot._asdict() for shot in self.analyzer.summary().shots],
+            "frames": self.analyzer.report(),
         }
         path = Path(self.settings.report_path or "")
         try:

@@ -147,7 +147,7 @@ def test_queries_in_chunks_match_one_call(random_model: CelFlow) -> None:
 
 
 def test_dark_pairs_are_stretched_alike_and_lit_pairs_left_alone() -> None:
-    from fpsboost.models.interpolator import MIN_PAIR_CONTRAST, stretch_dark_contrast
+    from fpsboost.models.pairs import MIN_PAIR_CONTRAST, stretch_dark_contrast
 
     lit = CelScene(3, 48, 64).render(0.0)[None], CelScene(3, 48, 64).render(1.0)[None]
     assert lit[0].std() > MIN_PAIR_CONTRAST

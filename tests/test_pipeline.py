@@ -360,14 +360,14 @@ def test_interpolator_rejects_mismatched_frames(tiny_model):
 
 
 def test_a_batch_copies_each_shared_key_once_and_keeps_its_pairs():
-    from fpsboost.pipeline import _KeyImage, _stack_pairs
+    from fpsboost.batching import KeyImage, stack_pairs
 
-    keys = [_KeyImage(index, Fraction(index), np.full((3, 4, 5), index, np.float32), None) for index in range(5)]
+    keys = [KeyImage(index, Fraction(index), np.full((3, 4, 5), index, np.float32), None) for index in range(5)]
     chained = [(keys[0], keys[1]), (keys[1], keys[2]), (keys[2], keys[3])]
-    frames0, frames1 = _stack_pairs(chained)
+    frames0, frames1 = stack_pairs(chained)
     assert np.shares_memory(frames0, frames1)  # one stack of 4 keys, not two of 3
     assert frames0[:, 0, 0, 0].tolist() == [0, 1, 2] and frames1[:, 0, 0, 0].tolist() == [1, 2, 3]
     broken = [(keys[0], keys[1]), (keys[3], keys[4])]  # a cut between the pairs
-    frames0, frames1 = _stack_pairs(broken)
+    frames0, frames1 = stack_pairs(broken)
     assert frames0[:, 0, 0, 0].tolist() == [0, 3] and frames1[:, 0, 0, 0].tolist() == [1, 4]
     assert frames0.flags["C_CONTIGUOUS"] and frames1.flags["C_CONTIGUOUS"]

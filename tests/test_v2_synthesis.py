@@ -128,3 +128,45 @@ def test_held_out_windows_come_from_the_end_of_the_clip_and_never_span_a_cut(fra
     assert all(max(window) - min(window) < 20 for window in means)  # each window inside one shot
     starts = [int(np.argmin([np.abs(picture.astype(int) - window[0]).mean() for picture in pictures])) for window in windows]
     assert min(starts) >= 20 and starts == sorted(starts)
+
+
+def test_classical_pair_flows_find_a_known_shift_both_ways() -> None:
+    """DIS on a textured picture moved 3 px right and 2 px up: F_0->1 is (3, -2), F_1->0 its negative."""
+    from fpsboost.models.classical_flow import classical_pair_flows
+
+    rng = np.random.default_rng(1)
+    texture = torch.from_numpy(rng.random((1, 3, 24, 32), dtype=np.float32))
+    texture = torch.nn.functional.interpolate(texture, size=(96, 128), mode="bicubic", align_corners=False).clamp(0, 1)
+    moved = torch.roll(texture, shifts=(-2, 3), dims=(2, 3))
+    flows = classical_pair_flows(texture, moved, stride=32)
+    assert flows.shape == (1, 4, 96, 128)
+    inside = flows[0, :, 16:-16, 16:-16].mean(dim=(1, 2))
+    assert torch.allclose(inside, torch.tensor([3.0, -2.0, -3.0, 2.0]), atol=0.3)
+
+
+def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch) -> None:
+    """The exported v2 graph has a sixth input, pair_flows; both backends measure the pairs alike and
+    their in-betweens agree (>= 45 dB, as the issue asks)."""
+    import onnxruntime as ort
+
+    from fpsboost.backends import ModelSettings, create_backend
+    from fpsboost.backends.export import export_onnx
+    from fpsboost.models.presets import save_weights
+
+    monkeypatch.setenv("FPSBOOST_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"}))
+    with torch.no_grad():
+        model.synthesizer.head.out.weight.normal_(0, 0.01)  # the learnt path active, as after training
+    weights = tmp_path / "v2.safetensors"
+    save_weights(model, weights, model.config.to_dict(), "test-v2")
+    graph = export_onnx(tmp_path / "v2.onnx", weights=weights)
+    assert [node.name for node in ort.InferenceSession(str(graph)).get_inputs()][-1] == "pair_flows"
+    scene = CelScene(3, 70, 100)
+    frames0 = torch.stack([scene.render(0.0), scene.render(1.0)]).numpy()
+    frames1 = torch.stack([scene.render(1.0), scene.render(2.0)]).numpy()
+    pair_index, timesteps = np.array([0, 1, 1]), np.array([0.5, 0.25, 0.75], np.float32)
+    by_torch = create_backend(ModelSettings(backend="torch", device="cpu", weights=str(weights))).interpolate(frames0, frames1, pair_index, timesteps)
+    by_onnx = create_backend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(graph))).interpolate(frames0, frames1, pair_index, timesteps)
+    assert by_torch.shape == (3, 3, 70, 100)
+    assert 10 * np.log10(1 / np.mean((by_torch - by_onnx) ** 2)) >= 45

@@ -89,3 +89,28 @@ class InterpolationBackend(ABC):
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
+
+    @staticmethod
+    def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, stride: int,
+                          downscale: int) -> dict[str, np.ndarray]:
+        """What is measured of each pair outside the network graph, alike for every backend:
+        ``global_shift`` (``[P,2]``, the dominant translation, :mod:`fpsboost.models.global_motion`)
+        and, for a v2 network (``classical_flow``), ``pair_flows`` (``[P,4,H,W]``, DIS flows at
+        ``1 / downscale`` of the frame, :func:`~fpsboost.models.classical_flow.classical_pair_flows`)."""
+        from ..models.global_motion import dominant_translation
+
+        measured = {"global_shift": dominant_translation(frames0, frames1)}
+        if classical_flow:
+            import torch
+
+            from ..models.classical_flow import classical_pair_flows
+
+            flows = classical_pair_flows(torch.from_numpy(np.ascontiguousarray(frames0, np.float32)),
+                                         torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), stride, downscale)
+            measured["pair_flows"] = flows.numpy()
+        return measured
+
+    def shared_network(self) -> "InterpolationBackend | None":
+        """This backend when it runs the PyTorch CelFlow at fp32 (``.model`` on ``.device``), so that
+        the tail's motion can use its flow estimator instead of loading the weights again; else None."""
+        return None

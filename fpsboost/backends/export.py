@@ -28,9 +28,9 @@ from .. import __version__
 from ..errors import ModelError, OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
-from .onnx_graph import (DEFAULT_ONNX_NAME, DEFAULT_OPSET, FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY,
-                         INPUT_LAYOUT, INPUT_NAMES, OUTPUT_NAME, PRECISION_KEY, UNTRAINED_VERSION, VALUE_RANGE,
-                         WEIGHTS_HASH_KEY, check_opset)
+from .onnx_graph import (DEFAULT_ONNX_NAME, DEFAULT_OPSET, FLOW_DOWNSCALE_KEY, FLOW_SOURCE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY,
+                         INPUT_LAYOUT, NETWORK_STRIDE_KEY, OUTPUT_NAME, PAIR_FLOWS_INPUT, PRECISION_KEY,
+                         UNTRAINED_VERSION, VALUE_RANGE, WEIGHTS_HASH_KEY, check_opset, input_names)
 
 CACHE_ENV = "FPSBOOST_CACHE_DIR"
 HASH_CHUNK_BYTES = 1 << 20
@@ -48,6 +48,7 @@ DYNAMIC_AXES = {
     "pair_index": {0: "queries"},
     "timesteps": {0: "queries"},
     "global_shift": {0: "pairs"},
+    PAIR_FLOWS_INPUT: {0: "pairs", 2: "height", 3: "width"},
     OUTPUT_NAME: {0: "queries", 2: "height", 3: "width"},
 }
 
@@ -72,9 +73,10 @@ class HalfPrecision(torch.nn.Module):
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
-        global_shift: torch.Tensor,
+        global_shift: torch.Tensor, pair_flows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.network(image0.half(), image1.half(), pair_index, timesteps.half(), global_shift.half()).float()
+        flows = pair_flows.half() if pair_flows is not None else None
+        return self.network(image0.half(), image1.half(), pair_index, timesteps.half(), global_shift.half(), flows).float()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -128,6 +130,9 @@ def export_onnx(
         torch.linspace(0.25, 0.75, SAMPLE_QUERIES),
         torch.tensor([[1.5, -0.5], [0.0, 2.0]]),  # SAMPLE_PAIRS dominant translations
     )
+    if network.classical_flow:  # v2: the pairs' DIS flows are an input (DIS is no torch operation)
+        sample += (torch.randn(SAMPLE_PAIRS, 4, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),)
+    names = input_names(network.classical_flow)
     if not out.parent.exists():
         raise OptionError(f"cannot write {out}: folder {out.parent} does not exist")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".fpsboost-export-") as scratch:
@@ -144,9 +149,9 @@ def export_onnx(
                 str(traced),
                 opset_version=opset,
                 dynamo=False,
-                input_names=list(INPUT_NAMES),
+                input_names=list(names),
                 output_names=[OUTPUT_NAME],
-                dynamic_axes=DYNAMIC_AXES,
+                dynamic_axes={name: axes for name, axes in DYNAMIC_AXES.items() if name in names or name == OUTPUT_NAME},
             )
         proto = onnx.load(str(traced))
         metadata = {
@@ -161,9 +166,11 @@ def export_onnx(
             WEIGHTS_HASH_KEY: weights_hash,
             FLOW_DOWNSCALE_KEY: str(flow_downscale),
             GRAPH_VERSION_KEY: str(GRAPH_VERSION),
+            FLOW_SOURCE_KEY: network.config.flow_source,
+            NETWORK_STRIDE_KEY: str(network.config.stride),
         }
         onnx.helper.set_model_props(proto, metadata)
-        proto.doc_string = "fpsboost CelFlow frame interpolation: (image0, image1, pair_index, timesteps, global_shift) -> frames"
+        proto.doc_string = f"fpsboost CelFlow frame interpolation: ({', '.join(names)}) -> frames"
         onnx.save(proto, str(traced))
         onnx.checker.check_model(str(traced))
         os.replace(traced, out)

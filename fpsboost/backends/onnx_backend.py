@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from ..models.global_motion import dominant_translation
 from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, flow_downscale
-from .export import FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, OUTPUT_NAME, cache_dir, default_onnx_model
+from .export import cache_dir, default_onnx_model
+from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, NETWORK_STRIDE_KEY, OUTPUT_NAME,
+                         PAIR_FLOWS_INPUT)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ EXPECTED_INPUTS = (
     ("global_shift", "tensor(float)", 2),
 )
 GLOBAL_SHIFT_INPUT = EXPECTED_INPUTS[4][0]
+# v2 graphs (flow_source "classical") take the pairs' DIS flows as a sixth input.
+EXPECTED_CLASSICAL_INPUTS = EXPECTED_INPUTS + ((PAIR_FLOWS_INPUT, "tensor(float)", 4),)
 EXPECTED_OUTPUT = (OUTPUT_NAME, "tensor(float)", 4)
 # "/onnxruntime_src/.../model.cc:256 onnxruntime::Model::Model(...) " before the actual reason.
 _SOURCE_LOCATION = re.compile(r"^/\S+:\d+ .*?\)\s+(?=[A-Z])")
@@ -112,7 +115,7 @@ def check_signature(session, path: Path) -> None:
     outputs = session.get_outputs()
     found_output = tuple((arg.name, arg.type, len(arg.shape)) for arg in outputs[:1])
     # Exports before graph version 4 have no global_shift input (the version check warns about those).
-    if found_inputs not in (EXPECTED_INPUTS, EXPECTED_INPUTS[:4]) or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
+    if found_inputs not in (EXPECTED_CLASSICAL_INPUTS, EXPECTED_INPUTS, EXPECTED_INPUTS[:4]) or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
         names = ", ".join(arg.name for arg in session.get_inputs())
         raise ModelError(
             f"{path} is not a fpsboost interpolation model: expected inputs {', '.join(INPUT_NAMES)} "
@@ -209,15 +212,24 @@ class OnnxBackend(InterpolationBackend):
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
         flow_scale: str | None = None,
     ) -> np.ndarray:
-        session = self._session_for(flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1]))
+        factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
+        session = self._session_for(factor)
+        inputs = {node.name for node in session.get_inputs()}
+        metadata = session.get_modelmeta().custom_metadata_map
+        classical = PAIR_FLOWS_INPUT in inputs
+        # A graph given as --model runs at the flow scale it was exported with.
+        downscale = int(metadata.get(FLOW_DOWNSCALE_KEY, "1")) if self.fixed_flow_scale else factor
+        measured = self.pair_measurements(frames0, frames1, classical, int(metadata.get(NETWORK_STRIDE_KEY, "32")), downscale)
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),
             "pair_index": np.ascontiguousarray(pair_index, dtype=np.int64),
             "timesteps": np.ascontiguousarray(timesteps, dtype=np.float32),
         }
-        if GLOBAL_SHIFT_INPUT in {node.name for node in session.get_inputs()}:  # graphs before version 4 lack it
-            feeds[GLOBAL_SHIFT_INPUT] = dominant_translation(frames0, frames1)
+        if GLOBAL_SHIFT_INPUT in inputs:  # graphs before version 4 lack it
+            feeds[GLOBAL_SHIFT_INPUT] = measured["global_shift"]
+        if classical:
+            feeds[PAIR_FLOWS_INPUT] = measured["pair_flows"]
         if not self.use_io_binding:
             return session.run([OUTPUT_NAME], feeds)[0]
         import onnxruntime as ort

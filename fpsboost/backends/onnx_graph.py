@@ -11,6 +11,9 @@ SUPPORTED_OPSETS = (16, 17, 18)
 DEFAULT_OPSET = 17
 DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
 INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
+PAIR_FLOWS_INPUT = "pair_flows"  # graphs of networks whose flow_source is "classical" (v2) only
+FLOW_SOURCE_KEY = "flow_source"
+NETWORK_STRIDE_KEY = "network_stride"
 OUTPUT_NAME = "frames"
 INPUT_LAYOUT = "NCHW RGB float32 [0,1]"
 VALUE_RANGE = "[0,1]"
@@ -24,8 +27,14 @@ GRAPH_VERSION_KEY = "graph_version"
 # before the flow (models/interpolator.py, stretch_dark_contrast); 3: fades and flashes are
 # brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
 # translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
-# both ways, the in-between is a plain blend of the linear-motion warps.
-GRAPH_VERSION = 5
+# both ways, the in-between is a plain blend of the linear-motion warps; 6: CelFlow v2, whose pair
+# flows come from DIS outside the graph as a sixth input, pair_flows (v1 graphs keep five inputs).
+GRAPH_VERSION = 6
+
+
+def input_names(classical_flow: bool) -> tuple[str, ...]:
+    """The graph's inputs, in order: v2 (``classical_flow``) adds ``pair_flows``."""
+    return INPUT_NAMES + ((PAIR_FLOWS_INPUT,) if classical_flow else ())
 
 
 def check_opset(opset: int) -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from ..errors import OptionError
-from ..models.global_motion import dominant_translation
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
 from .base import InterpolationBackend, ModelSettings, flow_downscale
@@ -59,6 +58,9 @@ class TorchBackend(InterpolationBackend):
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.dtype)
 
+    def shared_network(self) -> "TorchBackend | None":
+        return self if self.dtype == torch.float32 else None
+
     def describe(self) -> str:
         scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
         return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale})"
@@ -71,8 +73,11 @@ class TorchBackend(InterpolationBackend):
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
-        self.model.flow_downscale = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
-        shifts = torch.from_numpy(dominant_translation(frames0, frames1)).to(self.device, self.dtype)
-        output = self.model(image0, image1, index, times, shifts)
+        factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
+        self.model.flow_downscale = factor
+        measured = self.pair_measurements(frames0, frames1, self.model.classical_flow, self.model.config.stride, factor)
+        shifts = torch.from_numpy(measured["global_shift"]).to(self.device, self.dtype)
+        pair_flows = self._to_device(measured["pair_flows"]) if "pair_flows" in measured else None
+        output = self.model(image0, image1, index, times, shifts, pair_flows)
         # One device-to-host copy per batch: the only synchronisation point.
         return output.float().cpu().numpy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SYNTHESES = ("linear-blend", "visibility")
+FLOW_SOURCES = ("network", "classical")
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,14 @@ class CelFlowConfig:
     # "visibility": v2's (occlusion cues, a mask head, full-resolution edges; fpsboost.models.visibility).
     synthesis: str = "linear-blend"
     head_width: int = 16  # the visibility head's channels (synthesis "visibility" only)
+    # "network": v1's learnt PairFlowEstimator; "classical": OpenCV DIS (fpsboost.models.classical_flow).
+    flow_source: str = "network"
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:
             raise ValueError(f"unknown synthesis {self.synthesis!r}: use {', '.join(SYNTHESES)}")
+        if self.flow_source not in FLOW_SOURCES:
+            raise ValueError(f"unknown flow source {self.flow_source!r}: use {', '.join(FLOW_SOURCES)}")
 
     @property
     def stride(self) -> int:
@@ -42,6 +47,8 @@ class CelFlowConfig:
 
 PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
-    # v2: v1's flow estimator, a synthesis that learns visibility (fpsboost.models.visibility).
-    "celflow-v2": CelFlowConfig(synthesis="visibility"),
+    # v2: DIS pair flows, a synthesis that learns visibility (fpsboost.models.visibility).
+    "celflow-v2": CelFlowConfig(synthesis="visibility", flow_source="classical"),
+    # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
+    "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

@@ -13,101 +13,22 @@ Stage 2 is a few times cheaper than stage 1, so ``--factor 8`` costs far less th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import CelFlowConfig
+from .classical_flow import ClassicalFlowEstimator, classical_pair_flows
+from .pairs import BrightnessChange, PairFlows, brightness_change, mean_and_spread, stretch_dark_contrast
 from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
 from .global_motion import prefer_translation, shrink_luma
 from .visibility import VisibilitySynthesizer, linear_motion_flows
 
 FLOW_CHANNELS = 4  # F_0->1 (x, y) and F_1->0 (x, y)
-# Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
-# learnt motion on lit scenes and, on a pair whose contrast is a few code values, saw motion in
-# the noise (still pairs of held-out scenes at 0.12 brightness: 7.35 px of flow on average).
-# Pairs whose pixel standard deviation is below MIN_PAIR_CONTRAST are stretched up to it, by at
-# most MAX_CONTRAST_GAIN times; lit pairs are untouched. Measured in benchmarks/dark/RESULTS.md.
-MIN_PAIR_CONTRAST = 0.1
-MAX_CONTRAST_GAIN = 8.0
-# Fades and flashes change the whole picture's brightness between two frames. The network is asked
-# to move things, not to cross-fade them, so a pair whose second frame is a global brightness map
-# of the first (per channel: gain = ratio of standard deviations, offset = difference of means
-# after it) is first brought to the first frame's brightness, and the map is applied back at t.
-# Only a clear change of the average brightness counts: in plain motion the standard deviations
-# move too (things enter and leave), and the mean by up to 0.021 on the real test clips. And only
-# between frames that both have a picture (a fade from black has nothing to map).
-FADE_MEAN_CHANGE = 0.03
-FADE_MIN_CONTRAST = 0.02
-FADE_MAX_GAIN = 4.0
 
-
-@dataclass
-class BrightnessChange:
-    """Per pair and channel, ``image1 ~ gain * image0 + offset`` (``[P,3,1,1]``; 1 and 0 where none)."""
-
-    gain: torch.Tensor
-    offset: torch.Tensor
-
-    def undo(self, image1: torch.Tensor) -> torch.Tensor:
-        """``image1`` at ``image0``'s brightness."""
-        return ((image1 - self.offset) / self.gain).clamp(0, 1)
-
-    def at(self, frames: torch.Tensor, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """In-betweens made at ``image0``'s brightness, given the brightness of time ``t`` (linear in t)."""
-        t = t.view(-1, 1, 1, 1).to(frames.dtype)
-        gain, offset = self.gain[pair_index], self.offset[pair_index]
-        return (frames * (1 + t * (gain - 1)) + t * offset).clamp(0, 1)
-
-
-def mean_and_spread(image: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation over ``dims`` (kept), from the means of x and x^2: one cheap pass
-    each (``torch.std`` took 8.4 ms on a 480p frame on one CPU thread, this 1 ms)."""
-    mean = image.mean(dim=dims, keepdim=True)
-    variance = (image * image).mean(dim=dims, keepdim=True) - mean * mean
-    return mean, variance.clamp(min=0).sqrt()
-
-
-def brightness_change(image0: torch.Tensor, image1: torch.Tensor) -> BrightnessChange:
-    """The global brightness map from ``image0`` to ``image1`` (``[P,3,H,W]``) where it is clear."""
-    (mean0, spread0), (mean1, spread1) = mean_and_spread(image0, (2, 3)), mean_and_spread(image1, (2, 3))
-    gain = spread1 / spread0.clamp(min=FADE_MIN_CONTRAST)
-    offset = mean1 - gain * mean0
-    clear = (mean1 - mean0).mean(dim=1, keepdim=True).abs() > FADE_MEAN_CHANGE
-    usable = (spread0 > FADE_MIN_CONTRAST) & (spread1 > FADE_MIN_CONTRAST) & (gain < FADE_MAX_GAIN) & (gain > 1 / FADE_MAX_GAIN)
-    # One decision per pair: all channels mapped, or none.
-    apply = (clear & usable.all(dim=1, keepdim=True)).expand_as(gain)
-    return BrightnessChange(torch.where(apply, gain, torch.ones_like(gain)), torch.where(apply, offset, torch.zeros_like(offset)))
-
-
-def stretch_dark_contrast(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both frames of each pair under one affine brightness map that lifts a dark pair's contrast
-    (``[B,3,H,W]`` each; identity where the pair's standard deviation reaches MIN_PAIR_CONTRAST).
-
-    The same map for both frames keeps the motion between them; the mean moves towards mid-grey
-    as the gain grows, so a stretched dark pair stays inside the range the estimator knows.
-    """
-    # Both frames' pixels together, without copying them into one tensor.
-    mean = (image0.mean(dim=(1, 2, 3), keepdim=True) + image1.mean(dim=(1, 2, 3), keepdim=True)) / 2
-    square = ((image0 * image0).mean(dim=(1, 2, 3), keepdim=True) + (image1 * image1).mean(dim=(1, 2, 3), keepdim=True)) / 2
-    spread = (square - mean * mean).clamp(min=0).sqrt()
-    gain = (MIN_PAIR_CONTRAST / spread.clamp(min=1e-4)).clamp(min=1.0, max=MAX_CONTRAST_GAIN)
-    centre = mean + (0.5 - mean) * (1 - 1 / gain)
-    dark = gain > 1  # lit pairs pass through bit for bit
-    return tuple(torch.where(dark, (image - mean) * gain + centre, image) for image in (image0, image1))
-
-
-@dataclass
-class PairFlows:
-    """t-independent state of one batch of pairs: full-resolution flows ``[B,2,H,W]`` in pixels."""
-
-    flow_0to1: torch.Tensor
-    flow_1to0: torch.Tensor
-    intermediate: list[torch.Tensor] = field(default_factory=list)  # [B,4,H,W] after each block (training)
-
-
+__all__ = ["BrightnessChange", "CelFlow", "CelFlowConfig", "PairFlowEstimator", "PairFlows", "TimestepSynthesizer",
+           "brightness_change", "linear_motion_flows", "mean_and_spread", "stretch_dark_contrast"]
 class PairFlowEstimator(nn.Module):
     """Bidirectional flow between I0 and I1, coarse to fine.
 
@@ -212,6 +133,10 @@ class CelFlow(nn.Module):
     (:func:`~fpsboost.models.global_motion.dominant_translation`), is a second flow candidate that
     replaces the network's where it explains the pair clearly better (pans, rolling credits); where
     it carries the pair both ways, the in-between is the plain blend of the two warps.
+    ``pair_flows`` (``[P,4,H,W]``, F_0->1 then F_1->0), for a network whose ``flow_source`` is
+    ``classical`` (v2): the pairs' DIS flows from
+    :func:`~fpsboost.models.classical_flow.classical_pair_flows`; None computes them here (the
+    ONNX graph takes them as an input, since DIS is no torch operation).
     Flows are estimated once per pair however many timesteps ask for it. Any H and W work: the
     inputs are padded to the network's stride and the output cropped back.
     """
@@ -219,7 +144,7 @@ class CelFlow(nn.Module):
     def __init__(self, config: CelFlowConfig | None = None) -> None:
         super().__init__()
         self.config = config or CelFlowConfig()
-        self.flow_estimator = PairFlowEstimator(self.config)
+        self.flow_estimator = ClassicalFlowEstimator() if self.classical_flow else PairFlowEstimator(self.config)
         if self.config.synthesis == "visibility":
             self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
                                                      self.config.synth_depth, self.config.head_width)
@@ -233,6 +158,11 @@ class CelFlow(nn.Module):
         # in cache: 14 queries in chunks of 4 took 0.94-1.06 s at 854x480 against 1.45-1.87 s at
         # once (1 thread); on a GPU one large call is best.
         self.query_chunk: int | None = None
+
+    @property
+    def classical_flow(self) -> bool:
+        """Whether the pair flows come from DIS (v2) rather than the learnt estimator (v1)."""
+        return self.config.flow_source == "classical"
 
     def pad(self, image: torch.Tensor) -> torch.Tensor:
         """Replicate-pad the bottom and right edges to a multiple of the stride (times the flow downscale)."""
@@ -252,12 +182,18 @@ class CelFlow(nn.Module):
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
-        global_shift: torch.Tensor | None = None,
+        global_shift: torch.Tensor | None = None, pair_flows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         height, width = image0.shape[-2], image0.shape[-1]
         change = brightness_change(image0, image1)
         padded0, padded1 = self.pad(image0), self.pad(change.undo(image1))
-        flows = self.estimate_flows(padded0, padded1)
+        if self.classical_flow:
+            if pair_flows is None:
+                pair_flows = classical_pair_flows(image0, image1, self.config.stride, self.flow_downscale)
+            pair_flows = self.pad(pair_flows.to(padded0.dtype))
+            flows = PairFlows(pair_flows[:, :2], pair_flows[:, 2:])
+        else:
+            flows = self.estimate_flows(padded0, padded1)
         translated = None
         if global_shift is not None:
             small0, small1 = shrink_luma(padded0), shrink_luma(padded1)

@@ -1,0 +1,122 @@
+"""Pair batching: output frames in, backend calls out, frames handed on in display order.
+
+The planner (:mod:`fpsboost.timing`) says, frame by frame, whether an output frame is an original
+or an in-between of two keys at time t. :class:`PairBatcher` gathers the in-betweens of up to
+``backend.batch_size`` key pairs (and at most :data:`TIMESTEPS_PER_PAIR_IN_BATCH` timesteps per
+pair) into one call, so each pair's flow is estimated once however many timesteps use it, and
+hands every frame on in order: originals are passed through as decoded, never re-synthesised.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from .timing import OutputFrame
+
+# Timesteps per pair in one call, at most (x8 and beyond need no bigger batches to keep the network busy).
+TIMESTEPS_PER_PAIR_IN_BATCH = 8
+
+
+@dataclass
+class KeyImage:
+    """A keyframe as the network sees it (``chw``: [3,H,W] float32 in [0,1]) and as decoded."""
+
+    index: int
+    time: Fraction
+    chw: np.ndarray
+    source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
+
+
+class BatchBackend(Protocol):
+    """What the batcher needs of a backend (:class:`~fpsboost.pipeline.ResilientBackend`)."""
+
+    batch_size: int
+
+    def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+                    flow_scale: str | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class _Batch:
+    """Output frames in order; the in-betweens among them share one backend call."""
+
+    entries: list[tuple[OutputFrame, Any, int | None]] = field(default_factory=list)  # frame, source or None, query
+    pairs: list[tuple[KeyImage, KeyImage]] = field(default_factory=list)
+    pair_slots: dict[tuple[int, int], int] = field(default_factory=dict)
+    pair_index: list[int] = field(default_factory=list)
+    timesteps: list[float] = field(default_factory=list)
+    flow_scale: str | None = None  # every pair of a batch has its flow estimated at one scale
+
+
+def stack_pairs(pairs: list[tuple[KeyImage, KeyImage]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames0, frames1)`` arrays of a batch's pairs.
+
+    Consecutive pairs usually share a key (``(a, b), (b, c), ...``): then every key is copied once
+    and the two arrays are views of one stack, instead of copying each shared key twice.
+    """
+    if all(left[1] is right[0] for left, right in zip(pairs, pairs[1:])):
+        chain = np.stack([pairs[0][0].chw] + [pair[1].chw for pair in pairs])
+        return chain[:-1], chain[1:]
+    return np.stack([pair[0].chw for pair in pairs]), np.stack([pair[1].chw for pair in pairs])
+
+
+class PairBatcher:
+    """Batches in-betweens for the backend and hands every output frame on in display order.
+
+    ``send(time, picture)`` receives each output frame: the decoded source frame for an original,
+    a ``[3,H,W]`` float array for an in-between. ``flow_scale_of(key_a, key_b)`` gives a pair's own
+    flow scale (None: the backend's); pairs of different scales never share a call.
+    ``after_call()`` runs after each batch (progress reports).
+    """
+
+    def __init__(self, backend: BatchBackend, send: Callable[[Fraction, Any], None],
+                 flow_scale_of: Callable[[KeyImage, KeyImage], str | None], after_call: Callable[[], None] = lambda: None) -> None:
+        self.backend = backend
+        self._send = send
+        self._flow_scale_of = flow_scale_of
+        self._after_call = after_call
+        self._batch = _Batch()
+        self.pairs_by_flow_scale: Counter[str | None] = Counter()
+
+    def add(self, frame: OutputFrame, keys: dict[int, KeyImage]) -> None:
+        """Queue one output frame; ``keys`` holds (at least) the keys it refers to."""
+        batch = self._batch
+        if frame.is_original:
+            source = keys[frame.key_a].source
+            if batch.entries:
+                batch.entries.append((frame, source, None))
+            else:
+                self._send(frame.time, source)
+            return
+        pair = (frame.key_a, frame.key_b)
+        if pair not in batch.pair_slots:
+            flow_scale = self._flow_scale_of(keys[frame.key_a], keys[frame.key_b])
+            if len(batch.pairs) >= self.backend.batch_size or (batch.pairs and flow_scale != batch.flow_scale):
+                self.flush()
+                batch = self._batch
+            batch.flow_scale = flow_scale
+            batch.pair_slots[pair] = len(batch.pairs)
+            batch.pairs.append((keys[frame.key_a], keys[frame.key_b]))
+        batch.entries.append((frame, None, len(batch.timesteps)))
+        batch.pair_index.append(batch.pair_slots[pair])
+        batch.timesteps.append(float(frame.t))
+        if len(batch.timesteps) >= self.backend.batch_size * TIMESTEPS_PER_PAIR_IN_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Run the pending call (if any) and hand on every queued frame."""
+        batch, self._batch = self._batch, _Batch()
+        results = None
+        if batch.pairs:
+            frames0, frames1 = stack_pairs(batch.pairs)
+            results = self.backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
+                                               np.asarray(batch.timesteps, np.float32), batch.flow_scale)
+            self.pairs_by_flow_scale[batch.flow_scale] += len(batch.pairs)
+        for frame, source, query in batch.entries:
+            self._send(frame.time, source if query is None else results[query])
+        self._after_call()

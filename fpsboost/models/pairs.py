@@ -1,0 +1,90 @@
+"""A frame pair before its motion is measured: brightness matched (fades, flashes), dark pairs
+contrast-stretched; and the pair's flows (:class:`PairFlows`), whichever estimator made them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+# Dark pairs (night scenes, fades) are stretched before their flow is estimated: the estimator
+# learnt motion on lit scenes and, on a pair whose contrast is a few code values, saw motion in
+# the noise (still pairs of held-out scenes at 0.12 brightness: 7.35 px of flow on average).
+# Pairs whose pixel standard deviation is below MIN_PAIR_CONTRAST are stretched up to it, by at
+# most MAX_CONTRAST_GAIN times; lit pairs are untouched. Measured in benchmarks/dark/RESULTS.md.
+MIN_PAIR_CONTRAST = 0.1
+MAX_CONTRAST_GAIN = 8.0
+# Fades and flashes change the whole picture's brightness between two frames. The network is asked
+# to move things, not to cross-fade them, so a pair whose second frame is a global brightness map
+# of the first (per channel: gain = ratio of standard deviations, offset = difference of means
+# after it) is first brought to the first frame's brightness, and the map is applied back at t.
+# Only a clear change of the average brightness counts: in plain motion the standard deviations
+# move too (things enter and leave), and the mean by up to 0.021 on the real test clips. And only
+# between frames that both have a picture (a fade from black has nothing to map).
+FADE_MEAN_CHANGE = 0.03
+FADE_MIN_CONTRAST = 0.02
+FADE_MAX_GAIN = 4.0
+
+
+@dataclass
+class BrightnessChange:
+    """Per pair and channel, ``image1 ~ gain * image0 + offset`` (``[P,3,1,1]``; 1 and 0 where none)."""
+
+    gain: torch.Tensor
+    offset: torch.Tensor
+
+    def undo(self, image1: torch.Tensor) -> torch.Tensor:
+        """``image1`` at ``image0``'s brightness."""
+        return ((image1 - self.offset) / self.gain).clamp(0, 1)
+
+    def at(self, frames: torch.Tensor, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """In-betweens made at ``image0``'s brightness, given the brightness of time ``t`` (linear in t)."""
+        t = t.view(-1, 1, 1, 1).to(frames.dtype)
+        gain, offset = self.gain[pair_index], self.offset[pair_index]
+        return (frames * (1 + t * (gain - 1)) + t * offset).clamp(0, 1)
+
+
+def mean_and_spread(image: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation over ``dims`` (kept), from the means of x and x^2: one cheap pass
+    each (``torch.std`` took 8.4 ms on a 480p frame on one CPU thread, this 1 ms)."""
+    mean = image.mean(dim=dims, keepdim=True)
+    variance = (image * image).mean(dim=dims, keepdim=True) - mean * mean
+    return mean, variance.clamp(min=0).sqrt()
+
+
+def brightness_change(image0: torch.Tensor, image1: torch.Tensor) -> BrightnessChange:
+    """The global brightness map from ``image0`` to ``image1`` (``[P,3,H,W]``) where it is clear."""
+    (mean0, spread0), (mean1, spread1) = mean_and_spread(image0, (2, 3)), mean_and_spread(image1, (2, 3))
+    gain = spread1 / spread0.clamp(min=FADE_MIN_CONTRAST)
+    offset = mean1 - gain * mean0
+    clear = (mean1 - mean0).mean(dim=1, keepdim=True).abs() > FADE_MEAN_CHANGE
+    usable = (spread0 > FADE_MIN_CONTRAST) & (spread1 > FADE_MIN_CONTRAST) & (gain < FADE_MAX_GAIN) & (gain > 1 / FADE_MAX_GAIN)
+    # One decision per pair: all channels mapped, or none.
+    apply = (clear & usable.all(dim=1, keepdim=True)).expand_as(gain)
+    return BrightnessChange(torch.where(apply, gain, torch.ones_like(gain)), torch.where(apply, offset, torch.zeros_like(offset)))
+
+
+def stretch_dark_contrast(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both frames of each pair under one affine brightness map that lifts a dark pair's contrast
+    (``[B,3,H,W]`` each; identity where the pair's standard deviation reaches MIN_PAIR_CONTRAST).
+
+    The same map for both frames keeps the motion between them; the mean moves towards mid-grey
+    as the gain grows, so a stretched dark pair stays inside the range the estimator knows.
+    """
+    # Both frames' pixels together, without copying them into one tensor.
+    mean = (image0.mean(dim=(1, 2, 3), keepdim=True) + image1.mean(dim=(1, 2, 3), keepdim=True)) / 2
+    square = ((image0 * image0).mean(dim=(1, 2, 3), keepdim=True) + (image1 * image1).mean(dim=(1, 2, 3), keepdim=True)) / 2
+    spread = (square - mean * mean).clamp(min=0).sqrt()
+    gain = (MIN_PAIR_CONTRAST / spread.clamp(min=1e-4)).clamp(min=1.0, max=MAX_CONTRAST_GAIN)
+    centre = mean + (0.5 - mean) * (1 - 1 / gain)
+    dark = gain > 1  # lit pairs pass through bit for bit
+    return tuple(torch.where(dark, (image - mean) * gain + centre, image) for image in (image0, image1))
+
+
+@dataclass
+class PairFlows:
+    """t-independent state of one batch of pairs: full-resolution flows ``[B,2,H,W]`` in pixels."""
+
+    flow_0to1: torch.Tensor
+    flow_1to0: torch.Tensor
+    intermediate: list[torch.Tensor] = field(default_factory=list)  # [B,4,H,W] after each block (training)
