@@ -24,7 +24,9 @@ Test sets (none of them used for training or tuning):
 
 Every method sees 8-bit RGB frames and returns 8-bit frames (what a video pipeline writes), and
 metrics compare those with the 8-bit truth: PSNR (dB), SSIM (Gaussian 11x11, sigma 1.5, mean over
-RGB) and MS-SSIM (5 scales; only where the frame's short side is at least 176 pixels).
+RGB), MS-SSIM (5 scales; only where the frame's short side is at least 176 pixels) and FLIP (NVIDIA's
+perceptual error, lower is better; with the ``flip-evaluator`` package of the ``eval`` extra). PSNR
+alone rewards blur; SSIM and FLIP see it.
 
 Baselines: nearest frame (duplicate), linear blend, OpenCV DIS optical flow (see
 :class:`DisFlowMethod`) and ffmpeg's ``minterpolate`` (see :class:`MinterpolateMethod`, t = 0.5
@@ -174,6 +176,22 @@ def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
 def ms_ssim(prediction: np.ndarray, truth: np.ndarray) -> float | None:
     """Multi-scale SSIM (5 scales) of two ``[H,W,3]`` uint8 images; None when too small."""
     return ssim_and_ms_ssim(prediction, truth)[1]
+
+
+def flip_error(prediction: np.ndarray, truth: np.ndarray) -> float | None:
+    """Mean FLIP error (NVIDIA's perceptual difference for alternating images, 0 = identical, lower is
+    better) of two ``[H,W,3]`` uint8 sRGB frames at the default 67 pixels per degree; None when the
+    ``flip-evaluator`` package (the ``eval`` extra) is not installed. It ships no weights."""
+    try:
+        import flip_evaluator
+    except ImportError:
+        return None
+    # The package calls sys.exit on arguments it dislikes: hand it exactly what it wants.
+    if prediction.shape != truth.shape or prediction.ndim != 3 or prediction.shape[2] != 3:
+        raise ValueError(f"FLIP needs two [H,W,3] frames of one size, got {prediction.shape} and {truth.shape}")
+    reference, test = _to_float(truth), _to_float(prediction)
+    _, mean_error, _ = flip_evaluator.evaluate(reference, test, "LDR", applyMagma=False)
+    return float(mean_error)
 
 
 def psnr_u8(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -425,6 +443,7 @@ class _Scores:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     ms_ssim: list[float] = field(default_factory=list)
+    flip: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -448,13 +467,15 @@ def _score_triplet(result: _SetResult, splits: tuple[str, ...], triplet: Triplet
         result.inbetweens[method.name] = result.inbetweens.get(method.name, 0) + len(timesteps)
         for t, frame in zip(timesteps, frames):
             truth = triplet.truths[t]
-            values = (psnr_u8(frame, truth), *ssim_and_ms_ssim(frame, truth))
+            values = (psnr_u8(frame, truth), *ssim_and_ms_ssim(frame, truth), flip_error(frame, truth))
             for split in splits:
                 scores = result.scores.setdefault((split, method.name, t), _Scores())
                 scores.psnr.append(values[0])
                 scores.ssim.append(values[1])
                 if values[2] is not None:
                     scores.ms_ssim.append(values[2])
+                if values[3] is not None:
+                    scores.flip.append(values[3])
 
 
 def _mean(values: list[float]) -> float | None:
@@ -472,7 +493,7 @@ def _rows(set_name: str, result: _SetResult, methods: list[Method]) -> list[dict
             for _, _, t in sorted(keys, key=lambda key: key[2]):
                 scores = result.scores[(split, method.name, t)]
                 per_t[str(t)] = {"psnr": _mean(scores.psnr), "ssim": _mean(scores.ssim),
-                                 "ms_ssim": _mean(scores.ms_ssim), "count": len(scores.psnr)}
+                                 "ms_ssim": _mean(scores.ms_ssim), "flip": _mean(scores.flip), "count": len(scores.psnr)}
             every = [result.scores[key] for key in keys]
             rows.append({
                 "set": set_name, "split": split, "method": method.name, "pairs": result.pairs[split],
@@ -480,6 +501,7 @@ def _rows(set_name: str, result: _SetResult, methods: list[Method]) -> list[dict
                 "psnr": _mean([v for s in every for v in s.psnr]),
                 "ssim": _mean([v for s in every for v in s.ssim]),
                 "ms_ssim": _mean([v for s in every for v in s.ms_ssim]),
+                "flip": _mean([v for s in every for v in s.flip]),
                 "per_t": per_t,
                 "ms_per_inbetween": round(1000 * result.seconds[method.name] / result.inbetweens[method.name], 2),
             })
@@ -621,8 +643,8 @@ def quality_header(report: dict) -> str:
 
 def quality_markdown(report: dict) -> str:
     """The quality tables in Markdown (one row per set/split/method)."""
-    lines = ["| set | split | pairs | method | PSNR t=0.25 | PSNR t=0.5 | PSNR t=0.75 | PSNR all t | SSIM | MS-SSIM | ms/in-between |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| set | split | pairs | method | PSNR t=0.25 | PSNR t=0.5 | PSNR t=0.75 | PSNR all t | SSIM | MS-SSIM | FLIP (lower is better) | ms/in-between |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in report["rows"]:
         per_t = row["per_t"]
         cells = [_cell(per_t.get(str(t), {}).get("psnr"), 2) for t in QUALITY_TIMESTEPS]
@@ -630,7 +652,7 @@ def quality_markdown(report: dict) -> str:
         overall = "(t=0.5 only)" if partial else _cell(row["psnr"], 2)
         name = f"**{row['method']}**" if row["method"] == FPSBOOST else row["method"]
         lines.append(f"| {row['set']} | {row['split']} | {row['pairs']} | {name} | " + " | ".join(cells)
-                     + f" | {overall} | {_cell(row['ssim'], 4)} | {_cell(row['ms_ssim'], 4)} | {row['ms_per_inbetween']:.0f} |")
+                     + f" | {overall} | {_cell(row['ssim'], 4)} | {_cell(row['ms_ssim'], 4)} | {_cell(row.get('flip'), 4)} | {row['ms_per_inbetween']:.0f} |")
     lines += ["", "| target (recorded, not asserted) | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} |" for t in report["targets"]]
     if report["notes"]:
@@ -644,13 +666,14 @@ def print_quality(report: dict) -> None:
     from rich.table import Table
 
     table = Table(title="In-between quality (PSNR dB / SSIM), higher is better")
-    for column in ("set", "split", "pairs", "method", "t=0.25", "t=0.5", "t=0.75", "all t", "SSIM", "MS-SSIM", "ms/frame"):
+    for column in ("set", "split", "pairs", "method", "t=0.25", "t=0.5", "t=0.75", "all t", "SSIM", "MS-SSIM", "FLIP", "ms/frame"):
         table.add_column(column, justify="left" if column in ("set", "split", "method") else "right")
     for row in report["rows"]:
         per_t = row["per_t"]
         table.add_row(row["set"], row["split"], str(row["pairs"]), row["method"],
                       *[_cell(per_t.get(str(t), {}).get("psnr"), 2) for t in QUALITY_TIMESTEPS],
-                      _cell(row["psnr"], 2), _cell(row["ssim"], 4), _cell(row["ms_ssim"], 4), f"{row['ms_per_inbetween']:.0f}",
+                      _cell(row["psnr"], 2), _cell(row["ssim"], 4), _cell(row["ms_ssim"], 4), _cell(row.get("flip"), 4),
+                      f"{row['ms_per_inbetween']:.0f}",
                       style="bold" if row["method"] == FPSBOOST else None)
     console = Console()
     console.print(table)

@@ -19,6 +19,7 @@ from fpsboost.evaluate import (
     DisFlowMethod,
     DuplicateMethod,
     MinterpolateMethod,
+    flip_error,
     motion_split,
     ms_ssim,
     psnr_u8,
@@ -55,6 +56,21 @@ def test_metrics_are_perfect_for_identical_images_and_drop_with_noise():
     assert ssim(noisy, image) < 0.95
     assert ms_ssim(noisy, image) < 1.0
     assert 15 < psnr_u8(noisy, image) < 35
+
+
+def test_flip_is_zero_for_identical_frames_and_grows_with_the_difference():
+    """FLIP (lower is better): 0 for the truth itself, small for a light blur, larger for a 2 px shift;
+    frames of different sizes are refused before the package sees them (it would exit the process)."""
+    import cv2
+
+    pytest.importorskip("flip_evaluator")
+    image = textured(96, 128, cell=4)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.5)
+    shifted = np.roll(image, 2, axis=1)
+    assert flip_error(image, image) == pytest.approx(0.0, abs=1e-6)
+    assert 0 < flip_error(blurred, image) < flip_error(shifted, image)
+    with pytest.raises(ValueError):
+        flip_error(image[:, :64], image)
 
 
 def test_ms_ssim_is_none_when_the_coarsest_scale_has_no_room():
