@@ -170,3 +170,24 @@ def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypat
     by_onnx = create_backend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(graph))).interpolate(frames0, frames1, pair_index, timesteps)
     assert by_torch.shape == (3, 3, 70, 100)
     assert 10 * np.log10(1 / np.mean((by_torch - by_onnx) ** 2)) >= 45
+
+
+def test_the_visibility_loss_rewards_the_warp_that_is_right_and_ignores_agreeing_warps() -> None:
+    """Where frame 0 warps onto the truth and frame 1 does not, a weight of frame 0 near 1 costs less
+    than one near 0; where the two warps agree, no weight costs anything."""
+    from fpsboost.training.interpolator import Synthesis, visibility_loss
+
+    truth = torch.rand(1, 3, 16, 16)
+    image0 = truth.clone()
+    image1 = truth.clone()
+    image1[..., :, :8] = 1 - truth[..., :, :8]  # frame 1 is wrong on the left half only
+    zero = torch.zeros(1, 2, 16, 16)
+    batch = {"image0": image0, "image1": image1, "targets": truth, "pair_index": torch.tensor([0])}
+
+    def loss(left: float, right: float) -> float:
+        mask = torch.full((1, 1, 16, 16), right)
+        mask[..., :, :8] = left
+        return float(visibility_loss(batch, Synthesis(truth, None, zero, zero, mask)))
+
+    assert loss(0.95, 0.5) < loss(0.5, 0.5) < loss(0.05, 0.5)
+    assert loss(0.95, 0.01) == pytest.approx(loss(0.95, 0.99))  # the right half: both warps agree

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import av
@@ -28,22 +28,60 @@ from ..data.celgen import TRAINING_STYLE
 from ..data.datasets import InterpolationStream, collate, validation_set
 from ..data.real import TripletSpec, training_triplets
 from ..errors import InputError, OptionError
+from ..models.blocks import backward_warp
 from ..models.interpolator import CelFlow, PairFlows
+from ..models.visibility import VisibilitySynthesizer
 from ..models.presets import PRESETS, load_interpolator, save_weights
 from .common import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
 from .settings import TrainSettings
 
+MASK_EPSILON = 1e-4
 
-def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor], train_flow: bool = True) -> tuple[torch.Tensor, PairFlows]:
+
+@dataclass
+class Synthesis:
+    """What one training forward pass made: the in-betweens, the pair flows, the flows from t to both
+    frames (full resolution) and, for v2's synthesis, the learnt weight of frame 0 (else None)."""
+
+    frames: torch.Tensor
+    flows: PairFlows
+    flow_t0: torch.Tensor
+    flow_t1: torch.Tensor
+    mask: torch.Tensor | None
+
+
+def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor], train_flow: bool = True) -> Synthesis:
     """Run the network on a training batch (crops already a multiple of the stride)."""
     with torch.set_grad_enabled(train_flow and torch.is_grad_enabled()):
         flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=train_flow)
-    frames, _, _ = model.synthesizer(batch["image0"], batch["image1"], flows, batch["pair_index"], batch["timesteps"])
-    return frames, flows
+    arguments = (batch["image0"], batch["image1"], flows, batch["pair_index"], batch["timesteps"])
+    if isinstance(model.synthesizer, VisibilitySynthesizer):
+        frames, flow_t0, flow_t1, mask = model.synthesizer(*arguments, return_mask=True)
+    else:
+        (frames, flow_t0, flow_t1), mask = model.synthesizer(*arguments), None
+    return Synthesis(frames, flows, flow_t0, flow_t1, mask)
+
+
+def visibility_loss(batch: dict[str, torch.Tensor], synthesis: Synthesis) -> torch.Tensor:
+    """Teaches the blend which warp each pixel can trust: binary cross-entropy of the learnt weight of
+    frame 0 against the warp that is closer to the truth, weighted by how much the choice matters
+    there (the difference of the two warps' errors), so pixels where both warps agree, and where the
+    choice would only fit noise, count for nothing."""
+    index = batch["pair_index"]
+    warped0 = backward_warp(batch["image0"][index], synthesis.flow_t0.detach())
+    warped1 = backward_warp(batch["image1"][index], synthesis.flow_t1.detach())
+    error0 = (warped0 - batch["targets"]).abs().mean(dim=1, keepdim=True)
+    error1 = (warped1 - batch["targets"]).abs().mean(dim=1, keepdim=True)
+    weight = (error0 - error1).abs()
+    choice = (error0 < error1).to(weight.dtype)
+    mask = synthesis.mask.clamp(MASK_EPSILON, 1 - MASK_EPSILON)
+    entropy = -(choice * torch.log(mask) + (1 - choice) * torch.log(1 - mask))
+    return (weight * entropy).sum() / weight.sum().clamp(min=MASK_EPSILON)
 
 
 def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, settings: TrainSettings) -> tuple[torch.Tensor, dict[str, float]]:
-    frames, flows = forward_with_flows(model, batch, train_flow=settings.train_parts == "all")
+    synthesis = forward_with_flows(model, batch, train_flow=settings.train_parts == "all")
+    frames, flows = synthesis.frames, synthesis.flows
     target = batch["targets"]
     reconstruction = charbonnier(frames - target)
     (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
@@ -57,7 +95,12 @@ def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, set
             flow_loss = flow_loss + 0.5 ** (levels - 1 - level) * charbonnier(estimate[has_flow] - truth)
     weight = flow_weight_at(step, settings)
     total = reconstruction + settings.gradient_weight * gradient + weight * flow_loss
-    return total, {"loss": total.item(), "l1": reconstruction.item(), "grad": gradient.item(), "flow": flow_loss.item()}
+    parts = {"l1": reconstruction.item(), "grad": gradient.item(), "flow": flow_loss.item()}
+    if settings.visibility_weight > 0 and synthesis.mask is not None:
+        visibility = visibility_loss(batch, synthesis)
+        total = total + settings.visibility_weight * visibility
+        parts["visibility"] = visibility.item()
+    return total, {"loss": total.item(), **parts}
 
 
 @torch.no_grad()

