@@ -188,3 +188,17 @@ def test_a_job_that_cannot_run_is_a_note_and_the_others_are_still_reported(tmp_p
     assert [row["backend"] for row in section["rows"]] == ["torch", "no-network"]
     assert section["rows"][0]["wall_samples_s"] == [1.0, 1.0]
     assert any("onnxruntime-gpu" in note for note in section["notes"])
+
+
+def test_quality_can_measure_another_network_side_by_side(tiny_weights):
+    """``python -m fpsboost.evaluate --compare v1=PATH``: a second network gets its own rows, next to
+    fpsboost's, and is never taken for a baseline in the targets."""
+    from fpsboost.evaluate import FPSBOOST, QualitySettings, build_methods, quality_targets
+
+    settings = QualitySettings(weights=str(tiny_weights), methods=(FPSBOOST, "dis"), compare=(("older", str(tiny_weights)),))
+    methods, _ = build_methods(settings)
+    assert [method.name for method in methods] == [FPSBOOST, "older", "dis"]
+    rows = [{"set": "bikes", "split": "all", "method": name, "psnr": psnr}
+            for name, psnr in ((FPSBOOST, 30.0), ("older", 40.0), ("dis", 29.0), ("minterpolate", 29.4))]
+    (target,) = quality_targets(rows, [{"set": "bikes", "outside_check": False}])
+    assert target["met"] and "minterpolate 29.40" in target["measured"]
