@@ -160,3 +160,19 @@ def test_bad_training_options_are_one_line_errors_and_write_nothing(args, fragme
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fpsboost: error: ") and fragment in lines[0], result.stderr
     assert not out_dir.exists()
+
+
+def test_the_extrapolator_trains_from_the_command_line_and_resumes(tmp_path) -> None:
+    """``fpsboost train-extrapolator`` (once an argparse script): a run writes its checkpoint and best
+    weights, and the same command with more steps resumes from the checkpoint's step."""
+    out_dir = tmp_path / "extrapolator"
+    common = ["train-extrapolator", "--out-dir", str(out_dir), "--batch-size", "1", "--crop", "64",
+              "--validation-samples", "1", "--validate-every", "2", "--log-every", "1"]
+    first = CliRunner().invoke(main, [*common, "--steps", "2"])
+    assert first.exit_code == 0, first.output
+    assert (out_dir / "best.safetensors").is_file() and (out_dir / "checkpoint.pt").is_file()
+    second = CliRunner().invoke(main, [*common, "--steps", "3"])
+    assert second.exit_code == 0, second.output
+    records = [json.loads(line) for line in (out_dir / "train.log").read_text().splitlines()]
+    resume = next(record for record in records if record.get("event") == "resume")
+    assert resume["step"] == 2 and records[-1]["step"] == 3

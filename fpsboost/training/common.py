@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 
 import torch
 
@@ -56,3 +56,26 @@ def append_log(path: Path, record: dict) -> None:
     with path.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
     print(json.dumps(record), flush=True)
+
+
+GRADIENT_CLIP_NORM = 1.0
+
+
+def optimisation_step(optimizer: torch.optim.Optimizer, parameters: Iterable[torch.Tensor], loss: torch.Tensor,
+                      learning_rate: float) -> None:
+    """One optimiser step on ``loss`` at ``learning_rate``, gradients clipped to norm GRADIENT_CLIP_NORM."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP_NORM)
+    optimizer.step()
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, best_psnr: float,
+                    seconds: float) -> None:
+    """The full training state (tensors only: resumed with ``weights_only=True``), written atomically."""
+    temporary = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "best_psnr": best_psnr, "seconds": seconds}, temporary)
+    temporary.replace(path)

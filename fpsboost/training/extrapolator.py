@@ -27,7 +27,8 @@ from ..data.celgen import CelScene
 from ..data.datasets import VALIDATION_SEED_BASE, load_video_frames
 from ..data.real import REAL_TRAIN_FRACTION
 from ..models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .common import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
+from .common import (append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, optimisation_step, psnr,
+                     save_checkpoint)
 from .settings import ExtrapolatorTrainSettings
 
 MAX_HORIZON = 8.0  # frames after the last context frame
@@ -205,12 +206,6 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
     validation = [heldout_sequence(TRAIN_VALIDATION_SEED_BASE + i, settings.crop, VALIDATION_HORIZONS)
                   for i in range(settings.validation_samples)]
 
-    def save_checkpoint() -> None:
-        temporary = checkpoint_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "best_psnr": best_psnr, "seconds": seconds}, temporary)
-        temporary.replace(checkpoint_path)
-
     def out_of_time() -> bool:
         return seconds + (time.perf_counter() - window_start) >= settings.max_minutes * 60
 
@@ -219,13 +214,8 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
     finished = False
     while not finished:
         batch = collate([next(stream) for _ in range(settings.batch_size)])
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, settings)
         loss, parts = training_loss(model, batch, step, settings)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        optimisation_step(optimizer, model.parameters(), loss, learning_rate_at(step, settings))
         step += 1
         finished = step >= settings.steps or out_of_time()
         if step % settings.log_every == 0 or finished:
@@ -243,6 +233,6 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
                 save_extrapolator(model, best_path, f"celcast-step{step}",
                                   {"step": step, "val_psnr": round(best_psnr, 3), "train_hours": round(seconds / 3600, 3)})
         if step % settings.checkpoint_every == 0 or finished:
-            save_checkpoint()
+            save_checkpoint(checkpoint_path, model, optimizer, step, best_psnr, seconds)
     return best_path
 

@@ -32,7 +32,8 @@ from ..models.blocks import backward_warp
 from ..models.interpolator import CelFlow, PairFlows
 from ..models.visibility import VisibilitySynthesizer
 from ..models.presets import PRESETS, load_interpolator, save_weights
-from .common import append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, psnr
+from .common import (append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, optimisation_step, psnr,
+                     save_checkpoint)
 from .settings import TrainSettings
 
 MASK_EPSILON = 1e-4
@@ -194,12 +195,6 @@ def train(settings: TrainSettings) -> Path:
         # The same seeds, pairs two frames apart: what re-timing interpolates across a held drawing.
         validation["gap2_"] = validation_set(settings.validation_samples, settings.crop, gap=2)
 
-    def save_checkpoint() -> None:
-        temporary = checkpoint_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "best_psnr": best_psnr, "seconds": seconds}, temporary)
-        temporary.replace(checkpoint_path)
-
     def validate_all() -> dict[str, float]:
         """Scores on every validation set, keyed with the set's prefix."""
         return {prefix + key: value for prefix, samples in validation.items()
@@ -213,13 +208,8 @@ def train(settings: TrainSettings) -> Path:
     data_iter = iter(loader)
     while step < settings.steps:
         batch = {key: value.to(device) for key, value in next(data_iter).items()}
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, settings)
         loss, parts = training_loss(model, batch, step, settings)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
-        optimizer.step()
+        optimisation_step(optimizer, trained.parameters(), loss, learning_rate_at(step, settings))
         step += 1
         if step % settings.log_every == 0:
             elapsed = time.perf_counter() - window_start
@@ -238,5 +228,5 @@ def train(settings: TrainSettings) -> Path:
                 save_weights(model, best_path, config.to_dict(), f"{settings.preset}-step{step}",
                              {"step": step, "val_psnr": round(best_psnr, 3), "train_hours": round(seconds / 3600, 3)})
         if step % settings.checkpoint_every == 0 or step == settings.steps:
-            save_checkpoint()
+            save_checkpoint(checkpoint_path, model, optimizer, step, best_psnr, seconds)
     return best_path
