@@ -191,3 +191,21 @@ def test_the_visibility_loss_rewards_the_warp_that_is_right_and_ignores_agreeing
 
     assert loss(0.95, 0.5) < loss(0.5, 0.5) < loss(0.05, 0.5)
     assert loss(0.95, 0.01) == pytest.approx(loss(0.95, 0.99))  # the right half: both warps agree
+
+
+def test_weights_from_before_a_layer_gained_inputs_load_with_zeros_for_the_new_ones(tmp_path) -> None:
+    """v2's visibility head gained the occlusion cues as inputs mid-training: a file whose first head
+    convolution has fewer input channels still loads, the old channels' weights kept, the new ones zero."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = CelFlow(TINY_V2)
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    name = "synthesizer.head.body.0.0.weight"
+    state[name] = state[name][:, :-4].contiguous()  # as saved before the four cue channels existed
+    path = tmp_path / "older.safetensors"
+    save_file(state, str(path), metadata={"config": __import__("json").dumps(TINY_V2.to_dict()), "version": "older"})
+    fresh = CelFlow(TINY_V2)
+    assert load_matching_weights(fresh, str(path)) == []
+    loaded = fresh.state_dict()[name]
+    assert torch.equal(loaded[:, :-4], state[name]) and not loaded[:, -4:].any()

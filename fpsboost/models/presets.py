@@ -53,6 +53,20 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise ModelError(f"cannot read weights {path}: {error}") from None
 
 
+def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of an interpolator weights file, by name, without building its network (a network
+    whose architecture has grown since can still start from them)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"weights file not found: {path}")
+    if "config" not in read_metadata(path):
+        raise ModelError(f"{path} is not a fpsboost interpolator (no valid 'config' metadata)")
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise ModelError(f"cannot read weights {path}: {error}") from None
+
+
 def load_interpolator(path: str | os.PathLike | None = None) -> CelFlow:
     """Build a :class:`CelFlow` from a weights file (default: the shipped model), in eval mode."""
     path = Path(path) if path else weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS

@@ -72,12 +72,13 @@ def prior_mask_logit(t: torch.Tensor) -> torch.Tensor:
 class VisibilityHead(nn.Module):
     """Mask and colour residual at the synthesis scale.
 
-    Input ``[Q, 3+3+1+1+CONTEXT_CHANNELS+1, h, w]``: both frames warped by the corrected flows,
-    their mean absolute difference, the coarse mask logit, the coarse context and t. Output
-    ``[Q,4,h,w]``: a mask logit correction and an RGB residual (before tanh), zero before training.
+    Input ``[Q, 3+3+1+1+CONTEXT_CHANNELS+1+2*CUE_CHANNELS, h, w]``: both frames warped by the corrected
+    flows, their mean absolute difference, the coarse mask logit, the coarse context, t, and both
+    frames' occlusion cues warped to t (at this resolution: the coarse block sees them only at 1/8).
+    Output ``[Q,4,h,w]``: a mask logit correction and an RGB residual (before tanh), zero before training.
     """
 
-    IN_CHANNELS = 3 + 3 + 1 + 1 + CONTEXT_CHANNELS + 1
+    IN_CHANNELS = 3 + 3 + 1 + 1 + CONTEXT_CHANNELS + 1 + 2 * CUE_CHANNELS
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -156,7 +157,8 @@ class VisibilitySynthesizer(nn.Module):
         small_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
         near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
         logit, context = out[:, FLOW_CHANNELS:FLOW_CHANNELS + 1], out[:, FLOW_CHANNELS + 1:]
-        head = self.head(torch.cat([near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane], dim=1))
+        head = self.head(torch.cat([near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane,
+                                    cues_t0, cues_t1], dim=1))
         logit = prior_mask_logit(t) + logit + head[:, 0:1]
         residual = torch.tanh(head[:, 1:4]) * 0.5
         flows_t = upsample_flow(small_t, self.scale)

@@ -31,7 +31,7 @@ from ..errors import InputError, OptionError
 from ..models.blocks import backward_warp
 from ..models.interpolator import CelFlow, PairFlows
 from ..models.visibility import VisibilitySynthesizer
-from ..models.presets import PRESETS, load_interpolator, save_weights
+from ..models.presets import PRESETS, read_weights, save_weights
 from .common import (append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, optimisation_step, psnr,
                      save_checkpoint)
 from .settings import TrainSettings
@@ -138,10 +138,25 @@ def _real_training_triplets(settings: TrainSettings) -> list[np.ndarray]:
 
 def load_matching_weights(model: CelFlow, path: str) -> list[str]:
     """Copy every tensor of ``path`` whose name and shape fit ``model``; return the top-level parts
-    that were left as they were (a v2 network starts from v1's flow estimator this way)."""
-    source = load_interpolator(path).state_dict()  # a bad file: one-line ModelError
+    that were left as they were (a v2 network starts from v1's flow estimator this way).
+
+    A convolution that has gained input channels (appended at the end of its input) keeps its
+    weights for the old ones and gets zeros for the new ones, so the network computes what it did
+    and learns to use the new inputs from there.
+    """
+    source = read_weights(path)  # a bad file: one-line ModelError
     target = model.state_dict()
-    fitting = {name: value for name, value in source.items() if name in target and target[name].shape == value.shape}
+    fitting = {}
+    for name, value in source.items():
+        if name not in target:
+            continue
+        wanted = target[name]
+        if wanted.shape == value.shape:
+            fitting[name] = value
+        elif wanted.dim() == 4 and wanted.shape[0] == value.shape[0] and wanted.shape[2:] == value.shape[2:] and wanted.shape[1] > value.shape[1]:
+            widened = torch.zeros_like(wanted)
+            widened[:, :value.shape[1]] = value
+            fitting[name] = widened
     model.load_state_dict(fitting, strict=False)
     return sorted({name.split(".")[0] for name in target if name not in fitting})
 
