@@ -49,7 +49,7 @@ class Extrapolator:
 
     ``motion``: ``interpolator`` (the interpolation network's flow continued by a fixed
     projection; ``weights`` is then a CelFlow interpolator file, None: the shipped
-    ``weights/celflow-s-v1``, read at construction) or ``celcast`` (``weights``: a CelCast file,
+    ``weights/celflow-v2``, read at construction) or ``celcast`` (``weights``: a CelCast file,
     None: the shipped ``weights/extrapolator-v1``). ``device``: ``auto`` | ``cpu`` | ``cuda``;
     ``model``: an already built network with the same call signature (tests).
     """

@@ -28,7 +28,7 @@ TINY_CAST = CelCastConfig(motion_scales=(4, 2), motion_widths=(8, 8), motion_dep
 SHIPPED = weights_dir() / DEFAULT_EXTRAPOLATOR_WEIGHTS
 SHIPPED_INTERPOLATOR = weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
 needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="weights/extrapolator-v1.safetensors not trained yet")
-needs_interpolator = pytest.mark.skipif(not SHIPPED_INTERPOLATOR.is_file(), reason="weights/celflow-s-v1.safetensors not trained yet")
+needs_interpolator = pytest.mark.skipif(not SHIPPED_INTERPOLATOR.is_file(), reason="the shipped interpolator weights are missing")
 SQUARE_SPEED = 4  # pixels per frame
 SQUARE_SIZE = 12
 

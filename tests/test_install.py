@@ -44,7 +44,7 @@ def test_the_wheel_carries_the_network_and_imports_from_the_environment(installe
     venv = installed.parent
     assert Path(package).is_relative_to(venv) and Path(weights).is_relative_to(venv)
     assert not Path(package).is_relative_to(REPOSITORY)
-    assert (Path(weights) / "celflow-s-v1.safetensors").is_file()
+    assert (Path(weights) / "celflow-v2.safetensors").is_file()
 
 
 def test_the_installed_command_runs_the_main_job_and_extrapolate(installed: Path, tmp_path: Path) -> None:

@@ -26,9 +26,9 @@ from fpsboost.backends.torch_backend import TorchBackend
 from fpsboost.cli import main
 from fpsboost.data.celgen import CelScene
 from fpsboost.errors import ModelError, OptionError
-from fpsboost.models.global_motion import dominant_translation
 from fpsboost.models.interpolator import CelFlow
-from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, read_metadata, save_weights
+from fpsboost.backends.base import InterpolationBackend
+from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, save_weights
 from fpsboost.backends.export import default_weights_path
 
 FP32_TOLERANCE = 1e-3  # max absolute difference, values in [0, 1]
@@ -70,6 +70,12 @@ def cel_pairs(height: int, width: int, pairs: int = 2) -> tuple[np.ndarray, np.n
     return np.stack(frames[:-1]), np.stack(frames[1:])
 
 
+def measured_inputs(weights: str, frames0: np.ndarray, frames1: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-pair inputs a backend measures outside the graph (translation; DIS flows for v2)."""
+    network = load_interpolator(weights)
+    return InterpolationBackend.pair_measurements(frames0, frames1, network.classical_flow, network.config.stride, 1)
+
+
 def queries(pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """Every pair at every one of :data:`TIMESTEPS`."""
     return np.repeat(np.arange(pairs, dtype=np.int64), len(TIMESTEPS)), np.tile(TIMESTEPS, pairs)
@@ -108,7 +114,8 @@ def test_export_writes_checked_model_with_metadata_and_dynamic_axes(weights_file
     assert metadata["padding_multiple"] == str(CelFlow().config.stride)
     assert metadata["opset"] == "17" and metadata["precision"] == "fp32"
     assert metadata["weights_sha256"] == file_sha256(weights_file)
-    assert [node.name for node in model.graph.input] == ["image0", "image1", "pair_index", "timesteps", "global_shift"]
+    classical = load_interpolator(weights_file).classical_flow
+    assert [node.name for node in model.graph.input] == ["image0", "image1", "pair_index", "timesteps", "global_shift"] + ["pair_flows"] * classical
     assert [node.name for node in model.graph.output] == ["frames"]
     image_dims = [dim.dim_param or dim.dim_value for dim in model.graph.input[0].type.tensor_type.shape.dim]
     assert image_dims == ["pairs", 3, "height", "width"]
@@ -122,7 +129,7 @@ def test_export_at_other_supported_opsets_runs(weights_file, tmp_path, opset):
     frames0, frames1 = cel_pairs(40, 56, pairs=1)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = session.run(None, {"image0": frames0, "image1": frames1, "pair_index": np.array([0]), "timesteps": np.array([0.5], np.float32),
-                             "global_shift": dominant_translation(frames0, frames1)})[0]
+                             **measured_inputs(weights_file, frames0, frames1)})[0]
     assert out.shape == (1, 3, 40, 56)
 
 
@@ -154,7 +161,7 @@ def test_fp16_export_keeps_float32_io_and_stays_close(weights_file, onnx_file, t
     frames0, frames1 = cel_pairs(72, 120)
     pair_index, timesteps = queries(len(frames0))
     feeds = {"image0": frames0, "image1": frames1, "pair_index": pair_index, "timesteps": timesteps,
-             "global_shift": dominant_translation(frames0, frames1)}
+             **measured_inputs(weights_file, frames0, frames1)}
     # The CPU provider runs the half graph too (slowly); the backend itself only offers fp16 on CUDA.
     half = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     full = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"]).run(None, feeds)[0]

@@ -28,7 +28,7 @@ SIZE = 12
 LOSSLESS = EncodeSettings(codec="ffv1")
 CPU = ModelSettings(device="cpu")
 needs_interpolator = pytest.mark.skipif(not (weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS).is_file(),
-                                        reason="weights/celflow-s-v1.safetensors not trained yet")
+                                        reason="the shipped interpolator weights are missing")
 
 
 @pytest.fixture(scope="module", autouse=True)

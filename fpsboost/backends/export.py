@@ -207,7 +207,7 @@ def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
 def default_onnx_model(weights: str | os.PathLike | None = None, fp16: bool = False, flow_downscale: int = 1) -> Path:
     """The ONNX file to run when the user gave no ``--model``.
 
-    The shipped ``weights/celflow-s-v1.onnx`` (fp32, flow at full resolution) when it was exported
+    The shipped ``weights/celflow-v2.onnx`` (fp32, flow at full resolution) when it was exported
     from the weights in use by this :data:`GRAPH_VERSION`; otherwise an export of those weights in
     the cache directory, keyed by their SHA-256, the graph version, precision and flow downscale
     and made on first use (the user is told once).

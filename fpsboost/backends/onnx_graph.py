@@ -9,7 +9,7 @@ from ..errors import OptionError
 # grid_sample exists from opset 16; opset 20 renamed its modes, which broke DirectML and TensorRT 10.13.
 SUPPORTED_OPSETS = (16, 17, 18)
 DEFAULT_OPSET = 17
-DEFAULT_ONNX_NAME = "celflow-s-v1.onnx"
+DEFAULT_ONNX_NAME = "celflow-v2.onnx"
 INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
 PAIR_FLOWS_INPUT = "pair_flows"  # graphs of networks whose flow_source is "classical" (v2) only
 FLOW_SOURCE_KEY = "flow_source"

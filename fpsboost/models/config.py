@@ -25,6 +25,11 @@ class CelFlowConfig:
     head_width: int = 16  # the visibility head's channels (synthesis "visibility" only)
     # "network": v1's learnt PairFlowEstimator; "classical": OpenCV DIS (fpsboost.models.classical_flow).
     flow_source: str = "network"
+    # v2: whether the synthesis adds its learnt corrections to the linear-motion flows to t. Trained
+    # with them; the shipped v2 leaves them out: on held-out real footage they cost 0.05 dB (bikes),
+    # 0.23 dB (Big Buck Bunny at 640x360) and 0.62 dB (at 1280x720), for +0.11 dB on synthetic cels
+    # (benchmarks/v2/RESULTS.md). A file's config says which; no weights change.
+    flow_correction: bool = True
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:

@@ -377,7 +377,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
 def load_flow_continuation(interpolator_weights: str | os.PathLike | None = None,
                            acceleration_gain: float = CONTINUATION_ACCELERATION_GAIN) -> FlowContinuation:
     """:class:`FlowContinuation` over the interpolation network's flow estimator, read now from
-    ``interpolator_weights`` (default: the shipped ``weights/celflow-s-v1.safetensors``)."""
+    ``interpolator_weights`` (default: the shipped ``weights/celflow-v2.safetensors``)."""
     from .presets import load_interpolator
 
     interpolator = load_interpolator(interpolator_weights)

@@ -147,7 +147,7 @@ class CelFlow(nn.Module):
         self.flow_estimator = ClassicalFlowEstimator() if self.classical_flow else PairFlowEstimator(self.config)
         if self.config.synthesis == "visibility":
             self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
-                                                     self.config.synth_depth, self.config.head_width)
+                                                     self.config.synth_depth, self.config.head_width, self.config.flow_correction)
         else:
             self.synthesizer = TimestepSynthesizer(self.config)
         # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):

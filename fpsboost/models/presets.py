@@ -21,7 +21,7 @@ from .config import PRESETS, CelFlowConfig
 from .interpolator import CelFlow
 
 __all__ = ["PRESETS", "CelFlowConfig", "load_interpolator", "save_weights", "read_metadata", "weights_dir"]
-DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-s-v1.safetensors"
+DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-v2.safetensors"  # v1 (celflow-s-v1) stays beside it for comparison
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
 INSTALLED_WEIGHTS = Path("share") / "fpsboost" / "weights"  # under the install prefix (setup.cfg's data_files)
 

@@ -117,7 +117,7 @@ class VisibilitySynthesizer(nn.Module):
 
     COARSE_OUT = FLOW_CHANNELS + 1 + CONTEXT_CHANNELS  # flow residuals, mask logit, context
 
-    def __init__(self, scale: int, width: int, depth: int, head_width: int) -> None:
+    def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True) -> None:
         super().__init__()
         self.scale = scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -128,6 +128,8 @@ class VisibilitySynthesizer(nn.Module):
         nn.init.zeros_(decoder.bias)
         self.head = VisibilityHead(head_width)
         self.sharpen = EdgeSharpener()
+        # Whether the coarse block's flow corrections are applied (CelFlowConfig.flow_correction).
+        self.correct_flows = correct_flows
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
@@ -151,7 +153,7 @@ class VisibilitySynthesizer(nn.Module):
         cues_t0, cues_t1 = backward_warp(cues0[pair_index], flow_t0), backward_warp(cues1[pair_index], flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
         out = self.coarse(torch.cat([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1], dim=1))
-        correction = out[:, :FLOW_CHANNELS]
+        correction = out[:, :FLOW_CHANNELS] if self.correct_flows else torch.zeros_like(out[:, :FLOW_CHANNELS])
         if plain is not None:
             correction = correction * (1 - downsample(plain, self.scale)[pair_index])
         small_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
