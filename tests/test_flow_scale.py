@@ -29,17 +29,18 @@ def test_auto_keeps_full_resolution_up_to_the_limit_then_halves() -> None:
     assert flow_downscale("auto", FLOW_AUTO_MAX_WIDTH + 1) == 2
     assert flow_downscale("auto", 2 * FLOW_AUTO_MAX_WIDTH + 1) == 4
     assert flow_downscale("auto", 100 * FLOW_AUTO_MAX_WIDTH) == 4  # no further than a quarter
-    assert resolve_flow_scale("auto", 3840) == "0.25" and resolve_flow_scale("0.5", 320) == "0.5"
+    assert resolve_flow_scale("auto", 3840) == "0.5" and resolve_flow_scale("auto", 7680) == "0.25"
+    assert resolve_flow_scale("0.5", 320) == "0.5"
     with pytest.raises(OptionError, match="flow scale"):
         flow_downscale("0.3", 640)
 
 
 def test_auto_treats_a_pair_further_apart_as_a_wider_one() -> None:
     """Keys two source frames apart (across a held drawing) move as far as a pair twice as wide."""
-    assert resolve_flow_scale("auto", 960) == "1" and resolve_flow_scale("auto", 960, span=2) == "0.5"
-    assert resolve_flow_scale("auto", 1920, span=2) == "0.25" and resolve_flow_scale("auto", 640, span=3) == "0.5"
-    assert resolve_flow_scale("auto", 480, span=2) == "1"  # 960 px of motion: still full size
-    assert resolve_flow_scale("auto", 960, span=0.5) == "1"  # closer than a frame (VFR): never enlarged
+    assert resolve_flow_scale("auto", 1920) == "1" and resolve_flow_scale("auto", 1920, span=2) == "0.5"
+    assert resolve_flow_scale("auto", 1920, span=3) == "0.25" and resolve_flow_scale("auto", 1280, span=3) == "0.5"
+    assert resolve_flow_scale("auto", 960, span=2) == "1"  # 1920 px of motion: still full size
+    assert resolve_flow_scale("auto", 1920, span=0.5) == "1"  # closer than a frame (VFR): never enlarged
     assert resolve_flow_scale("1", 1920, span=3) == "1"  # a fixed setting stays
 
 

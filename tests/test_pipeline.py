@@ -185,19 +185,19 @@ def test_held_drawings_are_found_and_interpolated_across(frames_clip, tmp_path):
 
 
 @pytest.mark.parametrize("cadence, flow_scale, expected", [
-    (CadenceSettings(), "auto", {"0.5": 3}),  # keys two frames apart: motion as at 1280 px, so halved
-    (EVERY_FRAME, "auto", {"1": 7}),  # every frame a key: one frame apart, 640 px needs no shrinking
+    (CadenceSettings(), "auto", {"0.5": 3}),  # keys two frames apart: motion as at 2560 px, so halved
+    (EVERY_FRAME, "auto", {"1": 7}),  # every frame a key: one frame apart, 1280 px needs no shrinking
     (CadenceSettings(), "1", {"1": 3}),  # a fixed --flow-scale is never overridden
 ])
 def test_auto_flow_scale_treats_pairs_across_holds_as_wider(frames_clip, tmp_path, cadence, flow_scale, expected):
-    drawings = [pattern_rgb24(index * 2, 640, 16) for index in range(4)]
+    drawings = [pattern_rgb24(index * 2, 1280, 16) for index in range(4)]
     pictures = [drawings[i // 2] for i in range(8)]
     source = frames_clip("twos.mkv", pictures, [Fraction(i, 24) for i in range(8)], Fraction(24), pix_fmt="yuv444p")
     backend = LinearBlendBackend()
     summary = upscale(source, tmp_path / "out.mkv", UpscaleSettings(factor=2, tail="hold"), ModelSettings(flow_scale=flow_scale),
                       encode=LOSSLESS, cadence=cadence, backend=backend)
     assert summary.pairs_by_flow_scale == expected
-    job_scale = "1"  # 640 px: auto means full size for pairs one frame apart
+    job_scale = "1"  # 1280 px: auto means full size for pairs one frame apart
     assert {scale or job_scale for scale in backend.flow_scales} == set(expected)
 
 def test_scene_cut_is_held_not_blended(frames_clip, tmp_path):

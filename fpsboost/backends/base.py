@@ -13,9 +13,12 @@ from ..errors import OptionError
 FLOW_SCALES = {"1": 1, "0.5": 2, "0.25": 4}  # --flow-scale -> how many times the pair is shrunk
 FLOW_SCALE_NAMES = {factor: name for name, factor in FLOW_SCALES.items()}
 FLOW_SCALE_CHOICES = ("auto", *FLOW_SCALES)  # what --flow-scale accepts
-# Measured in benchmarks/flow_scale: the network was trained on motion up to ~77 px per frame;
-# wider frames move further in pixels, and estimating their flow shrunk wins (see RESULTS.md there).
-FLOW_AUTO_MAX_WIDTH = 1024
+# Wider frames move further in pixels. v1's learnt flow knew motion up to ~77 px per frame and won
+# by estimating it shrunk above 1024 px (benchmarks/flow_scale). v2's DIS has a pyramid of its own
+# and loses by it: at 1280x720 on held-out Big Buck Bunny, DIS on the half-size pair cost 0.77 dB
+# (benchmarks/v2/RESULTS.md). So auto keeps full resolution up to 2048 px wide (4K is halved for
+# speed and memory); with v1 weights, pass --flow-scale 0.5 above 1024 px.
+FLOW_AUTO_MAX_WIDTH = 2048
 
 
 def flow_downscale(flow_scale: str, width: int) -> int:

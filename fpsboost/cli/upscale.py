@@ -31,7 +31,7 @@ ONNX_SUFFIX = ".onnx"
 @click.option("--batch-size", type=int, metavar="N", help="Frame pairs per network call (default: the backend's choice).")
 @click.option("--flow-scale", type=click.Choice(FLOW_SCALE_CHOICES), default="auto", show_default=True,
               help="Resolution motion is estimated at, as a fraction of the frame's (like RIFE's --scale); "
-                   "auto: 1 up to 1024 px wide, 0.5 above, 0.25 above 2048.")
+                   "auto: 1 up to 2048 px wide, 0.5 above, 0.25 above 4096.")
 @encode_options("Output pixel format (default: the input's, e.g. yuv420p10le stays 10-bit).")
 @click.option("--scene-threshold", type=float, metavar="X", help="Scene-cut score 0..1 above which a frame starts a new shot; 0 disables cut detection.")
 @click.option("--cadence", "cadence_mode", type=click.Choice(["auto", "off"]), default="auto", show_default=True, help="auto: find held drawings (twos, threes) and interpolate across them.")
