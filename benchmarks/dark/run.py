@@ -38,7 +38,7 @@ from benchmarks.report import write_report  # noqa: E402
 from fpsboost.data.celgen import CelScene  # noqa: E402
 from fpsboost.data.datasets import VALIDATION_SEED_BASE  # noqa: E402
 from fpsboost.evaluate import SYNTHETIC_SEED_OFFSET, describe_weights, git_commit  # noqa: E402
-from fpsboost.models import interpolator  # noqa: E402
+from fpsboost.models import pairs as pair_preprocessing  # noqa: E402
 from fpsboost.models.global_motion import dominant_translation  # noqa: E402
 from fpsboost.models.presets import load_interpolator  # noqa: E402
 
@@ -63,7 +63,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     network = load_interpolator(args.weights).eval()
     rng = np.random.default_rng(0)
-    shipped_contrast = interpolator.MIN_PAIR_CONTRAST
+    shipped_contrast = pair_preprocessing.MIN_PAIR_CONTRAST
     seeds = [VALIDATION_SEED_BASE + SYNTHETIC_SEED_OFFSET + i for i in range(args.scenes)]
     started = time.perf_counter()
 
@@ -89,18 +89,18 @@ def main() -> None:
             pairs = {"still": (noisy(still), noisy(still), still), "moving": (noisy(first), noisy(last), middle)}
             for kind, (image0, image1, truth) in pairs.items():
                 for method, contrast in (("celflow", shipped_contrast), ("celflow-no-stretch", 0.0)):
-                    interpolator.MIN_PAIR_CONTRAST = contrast
+                    pair_preprocessing.MIN_PAIR_CONTRAST = contrast
                     output, mean_flow = run(image0, image1)
                     scores.setdefault(f"{method} {kind}", []).append(psnr(output, truth))
                     if kind == "still":
                         scores.setdefault(f"{method} still flow px", []).append(mean_flow)
                 scores.setdefault(f"frame mean {kind}", []).append(psnr((image0 + image1) / 2, truth))
-        interpolator.MIN_PAIR_CONTRAST = shipped_contrast
+        pair_preprocessing.MIN_PAIR_CONTRAST = shipped_contrast
         row = {"brightness": brightness, **{name: round(float(np.mean(values)), 3) for name, values in scores.items()}}
         rows.append(row)
         print(json.dumps(row), flush=True)
     fade_rows = []
-    shipped_fade = interpolator.FADE_MEAN_CHANGE
+    shipped_fade = pair_preprocessing.FADE_MEAN_CHANGE
     changes = {"fade x0.7": lambda picture: picture * 0.7, "flash to white": lambda picture: 0.5 * picture + 0.5}
     for change_name, change in changes.items():
         scores = {}
@@ -113,11 +113,11 @@ def main() -> None:
                      "moving": (noisy(first), noisy(change(last)), 0.5 * (middle + change(middle)))}
             for kind, (image0, image1, truth) in pairs.items():
                 for method, threshold in (("celflow", shipped_fade), ("celflow-no-fade", float("inf"))):
-                    interpolator.FADE_MEAN_CHANGE = threshold
+                    pair_preprocessing.FADE_MEAN_CHANGE = threshold
                     output, _ = run(image0, image1)
                     scores.setdefault(f"{method} {kind}", []).append(psnr(output, truth))
                 scores.setdefault(f"frame mean {kind}", []).append(psnr((image0 + image1) / 2, truth))
-        interpolator.FADE_MEAN_CHANGE = shipped_fade
+        pair_preprocessing.FADE_MEAN_CHANGE = shipped_fade
         row = {"change": change_name, **{name: round(float(np.mean(values)), 3) for name, values in scores.items()}}
         fade_rows.append(row)
         print(json.dumps(row), flush=True)
