@@ -125,7 +125,7 @@ def test_odd_frame_size_keeps_its_size_with_full_chroma(clip, tiny_weights, tmp_
 def test_summary_names_the_flow_scale_of_pairs_across_holds(frames_clip, tiny_weights, tmp_path):
     from helpers_video import pattern_rgb24
 
-    drawings = [pattern_rgb24(index * 2, 640, 16) for index in range(3)]
+    drawings = [pattern_rgb24(index * 2, 1280, 16) for index in range(3)]  # pairs across a hold move as at 2560 px
     source = frames_clip("twos.mkv", [drawings[i // 2] for i in range(6)], [Fraction(i, 24) for i in range(6)], Fraction(24),
                          pix_fmt="yuv444p")
     result = run_cli(source, tmp_path / "out.mkv", "--model", tiny_weights, "--tail", "hold")
