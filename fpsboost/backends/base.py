@@ -21,6 +21,16 @@ FLOW_SCALE_CHOICES = ("auto", *FLOW_SCALES)  # what --flow-scale accepts
 FLOW_AUTO_MAX_WIDTH = 2048
 
 
+# Frame pairs per network call when the user gives no --batch-size, for every backend.
+CPU_BATCH_SIZE = 2
+CUDA_BATCH_SIZE = 8
+
+
+def default_batch_size(settings: "ModelSettings", device: str) -> int:
+    """``--batch-size`` if given, else the device's default (:data:`CPU_BATCH_SIZE`, :data:`CUDA_BATCH_SIZE`)."""
+    return settings.batch_size or (CUDA_BATCH_SIZE if device == "cuda" else CPU_BATCH_SIZE)
+
+
 def flow_downscale(flow_scale: str, width: int) -> int:
     """How many times (1, 2 or 4) to shrink a pair ``width`` pixels wide before estimating its flow."""
     if flow_scale == "auto":

@@ -20,15 +20,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, flow_downscale
+from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, default_batch_size, flow_downscale
 from .export import cache_dir, default_onnx_model
 from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, NETWORK_STRIDE_KEY, OUTPUT_NAME,
                          PAIR_FLOWS_INPUT)
 
 logger = logging.getLogger(__name__)
 
-CPU_BATCH_SIZE = 2
-CUDA_BATCH_SIZE = 8
 TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -134,7 +132,7 @@ class OnnxBackend(InterpolationBackend):
 
         self.device = resolve_onnx_device(settings.device)
         self.precision = resolve_onnx_precision(settings.precision, self.device)
-        self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
+        self.default_batch_size = default_batch_size(settings, self.device)
         self.settings = settings
         self.cpu_threads = cpu_threads
         self.flow_scale = settings.flow_scale

@@ -8,10 +8,8 @@ import torch
 from ..errors import OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
-from .base import InterpolationBackend, ModelSettings, flow_downscale
+from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_downscale
 
-CPU_BATCH_SIZE = 2
-CUDA_BATCH_SIZE = 8
 CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
 
 
@@ -45,7 +43,7 @@ class TorchBackend(InterpolationBackend):
     def __init__(self, settings: ModelSettings = ModelSettings(), model: CelFlow | None = None) -> None:
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.precision, self.device)
-        self.default_batch_size = settings.batch_size or (CUDA_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE)
+        self.default_batch_size = default_batch_size(settings, self.device)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
