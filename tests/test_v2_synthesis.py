@@ -209,3 +209,26 @@ def test_weights_from_before_a_layer_gained_inputs_load_with_zeros_for_the_new_o
     assert load_matching_weights(fresh, str(path)) == []
     loaded = fresh.state_dict()[name]
     assert torch.equal(loaded[:, :-4], state[name]) and not loaded[:, -4:].any()
+
+
+def test_a_flow_that_does_not_come_back_gives_way_to_the_translation() -> None:
+    """Lines that look alike (credits): a flow matching each line to the next warps as well as the true
+    scroll. Without its backward flow the translation is not reliably taken (it has no clear advantage:
+    the tie falls either way); with it, the failed round trip hands every pixel to the translation."""
+    from fpsboost.models.global_motion import prefer_translation, shrink_luma
+
+    rows = torch.arange(64, dtype=torch.float32).view(1, 1, 64, 1)
+    stripes = lambda offset: (0.5 + 0.4 * torch.sin(2 * torch.pi * (rows - offset) / 8)).expand(1, 3, 64, 64)  # noqa: E731
+    frame_a, frame_b = stripes(0), stripes(2)  # the picture moved 2 px down: F_a->b = (0, 2)
+    aliased = torch.zeros(1, 2, 64, 64)
+    aliased[:, 1] = 2.0 - 8.0  # matched to the neighbouring stripe: warps just as well
+    back = torch.zeros(1, 2, 64, 64)
+    back[:, 1] = -2.0  # the backward flow got it right
+    shift = torch.tensor([[0.0, 2.0]])
+    small_a, small_b = shrink_luma(frame_a), shrink_luma(frame_b)
+    _, without_check = prefer_translation(small_a, small_b, aliased, shift)
+    chosen, with_check = prefer_translation(small_a, small_b, aliased, shift, back)
+    inside = (..., slice(8, -12), slice(8, -8))  # the bottom rows: the scroll brings in what frame b lacks
+    assert without_check[inside].min() < 0.5
+    assert with_check[inside].min() > 0.99
+    assert torch.allclose(chosen[inside], torch.tensor([0.0, 2.0]).view(1, 2, 1, 1).expand(1, 2, 44, 48))

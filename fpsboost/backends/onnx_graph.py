@@ -28,8 +28,9 @@ GRAPH_VERSION_KEY = "graph_version"
 # brought to one brightness first (brightness_change); 4: a fifth input, each pair's dominant
 # translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
 # both ways, the in-between is a plain blend of the linear-motion warps; 6: CelFlow v2, whose pair
-# flows come from DIS outside the graph as a sixth input, pair_flows (v1 graphs keep five inputs).
-GRAPH_VERSION = 6
+# flows come from DIS outside the graph as a sixth input, pair_flows (v1 graphs keep five inputs);
+# 7: v2 checks its DIS flows' round trip before choosing the translation candidate.
+GRAPH_VERSION = 7
 
 
 def input_names(classical_flow: bool) -> tuple[str, ...]:

@@ -197,8 +197,10 @@ class CelFlow(nn.Module):
         translated = None
         if global_shift is not None:
             small0, small1 = shrink_luma(padded0), shrink_luma(padded1)
-            flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift)
-            flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift)
+            # v2's DIS flows are checked against each other (see prefer_translation); v1's are not.
+            back0, back1 = (flows.flow_1to0, flows.flow_0to1) if self.classical_flow else (None, None)
+            flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift, back0)
+            flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift, back1)
             flows = PairFlows(flow_0to1, flow_1to0)
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
