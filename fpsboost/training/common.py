@@ -79,3 +79,17 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "best_psnr": best_psnr, "seconds": seconds}, temporary)
     temporary.replace(path)
+
+
+def image_losses(frames: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Charbonnier error, L1 error of the image gradients)`` of predicted frames against the truth."""
+    (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
+    return charbonnier(frames - target), (pred_dx - true_dx).abs().mean() + (pred_dy - true_dy).abs().mean()
+
+
+def pyramid_flow_loss(levels: list[torch.Tensor], truth: torch.Tensor) -> torch.Tensor:
+    """Charbonnier error of every level's flow against the exact flow, each coarser level weighted half."""
+    loss = truth.new_zeros(())
+    for level, estimate in enumerate(levels):
+        loss = loss + 0.5 ** (len(levels) - 1 - level) * charbonnier(estimate - truth)
+    return loss

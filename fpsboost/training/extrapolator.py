@@ -27,8 +27,8 @@ from ..data.celgen import CelScene
 from ..data.datasets import VALIDATION_SEED_BASE, load_video_frames
 from ..data.real import REAL_TRAIN_FRACTION
 from ..models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .common import (append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, optimisation_step, psnr,
-                     save_checkpoint)
+from .common import (append_log, charbonnier, flow_weight_at, image_losses, learning_rate_at, optimisation_step, psnr,
+                     pyramid_flow_loss, save_checkpoint)
 from .settings import ExtrapolatorTrainSettings
 
 MAX_HORIZON = 8.0  # frames after the last context frame
@@ -145,17 +145,13 @@ def training_loss(model: CelCast, batch: dict[str, torch.Tensor], step: int,
                   settings: ExtrapolatorTrainSettings) -> tuple[torch.Tensor, dict[str, float]]:
     output = model.run(batch["context"], batch["context_index"], batch["tau"])
     frames, target = output.frames, batch["targets"]
-    reconstruction = charbonnier(frames - target)
-    (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
-    gradient = (pred_dx - true_dx).abs().mean() + (pred_dy - true_dy).abs().mean()
+    reconstruction, gradient = image_losses(frames, target)
     flow_loss = frames.new_zeros(())
     has_flow = batch["has_flow"]
     if has_flow.any():
         pairs_with_flow = has_flow.repeat(CONTEXT_FRAMES - 1)
-        truth = batch["motion_flows"][pairs_with_flow]
-        levels = len(output.motion_levels)
-        for level, estimate in enumerate(output.motion_levels):
-            flow_loss = flow_loss + 0.5 ** (levels - 1 - level) * charbonnier(estimate[pairs_with_flow] - truth)
+        flow_loss = pyramid_flow_loss([estimate[pairs_with_flow] for estimate in output.motion_levels],
+                                      batch["motion_flows"][pairs_with_flow])
         queries_with_flow = has_flow[batch["context_index"]]
         flow_loss = flow_loss + charbonnier(output.future_flow[queries_with_flow] - batch["future_flows"][queries_with_flow])
     total = reconstruction + settings.gradient_weight * gradient + flow_weight_at(step, settings) * flow_loss

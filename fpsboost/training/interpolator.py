@@ -32,8 +32,8 @@ from ..models.blocks import backward_warp
 from ..models.interpolator import CelFlow, PairFlows
 from ..models.visibility import VisibilitySynthesizer
 from ..models.presets import PRESETS, read_weights, save_weights
-from .common import (append_log, charbonnier, flow_weight_at, image_gradients, learning_rate_at, optimisation_step, psnr,
-                     save_checkpoint)
+from .common import (append_log, flow_weight_at, image_losses, learning_rate_at, optimisation_step, psnr,
+                     pyramid_flow_loss, save_checkpoint)
 from .settings import TrainSettings
 
 MASK_EPSILON = 1e-4
@@ -84,16 +84,11 @@ def training_loss(model: CelFlow, batch: dict[str, torch.Tensor], step: int, set
     synthesis = forward_with_flows(model, batch, train_flow=settings.train_parts == "all")
     frames, flows = synthesis.frames, synthesis.flows
     target = batch["targets"]
-    reconstruction = charbonnier(frames - target)
-    (pred_dx, pred_dy), (true_dx, true_dy) = image_gradients(frames), image_gradients(target)
-    gradient = (pred_dx - true_dx).abs().mean() + (pred_dy - true_dy).abs().mean()
+    reconstruction, gradient = image_losses(frames, target)
     flow_loss = frames.new_zeros(())
     has_flow = batch["has_flow"]
     if has_flow.any():
-        truth = batch["flow"][has_flow]
-        levels = len(flows.intermediate)
-        for level, estimate in enumerate(flows.intermediate):
-            flow_loss = flow_loss + 0.5 ** (levels - 1 - level) * charbonnier(estimate[has_flow] - truth)
+        flow_loss = pyramid_flow_loss([estimate[has_flow] for estimate in flows.intermediate], batch["flow"][has_flow])
     weight = flow_weight_at(step, settings)
     total = reconstruction + settings.gradient_weight * gradient + weight * flow_loss
     parts = {"l1": reconstruction.item(), "grad": gradient.item(), "flow": flow_loss.item()}
