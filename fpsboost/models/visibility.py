@@ -12,9 +12,11 @@ visible in a frame shows in cues v1 never saw. :class:`VisibilitySynthesizer` th
 2. warps those cues to time t beside the frames, so the coarse block sees where each warp is
    unreliable, and predicts flow corrections, a mask logit and a few context channels;
 3. decides the mask and a colour residual in a small :class:`VisibilityHead` at the synthesis
-   scale, which sees both frames warped by the corrected flows and where they disagree (a head at
-   full resolution cost 3x v1's whole synthesis on the CPU), and sharpens the mask's edges at full
-   resolution with one convolution over the full-resolution warps (:class:`EdgeSharpener`).
+   scale, which sees both frames warped by the corrected flows, where they disagree, and the cues
+   again at its own resolution (a head at full resolution cost 3x v1's whole synthesis on the CPU),
+   and sharpens the mask's edges at full resolution with one convolution over the full-resolution
+   warps (:class:`EdgeSharpener`). The flow corrections can be left out at inference
+   (``correct_flows``; the shipped v2 does, see ``CelFlowConfig.flow_correction``).
 
 The mask is ``sigmoid(logit(1 - t) + learnt)``: the learnt parts start at zero, so an untrained
 v2 synthesiser draws the plain ``(1 - t, t)`` blend and training only has to learn departures
