@@ -93,3 +93,14 @@ def pyramid_flow_loss(levels: list[torch.Tensor], truth: torch.Tensor) -> torch.
     for level, estimate in enumerate(levels):
         loss = loss + 0.5 ** (len(levels) - 1 - level) * charbonnier(estimate - truth)
     return loss
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    device: torch.device | str = "cpu") -> tuple[int, float, float]:
+    """Restore what :func:`save_checkpoint` wrote into ``model`` and ``optimizer``; returns
+    ``(step, best_psnr, seconds)``."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
+

@@ -27,8 +27,8 @@ from ..data.celgen import CelScene
 from ..data.datasets import VALIDATION_SEED_BASE, load_video_frames
 from ..data.real import REAL_TRAIN_FRACTION
 from ..models.extrapolator import CelCast, CelCastConfig, save_extrapolator
-from .common import (append_log, charbonnier, flow_weight_at, image_losses, learning_rate_at, optimisation_step, psnr,
-                     pyramid_flow_loss, save_checkpoint)
+from .common import (append_log, charbonnier, flow_weight_at, image_losses, learning_rate_at, load_checkpoint,
+                     optimisation_step, psnr, pyramid_flow_loss, save_checkpoint)
 from .settings import ExtrapolatorTrainSettings
 
 MAX_HORIZON = 8.0  # frames after the last context frame
@@ -184,10 +184,7 @@ def train(settings: ExtrapolatorTrainSettings) -> Path:
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
+        step, best_psnr, seconds = load_checkpoint(checkpoint_path, model, optimizer)
         append_log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
         (out / "settings.json").write_text(json.dumps(asdict(settings), indent=2))

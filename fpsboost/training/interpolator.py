@@ -32,7 +32,7 @@ from ..models.blocks import backward_warp
 from ..models.interpolator import CelFlow, PairFlows
 from ..models.visibility import VisibilitySynthesizer
 from ..models.presets import PRESETS, read_weights, save_weights
-from .common import (append_log, flow_weight_at, image_losses, learning_rate_at, optimisation_step, psnr,
+from .common import (append_log, flow_weight_at, image_losses, learning_rate_at, load_checkpoint, optimisation_step, psnr,
                      pyramid_flow_loss, save_checkpoint)
 from .settings import TrainSettings
 
@@ -177,10 +177,7 @@ def train(settings: TrainSettings) -> Path:
     if settings.init_weights and not checkpoint_path.exists():
         fresh_parts = load_matching_weights(model, settings.init_weights)
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best_psnr, seconds = int(state["step"]), float(state["best_psnr"]), float(state["seconds"])
+        step, best_psnr, seconds = load_checkpoint(checkpoint_path, model, optimizer, device)
         # A resumed run may change the schedule (more steps, another peak rate): log what it uses.
         append_log(log_path, {"event": "resume", "step": step, **asdict(settings)})
     else:
