@@ -6,10 +6,11 @@ animation, 2 dB on bikes and 5 dB on Big Buck Bunny, at about the same cost on a
 its pair flows from DIS and spends its learning on what DIS cannot do: deciding, per pixel, which
 warped frame is visible (:mod:`fpsboost.models.visibility`).
 
-DIS runs outside the network graph (it is not a torch operation): the PyTorch backend calls it
-inside :meth:`CelFlow.forward <fpsboost.models.interpolator.CelFlow.forward>`, the ONNX graph takes
-its result as the ``pair_flows`` input, and both go through :func:`classical_pair_flows`, so the two
-backends see the same numbers.
+DIS runs outside the network graph (it is not a torch operation): both backends measure it with
+:func:`classical_pair_flows` (``InterpolationBackend.pair_measurements``) and pass it in, to
+:meth:`CelFlow.forward <fpsboost.models.interpolator.CelFlow.forward>` or as the ONNX graph's
+``pair_flows`` input, so the two see the same numbers; called without it, ``forward`` measures it
+the same way itself.
 """
 
 from __future__ import annotations
