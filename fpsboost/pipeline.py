@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -29,13 +29,13 @@ from .backends import InterpolationBackend, ModelSettings, create_backend
 from .batching import KeyImage, PairBatcher
 from .backends.base import resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
+from .chunking import MIN_INPUT_FRAMES, Chunk, PlannedKey, SegmentRule, VideoPlan
 from .errors import InputError, ModelError, OptionError, OutputError
-from .timing import FramePlanner, Keyframe, output_frame_count, snap_to_grid
+from .timing import FrameClock, FramePlanner, Keyframe, output_frame_count
 from .video.colour import chw_to_rgb16, rgb16_to_chw
 from .video.reader import DecodedFrame, VideoInfo, VideoReader
 from .video.writer import EncodeSettings, VideoWriter
 
-MIN_INPUT_FRAMES = 2
 DEFAULT_FACTOR = 2
 TAIL_MODES = ("hold", "extrapolate")
 DEFAULT_TAIL = "extrapolate"  # +6.9..9.5 dB over hold at the tail: benchmarks/extrapolation
@@ -257,6 +257,29 @@ def _put(channel: queue.Queue, item: Any, stop: threading.Event) -> None:
 _END = object()
 
 
+def _with_signatures(reader: VideoReader) -> Iterator[tuple[DecodedFrame, Any]]:
+    """Every decoded frame with its cadence signature, computed beside the decoder so that the thread
+    that feeds the network does not wait for it."""
+    for frame in reader:
+        yield frame, frame_signature(frame.rgb)
+
+
+def _drain(decoded: queue.Queue, decoder: _Worker) -> Iterator[Any]:
+    """The decode thread's items in order until its end marker; its error, if it failed, is raised here."""
+    while True:
+        try:
+            entry = decoded.get(timeout=QUEUE_POLL_S)
+        except queue.Empty:
+            if decoder.error is not None:
+                raise decoder.error
+            continue
+        if entry is _END:
+            break
+        yield entry
+    if decoder.error is not None:
+        raise decoder.error
+
+
 def _join_despite_interrupts(*threads: threading.Thread) -> None:
     """Wait for stopped workers even through further Ctrl-C/SIGTERM: the reader and writer they
     use are closed next, and closing them under a running thread would crash. Re-raises the
@@ -284,6 +307,7 @@ class _Scheduler:
         self.waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
         self.keys: dict[int, KeyImage] = {}  # the last key and the one before it
         self.batcher = PairBatcher(backend, send, self._pair_flow_scale, after_call)
+        self.segments = SegmentRule()  # batches end at segment starts, so chunks of the job make the same calls
         self.tail_predicted = 0
         self.tail = None
         if job.settings.tail == "extrapolate":
@@ -313,16 +337,35 @@ class _Scheduler:
             del self.waiting[index]  # a hold: never needed again
 
     def _accept(self, key: Keyframe) -> None:
-        frame = self.waiting.pop(key.index)
-        self.keys[key.index] = KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
-        if self.tail is not None:
-            self.tail.add(key.time, self.keys[key.index].chw, key.cut_before)
+        self.accept(key, self.waiting.pop(key.index))
+
+    def accept(self, key: Keyframe, frame: DecodedFrame) -> None:
+        """A key decided (by the analyser, or by a chunk's plan) with its decoded frame: plan and batch
+        the output frames before it."""
+        self._remember(key, frame)
         if self.planner is None:
             self.planner = FramePlanner(self.out_rate, key.time)
         for output in self.planner.add_key(key):
             self.batcher.add(output, self.keys)
+        if self.segments.starts_segment(key):
+            self.batcher.flush()
         for index in [index for index in self.keys if index < key.index]:
             del self.keys[index]
+
+    def _remember(self, key: Keyframe, frame: DecodedFrame) -> None:
+        self.keys[key.index] = KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
+        if self.tail is not None:
+            self.tail.add(key.time, self.keys[key.index].chw, key.cut_before)
+
+    def start_chunk(self, origin: Fraction, context: tuple[Keyframe, DecodedFrame] | None, first: tuple[Keyframe, DecodedFrame]) -> None:
+        """Begin a chunk of a longer job (:mod:`fpsboost.chunking`) at its ``first`` key, on the grid
+        that starts at ``origin``; ``context``, the key before it, only feeds the tail's motion."""
+        if context is not None and self.tail is not None:
+            self.tail.add(context[0].time, rgb16_to_chw(context[1].rgb), context[0].cut_before)
+        key, frame = first
+        self._remember(key, frame)
+        self.planner = FramePlanner.after(self.out_rate, origin, key)
+        self.segments.starts_segment(key)  # a chunk starts a segment
 
     def finish(self, end_time: Fraction) -> None:
         """The last keys, then the frames from the last drawing to ``end_time``: held, or (tail) predicted."""
@@ -397,7 +440,11 @@ class UpscaleJob:
             backend = ResilientBackend(self._backend or create_backend(model), model, self.warn)
             with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()  # progress rates leave model loading out
-                end_time = self._stream(reader, writer, backend, out_rate, total_out, streaming_started)
+
+                def plan_and_interpolate(decoded: Iterator[Any], put: Callable[[Any], None]) -> Fraction:
+                    return self._plan_and_interpolate(decoded, put, backend, info, out_rate, total_out, streaming_started, reader)
+
+                end_time = self._stream(reader, writer, _with_signatures(reader), plan_and_interpolate)
         if self.settings.report_path:
             self._write_report(info, out_rate)
         self._report_progress(self._frames_out, streaming_started)
@@ -422,19 +469,68 @@ class UpscaleJob:
             shots=tuple(cadence.shots),
         )
 
-    def _stream(
-        self, reader: VideoReader, writer: VideoWriter, backend: ResilientBackend, out_rate: Fraction,
-        total_out: int | None, started: float,
-    ) -> Fraction:
-        """Run decode -> plan -> interpolate -> encode; returns the input's end time in seconds."""
+    def run_chunk(self, plan: VideoPlan, chunk: Chunk) -> UpscaleSummary:
+        """Write one chunk of the job (:mod:`fpsboost.chunking`) to the output path, video only: the
+        output frames from the chunk's first key up to the next chunk's, at the single job's times,
+        made by the single job's planner, batches and network (the tail too, in the last chunk)."""
+        started = wallclock.monotonic()
+        last = chunk.is_last(plan)
+        wanted = plan.keys[max(chunk.first - 1, 0):chunk.end + (0 if last else 1)]
+        with VideoReader(self.input_path, on_warning=self.warn) as reader:
+            info = reader.info
+            model = replace(self.model, flow_scale=resolve_flow_scale(self.model.flow_scale, info.width))
+            backend = ResilientBackend(self._backend or create_backend(model), model, self.warn)
+            video_only = replace(info, audio_streams=0, subtitle_streams=0)
+            with VideoWriter(self.output_path, video_only, plan.out_rate, self.encode, on_warning=self.warn) as writer:
+                streaming_started = wallclock.monotonic()
+
+                def interpolate(decoded: Iterator[tuple[PlannedKey, DecodedFrame]], put: Callable[[Any], None]) -> Fraction:
+                    scheduler = _Scheduler(self, backend, info, plan.out_rate, lambda time, picture: put((time, picture)),
+                                           lambda: self._report_progress(chunk.output_frames, streaming_started))
+                    context = next(decoded) if chunk.first > 0 else None
+                    first = next(decoded)
+                    scheduler.start_chunk(plan.first_time, (context[0].keyframe, context[1]) if context else None,
+                                          (first[0].keyframe, first[1]))
+                    self._frames_in = 1
+                    for key, frame in decoded:
+                        scheduler.accept(key.keyframe, frame)
+                        self._frames_in += 1
+                    if last:
+                        scheduler.finish(plan.end_time)
+                        self._tail_predicted = scheduler.tail_predicted
+                    else:
+                        scheduler.batcher.flush()
+                    self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
+                                                      for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
+                    return plan.end_time
+
+                self._stream(reader, writer, reader.planned_frames(wanted), interpolate)
+            # After close: the encoder's last packets come out when it is flushed.
+            self.packet_times = list(writer.packet_times)
+        if self._frames_out != chunk.output_frames:
+            raise RuntimeError(f"chunk {chunk.number} of {self.input_path} made {self._frames_out} frames, "
+                               f"its plan says {chunk.output_frames}")
+        return UpscaleSummary(
+            input_path=self.input_path, output_path=self.output_path, frames_in=self._frames_in, frames_out=self._frames_out,
+            keyframes=chunk.end - chunk.first, scene_cuts=0, holds=0, tail_predicted=self._tail_predicted,
+            input_rate=info.average_rate, output_rate=plan.out_rate, duration=plan.end_time - plan.first_time,
+            wall_time_s=wallclock.monotonic() - started, backend=backend.describe(), warnings=tuple(self.warnings),
+            flow_scale=model.flow_scale, pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
+        )
+
+    def _stream(self, reader: VideoReader, writer: VideoWriter, source: Iterable[Any],
+                middle: Callable[[Iterator[Any], Callable[[Any], None]], Fraction]) -> Fraction:
+        """Run decode -> ``middle`` -> encode, each on its own thread; returns what ``middle`` returns.
+
+        The decode thread iterates ``source`` (decoding happens there); ``middle(items, put)`` gets
+        its items in order and calls ``put((time, picture))`` for every output frame in order.
+        """
         decoded: queue.Queue = queue.Queue(DECODE_QUEUE_FRAMES)
         encoded: queue.Queue = queue.Queue(ENCODE_QUEUE_FRAMES)
 
         def decode() -> None:
-            # The cadence signature is computed here, beside the decoder, so that the thread that
-            # feeds the network does not wait for it.
-            for frame in reader:
-                _put(decoded, (frame, frame_signature(frame.rgb)), self._stop)
+            for item in source:
+                _put(decoded, item, self._stop)
             _put(decoded, _END, self._stop)
 
         def encode() -> None:
@@ -451,27 +547,6 @@ class UpscaleJob:
                 writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
                 self._frames_out += 1
 
-        decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
-        try:
-            decoder.start()
-            encoder.start()
-            end_time = self._plan_and_interpolate(decoded, encoded, decoder, encoder, backend, out_rate, total_out, started, reader)
-            while encoder.is_alive():
-                encoder.join(QUEUE_POLL_S)
-            if encoder.error is not None:
-                raise encoder.error
-            return end_time
-        finally:
-            self._stop.set()
-            _join_despite_interrupts(decoder, encoder)
-
-    def _plan_and_interpolate(
-        self, decoded: queue.Queue, encoded: queue.Queue, decoder: _Worker, encoder: _Worker,
-        backend: ResilientBackend, out_rate: Fraction, total_out: int | None, started: float, reader: VideoReader,
-    ) -> Fraction:
-        """Take decoded frames, decide keys and timing, batch the in-betweens, and queue every
-        output frame for the encoder in order; returns the input's end time in seconds."""
-
         def put(item: Any) -> None:
             while True:
                 if encoder.error is not None:
@@ -482,34 +557,39 @@ class UpscaleJob:
                 except queue.Full:
                     continue
 
-        scheduler = _Scheduler(self, backend, reader.info, out_rate, lambda time, picture: put((time, picture)),
+        decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
+        try:
+            decoder.start()
+            encoder.start()
+            end_time = middle(_drain(decoded, decoder), put)
+            put(_END)
+            while encoder.is_alive():
+                encoder.join(QUEUE_POLL_S)
+            if encoder.error is not None:
+                raise encoder.error
+            return end_time
+        finally:
+            self._stop.set()
+            _join_despite_interrupts(decoder, encoder)
+
+    def _plan_and_interpolate(
+        self, decoded: Iterator[tuple[DecodedFrame, Any]], put: Callable[[Any], None], backend: ResilientBackend,
+        info: VideoInfo, out_rate: Fraction, total_out: int | None, started: float, reader: VideoReader,
+    ) -> Fraction:
+        """Take decoded frames, decide keys and timing, batch the in-betweens, and queue every
+        output frame for the encoder in order; returns the input's end time in seconds."""
+        scheduler = _Scheduler(self, backend, info, out_rate, lambda time, picture: put((time, picture)),
                                lambda: self._report_progress(total_out, started))
-        previous_time = Fraction(0)
-        while True:
-            try:
-                entry = decoded.get(timeout=QUEUE_POLL_S)
-            except queue.Empty:
-                if decoder.error is not None:
-                    raise decoder.error
-                continue
-            if entry is _END:
-                break
-            item, signature = entry
-            if self._frames_in == 0:
-                self._first_time = previous_time = item.time
-            time = snap_to_grid(item.time, reader.info.average_rate, self._first_time, reader.info.time_base)
-            if self._frames_in > 0 and time <= previous_time:
-                time = item.time
-            previous_time = time
+        clock = FrameClock(info.average_rate, info.time_base)
+        for item, signature in decoded:
+            time = clock.time_of(item.time)
+            self._first_time = clock.first_time
             self._frames_in += 1
             scheduler.push(item, time, signature)
-        if decoder.error is not None:
-            raise decoder.error
         if self._frames_in < MIN_INPUT_FRAMES:
             raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {self._frames_in}")
-        end_time = snap_to_grid(reader.end_time, reader.info.average_rate, self._first_time, reader.info.time_base)
+        end_time = clock.end_time(reader.end_time)
         scheduler.finish(end_time)
-        put(_END)
         self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
                                           for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
         self._tail_predicted = scheduler.tail_predicted

@@ -7,6 +7,7 @@ ends where it started plus its duration, to the frame.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,6 +60,32 @@ def snap_to_grid(time: Fraction, rate: Fraction, origin: Fraction, tolerance: Fr
     return grid if abs(grid - time) <= tolerance else time
 
 
+class FrameClock:
+    """Source frame times as the job uses them: each decoded time snapped onto the input's own grid
+    (see :func:`snap_to_grid`), measured from the first frame; a time that would not move forward
+    keeps the decoded one. One clock per pass over a video, fed every frame in order."""
+
+    def __init__(self, rate: Fraction, tolerance: Fraction) -> None:
+        self.rate, self.tolerance = Fraction(rate), Fraction(tolerance)
+        self.first_time: Fraction | None = None
+        self._previous: Fraction | None = None
+
+    def time_of(self, decoded_time: Fraction) -> Fraction:
+        """The job's time of the next frame, decoded at ``decoded_time`` seconds."""
+        if self.first_time is None:
+            self.first_time = self._previous = Fraction(decoded_time)
+            return self.first_time
+        time = snap_to_grid(decoded_time, self.rate, self.first_time, self.tolerance)
+        if time <= self._previous:
+            time = Fraction(decoded_time)
+        self._previous = time
+        return time
+
+    def end_time(self, decoded_end: Fraction) -> Fraction:
+        """The clip's end (when its last frame stops being shown) on the same grid."""
+        return snap_to_grid(decoded_end, self.rate, self.first_time or Fraction(0), self.tolerance)
+
+
 @dataclass(frozen=True)
 class Keyframe:
     """A source frame that carries a drawing: the planner interpolates between consecutive keys.
@@ -105,6 +132,15 @@ class FramePlanner:
         self.start = Fraction(start)
         self._previous: Keyframe | None = None
         self._next_index = 0
+
+    @classmethod
+    def after(cls, out_rate: Fraction, start: Fraction, key: Keyframe) -> "FramePlanner":
+        """A planner on the grid that starts at ``start`` which has just been given ``key`` (a chunk of a
+        longer job, :mod:`fpsboost.chunking`): the next frame it plans is the first at or after ``key``."""
+        planner = cls(out_rate, start)
+        planner._previous = key
+        planner._next_index = max(0, math.ceil((Fraction(key.time) - planner.start) * planner.out_rate))
+        return planner
 
     def time_of(self, index: int) -> Fraction:
         return self.start + Fraction(index) / self.out_rate

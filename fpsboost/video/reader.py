@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import av
 import numpy as np
@@ -359,6 +359,51 @@ class VideoReader:
         if previous is None:
             raise InputError(f"cannot read {self.path}: no video frame could be decoded")
         self._check_complete()
+
+    def planned_frames(self, wanted: Sequence[Any]) -> Iterator[tuple[Any, DecodedFrame]]:
+        """``(key, frame)`` for each of ``wanted`` (items with ``pts`` and ``index``, in order: the keys
+        of a :class:`~fpsboost.chunking.VideoPlan`), decoding from the last keyframe before the first
+        of them when every one has a distinct timestamp, else from the start by frame number."""
+        if not wanted:
+            return
+        by_pts = {key.pts: key for key in wanted}
+        if None in by_pts or len(by_pts) != len(wanted):
+            by_index = {key.index: key for key in wanted}
+            for frame in self:
+                if frame.index in by_index:
+                    yield by_index.pop(frame.index), frame
+                    if not by_index:
+                        return
+            raise InputError(f"{self.path}: frames {sorted(by_index)} did not decode again")
+        stream = self._container.streams[self.info.video_stream_index]
+        for start in (wanted[0].pts, None):
+            if start is not None:
+                self._container.seek(start, stream=stream, backward=True, any_frame=False)
+            else:
+                self._container.seek(0, stream=stream, backward=True, any_frame=False)
+            frames = iter(self)
+            try:
+                frame = next(frames)
+            except InputError:
+                continue
+            if frame.source.pts is not None and frame.source.pts <= wanted[0].pts:
+                break
+        else:
+            raise InputError(f"{self.path}: cannot seek to frame {wanted[0].index}")
+        last_pts = wanted[-1].pts
+        while True:
+            key = by_pts.pop(frame.source.pts, None)
+            if key is not None:
+                yield key, frame
+                if not by_pts:
+                    return
+            if frame.source.pts is not None and frame.source.pts > last_pts:
+                break
+            frame = next(frames, None)
+            if frame is None:
+                break
+        missing = sorted(key.index for key in by_pts.values())
+        raise InputError(f"{self.path}: frames {missing} did not decode again")
 
     def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
         """Decoded frames in presentation order; stops (and marks damage) at the first error.

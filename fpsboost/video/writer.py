@@ -203,6 +203,9 @@ class VideoWriter:
         self._finished = False
         self._last_pts: int | None = None
         self.frames_written = 0
+        # (pts, dts) of every video packet in the order muxed, in ``time_base``: exact, whatever the
+        # container rounds them to (a chunk's join restores them, see join_chunks).
+        self.packet_times: list[tuple[int, int]] = []
         try:
             self._container = av.open(str(self._temp), mode="w")
         except (av.FFmpegError, ValueError, OSError) as error:
@@ -333,6 +336,8 @@ class VideoWriter:
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
             packet.duration = round((1 / self.rate) / packet.time_base) if packet.time_base else 0
+            if packet.size:
+                self.packet_times.append((packet.pts, packet.dts))
             self._container.mux(packet)
 
     # -- finishing -------------------------------------------------------------------------
@@ -633,3 +638,60 @@ class _Transcoder:
             return list(self.out_stream.encode(None))
         return []
 
+
+
+# -- joining chunks ----------------------------------------------------------------------------
+
+
+def join_chunks(parts: list[tuple[Path, list[tuple[int, int]]]], source: VideoInfo, rate: Fraction,
+                output_path: str | Path, on_warning: WarningSink | None = None, overwrite: bool = False) -> None:
+    """Join chunk files into ``output_path`` by stream copy, then add the source's audio and subtitles.
+
+    ``parts``: each chunk's video-only file (written by :class:`VideoWriter` at the job's exact times)
+    and its ``packet_times``, the exact ``(pts, dts)`` of its packets in the output time base
+    (:func:`_output_time_base`), which replace what the chunk's container rounded them to. Decoding
+    timestamps are nudged forward where a chunk's first packets (B-frame reordering) would reach back
+    into the previous chunk. As with :class:`VideoWriter`, nothing appears under ``output_path``
+    unless the whole file is written.
+    """
+    output_path = Path(output_path)
+    warn = on_warning or (lambda message: None)
+    _validate_output(output_path, source, overwrite)
+    time_base = _output_time_base(source, rate)
+    frame_ticks = round((1 / Fraction(rate)) / time_base)
+    video_temp, mux_temp = _temp_path(output_path), None
+    try:
+        with av.open(str(parts[0][0])) as first:
+            template = first.streams.video[0]
+            with av.open(str(video_temp), mode="w") as output:
+                stream = output.add_stream_from_template(template)
+                stream.time_base = time_base
+                if source.rotation:
+                    stream.set_display_rotation(source.rotation)
+                last_dts: int | None = None
+                for path, times in parts:
+                    with av.open(str(path)) as chunk:
+                        packets = [packet for packet in chunk.demux(chunk.streams.video[0]) if packet.size]
+                        if len(packets) != len(times):
+                            raise OutputError(f"chunk {path.name} holds {len(packets)} packets, its record {len(times)}")
+                        for packet, (pts, dts) in zip(packets, times):
+                            if last_dts is not None and dts <= last_dts:
+                                dts = last_dts + 1
+                            if dts > pts:
+                                raise OutputError(f"cannot join chunk {path.name}: its decoding order reaches too far back")
+                            packet.pts, packet.dts, packet.time_base = pts, dts, time_base
+                            packet.duration = frame_ticks
+                            packet.stream = stream
+                            output.mux(packet)
+                            last_dts = dts
+        final = video_temp
+        if source.audio_streams or source.subtitle_streams:
+            mux_temp = _temp_path(output_path, "-mux")
+            _remux(video_temp, source, mux_temp, warn)
+            _remove(video_temp)
+            final = mux_temp
+        os.replace(final, output_path)
+    except BaseException:
+        _remove(video_temp)
+        _remove(mux_temp)
+        raise
