@@ -1,0 +1,112 @@
+"""fpsboost batch on one machine: 1 worker vs 2, and equality with the single job, on a long
+generated clip with scene cuts (procedural cel animation, shots on ones, twos and threes, audio).
+
+    python benchmarks/batch/run.py --minutes 10 --out benchmarks/batch/results.json
+
+Runs, side by side in one go and with the same options: ``fpsboost IN single.mkv``, then
+``fpsboost batch IN --workers 1`` and ``--workers 2`` (each into a fresh folder, local Ray started
+by the command itself, so its start-up is counted). Lossless output (``--codec ffv1``) so that the
+outputs can be compared picture for picture. Uses only the command line and fpsboost's public clip
+generator; the numbers go to ``--out`` (JSON) for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fpsboost.data.clips import ShotSpec, write_cel_video
+
+RATE = Fraction(24000, 1001)
+
+
+def shots_for(minutes: float, seed: int = 0) -> list[ShotSpec]:
+    """Shots of 2-12 s, cadence ones/twos/threes, until the clip is ``minutes`` long."""
+    rng = np.random.default_rng(seed)
+    shots, frames = [], 0
+    wanted = int(minutes * 60 * float(RATE))
+    while frames < wanted:
+        length = min(int(rng.integers(48, 290)), wanted - frames)
+        shots.append(ShotSpec(int(rng.integers(0, 1_000_000)), max(length, 2), int(rng.choice([1, 2, 2, 3]))))
+        frames += length
+    return shots
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def compare(path: Path, reference: Path) -> dict:
+    """Frames, exact timestamps and the largest pixel difference between two outputs."""
+    with av.open(str(path)) as a, av.open(str(reference)) as b:
+        sa, sb = a.streams.video[0], b.streams.video[0]
+        frames = same_times = 0
+        largest = 0
+        for fa, fb in zip(a.decode(sa), b.decode(sb)):
+            frames += 1
+            same_times += fa.pts * sa.time_base == fb.pts * sb.time_base
+            largest = max(largest, int(np.abs(fa.to_ndarray(format="rgb24").astype(np.int16) - fb.to_ndarray(format="rgb24")).max()))
+        audio = [len(c.streams.audio) for c in (a, b)]
+    return {"frames_compared": frames, "timestamps_equal": same_times, "max_pixel_difference": largest, "audio_streams": audio}
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--width", type=int, default=96)
+    parser.add_argument("--height", type=int, default=64)
+    parser.add_argument("--work", default="/tmp/fpsboost-batch-bench")
+    parser.add_argument("--out", default="benchmarks/batch/results.json")
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "long.mkv"
+    shots = shots_for(args.minutes)
+    if not source.exists():
+        write_cel_video(source, shots, args.width, args.height, RATE, audio=True)
+    fpsboost = [sys.executable, "-m", "fpsboost.cli"]
+    options = ["--factor", "2", "--codec", "ffv1", "--overwrite", "-q"]
+    results: dict = {"clip": {"minutes": args.minutes, "frames": sum(s.frames for s in shots), "shots": len(shots),
+                              "size": f"{args.width}x{args.height}", "rate": str(RATE)},
+                     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+                     "command_options": options}
+    single = work / "single.mkv"
+    results["single_s"] = timed([*fpsboost, str(source), str(single), *options])
+    results["frames_out"] = count_frames(single)
+    for workers in (1, 2):
+        out = work / f"batch-{workers}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        seconds = timed([*fpsboost, "batch", str(source), "--out-dir", str(out), "--workers", str(workers), *options])
+        manifest = json.loads((out / ".fpsboost-batch" / "manifest.json").read_text())
+        (entry,) = manifest["files"].values()
+        results[f"workers_{workers}"] = {"seconds": seconds, "chunks": len(entry["chunks"]),
+                                         "vs_single": compare(out / source.name, single)}
+        records = sorted((out / ".fpsboost-batch").glob("*/*/chunk-*.json"))
+        results[f"workers_{workers}"]["chunk_seconds"] = [json.loads(r.read_text())["seconds"] for r in records]
+    results["speedup_2_over_1"] = results["workers_1"]["seconds"] / results["workers_2"]["seconds"]
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k not in ("workers_1", "workers_2")}, indent=1))
+    for workers in (1, 2):
+        entry = results[f"workers_{workers}"]
+        print(workers, "worker(s):", round(entry["seconds"], 1), "s,", entry["chunks"], "chunks,", entry["vs_single"])
+
+
+if __name__ == "__main__":
+    main()
