@@ -84,6 +84,7 @@ class TripletSpec:
     max_triplets: int = 1000
     max_width: int = 640
     train_fraction: float = REAL_TRAIN_FRACTION
+    length: int = 3  # frames per window: 3 (a pair and its middle), 5 (and each frame's other neighbour)
 
 
 def _frame_count(container) -> int:
@@ -94,13 +95,14 @@ def _frame_count(container) -> int:
 
 
 def read_triplets(path: Path, spec: TripletSpec) -> np.ndarray:
-    """Triplets ``[M,3,H,W,3]`` uint8 RGB from the training part of ``path`` (cuts and stills left out)."""
+    """Windows ``[M,length,H,W,3]`` uint8 RGB from the training part of ``path`` (cuts and stills left out)."""
     import av
 
     with av.open(str(path)) as container:
         total = _frame_count(container)
-    last_start = int(total * spec.train_fraction) - 3
-    stride = max(3, -(-(last_start + 1) // spec.max_triplets))
+    length = spec.length
+    last_start = int(total * spec.train_fraction) - length
+    stride = max(length, -(-(last_start + 1) // spec.max_triplets))
     triplets, window = [], []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -110,14 +112,14 @@ def read_triplets(path: Path, spec: TripletSpec) -> np.ndarray:
             start = index - index % stride
             if start > last_start:
                 break
-            if index - start >= 3:
+            if index - start >= length:
                 continue
             if frame.width > spec.max_width:
                 height = height or int(round(frame.height * spec.max_width / frame.width / 2)) * 2
                 frame = frame.reformat(width=spec.max_width, height=height)
             window.append(frame.to_ndarray(format="rgb24"))
-            if len(window) == 3:
-                differences = [np.abs(window[i + 1].astype(np.int16) - window[i]).mean() for i in range(2)]
+            if len(window) == length:
+                differences = [np.abs(window[i + 1].astype(np.int16) - window[i]).mean() for i in range(length - 1)]
                 if STILL_DIFFERENCE < min(differences) and max(differences) < CUT_DIFFERENCE:
                     triplets.append(np.stack(window))
                 window = []
@@ -130,7 +132,8 @@ def training_triplets(name: str, spec: TripletSpec) -> np.ndarray:
     """:func:`read_triplets` for a clip name, cached in the data cache (decoding the film takes minutes)."""
     path = resolve_clip(name)
     stat = path.stat()
-    key = f"{path.stem}-{stat.st_size}-n{spec.max_triplets}-w{spec.max_width}-f{spec.train_fraction}.npy"
+    windows = "" if spec.length == 3 else f"-l{spec.length}"  # triplet caches keep their old names
+    key = f"{path.stem}-{stat.st_size}-n{spec.max_triplets}-w{spec.max_width}-f{spec.train_fraction}{windows}.npy"
     cached = data_cache_dir() / "triplets" / key
     if cached.is_file():
         return np.load(cached, mmap_mode="r")

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .acceleration import pair_accelerations
 from .blocks import downsample, upsample_flow
 from .global_motion import LUMA_WEIGHTS
 from .pairs import PairFlows, brightness_change, stretch_dark_contrast
@@ -47,6 +48,32 @@ def dis_flows(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor,
     backward = np.stack([dis.calc(b, a, None) for a, b in zip(luma0, luma1)])
     to_tensor = lambda flow: torch.from_numpy(flow).permute(0, 3, 1, 2).to(image0.device, image0.dtype)  # noqa: E731
     return to_tensor(forward), to_tensor(backward)
+
+
+def dis_flow(image_from: torch.Tensor, image_to: torch.Tensor) -> torch.Tensor:
+    """One direction of :func:`dis_flows`: ``F_from->to`` ``[P,2,H,W]``, each pair dark-stretched together."""
+    image_from, image_to = stretch_dark_contrast(image_from, image_to)
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    flows = np.stack([dis.calc(a, b, None) for a, b in zip(_luma_u8(image_from), _luma_u8(image_to))])
+    return torch.from_numpy(flows).permute(0, 3, 1, 2).to(image_from.device, image_from.dtype)
+
+
+def classical_accelerations(pair_flows: torch.Tensor, image0: torch.Tensor, image1: torch.Tensor,
+                            before: torch.Tensor | None, after: torch.Tensor | None,
+                            distance_before: torch.Tensor | float = 1.0, distance_after: torch.Tensor | float = 1.0,
+                            has_before: torch.Tensor | None = None, has_after: torch.Tensor | None = None) -> torch.Tensor:
+    """``[P,4,H,W]``: each frame's acceleration (:func:`~fpsboost.models.acceleration.pair_accelerations`)
+    with DIS measuring the flows from ``image0`` to ``before`` and from ``image1`` to ``after``
+    (``[P,3,H,W]`` or None; ``has_before``/``has_after``, ``[P]`` bool: which pairs have one)."""
+    to_before = None if before is None else dis_flow(image0, before)
+    to_after = None if after is None else dis_flow(image1, after)
+    accelerations = pair_accelerations(pair_flows[:, :2], pair_flows[:, 2:], to_before, to_after, distance_before, distance_after)
+    keep = torch.ones(len(accelerations), 4, 1, 1, dtype=accelerations.dtype, device=accelerations.device)
+    if has_before is not None:
+        keep[:, :2] = has_before.view(-1, 1, 1, 1).to(keep.dtype)
+    if has_after is not None:
+        keep[:, 2:] = has_after.view(-1, 1, 1, 1).to(keep.dtype)
+    return accelerations * keep
 
 
 class ClassicalFlowEstimator(nn.Module):

@@ -30,6 +30,9 @@ class CelFlowConfig:
     # 0.23 dB (Big Buck Bunny at 640x360) and 0.62 dB (at 1280x720), for +0.11 dB on synthetic cels
     # (benchmarks/v2/RESULTS.md). A file's config says which; no weights change.
     flow_correction: bool = True
+    # v2: whether the synthesis is offered quadratic motion from each frame's neighbours (the pairs'
+    # accelerations, fpsboost.models.acceleration) and learns where to trust it. Off: two-frame motion.
+    four_frame_motion: bool = False
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:
@@ -54,6 +57,9 @@ PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
     # v2: DIS pair flows, a synthesis that learns visibility (fpsboost.models.visibility).
     "celflow-v2": CelFlowConfig(synthesis="visibility", flow_source="classical"),
+    # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate.
+    "celflow-v2-four-frame": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
+                                           four_frame_motion=True),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

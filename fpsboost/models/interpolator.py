@@ -137,6 +137,9 @@ class CelFlow(nn.Module):
     ``classical`` (v2): the pairs' DIS flows from
     :func:`~fpsboost.models.classical_flow.classical_pair_flows`; None computes them here (the
     ONNX graph takes them as an input, since DIS is no torch operation).
+    ``pair_accelerations`` (``[P,4,H,W]``, optional), for a network with ``four_frame_motion``: each
+    frame's acceleration from its neighbours (:func:`~fpsboost.models.acceleration.pair_accelerations`,
+    zero where none belongs); None is two-frame motion.
     Flows are estimated once per pair however many timesteps ask for it. Any H and W work: the
     inputs are padded to the network's stride and the output cropped back.
     """
@@ -147,7 +150,8 @@ class CelFlow(nn.Module):
         self.flow_estimator = ClassicalFlowEstimator() if self.classical_flow else PairFlowEstimator(self.config)
         if self.config.synthesis == "visibility":
             self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
-                                                     self.config.synth_depth, self.config.head_width, self.config.flow_correction)
+                                                     self.config.synth_depth, self.config.head_width, self.config.flow_correction,
+                                                     self.config.four_frame_motion)
         else:
             self.synthesizer = TimestepSynthesizer(self.config)
         # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):
@@ -183,6 +187,7 @@ class CelFlow(nn.Module):
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
         global_shift: torch.Tensor | None = None, pair_flows: torch.Tensor | None = None,
+        pair_accelerations: torch.Tensor | None = None,
     ) -> torch.Tensor:
         height, width = image0.shape[-2], image0.shape[-1]
         change = brightness_change(image0, image1)
@@ -194,6 +199,8 @@ class CelFlow(nn.Module):
             flows = PairFlows(pair_flows[:, :2], pair_flows[:, 2:])
         else:
             flows = self.estimate_flows(padded0, padded1)
+        if pair_accelerations is not None and self.config.four_frame_motion:
+            flows.acceleration = self.pad(pair_accelerations.to(padded0.dtype))
         translated = None
         if global_shift is not None:
             small0, small1 = shrink_luma(padded0), shrink_luma(padded1)
@@ -201,7 +208,7 @@ class CelFlow(nn.Module):
             back0, back1 = (flows.flow_1to0, flows.flow_0to1) if self.classical_flow else (None, None)
             flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift, back0)
             flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift, back1)
-            flows = PairFlows(flow_0to1, flow_1to0)
+            flows = PairFlows(flow_0to1, flow_1to0, acceleration=flows.acceleration)
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
             translated = translated0 * translated1

@@ -88,3 +88,6 @@ class PairFlows:
     flow_0to1: torch.Tensor
     flow_1to0: torch.Tensor
     intermediate: list[torch.Tensor] = field(default_factory=list)  # [B,4,H,W] after each block (training)
+    # [B,4,H,W] or None: each frame's acceleration (frame 0's, then frame 1's, pixels per pair interval
+    # squared) from the neighbouring frames' flows (fpsboost.models.acceleration); zero where none belongs.
+    acceleration: torch.Tensor | None = None

@@ -18,6 +18,11 @@ visible in a frame shows in cues v1 never saw. :class:`VisibilitySynthesizer` th
    warps (:class:`EdgeSharpener`). The flow corrections can be left out at inference
    (``correct_flows``; the shipped v2 does, see ``CelFlowConfig.flow_correction``).
 
+With ``quadratic`` (motion from four frames, :mod:`fpsboost.models.acceleration`) the head also
+sees both frames warped along the quadratic motion that each frame's acceleration gives, and
+decides per pixel and per frame how much of that acceleration to trust (a weight that starts near
+zero, :data:`TRUST_PRIOR_LOGIT`): the neighbour flows are noisy, and blindly applied they lose.
+
 The mask is ``sigmoid(logit(1 - t) + learnt)``: the learnt parts start at zero, so an untrained
 v2 synthesiser draws the plain ``(1 - t, t)`` blend and training only has to learn departures
 from it.
@@ -29,12 +34,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .acceleration import quadratic_correction
 from .blocks import RefineBlock, backward_warp, conv_prelu, downsample, downsample_flow, upsample_flow
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
 CONTEXT_CHANNELS = 8  # coarse features handed to the visibility head
 WARP_ERROR_GAIN = 8.0  # mean absolute colour error of 1/8 reads as 1: the cue's useful range
+QUADRATIC_CHANNELS = 3 + 3 + 1  # both frames warped along quadratic motion, their disagreement
+TRUST_PRIOR_LOGIT = -2.0  # untrained, the acceleration is trusted sigmoid(-2) = 12 %: close to two-frame motion
 EDGE_TIMESTEP = 0.01  # t is clamped to [EDGE_TIMESTEP, 1 - EDGE_TIMESTEP] before its logit is taken
 
 
@@ -78,14 +86,17 @@ class VisibilityHead(nn.Module):
     flows, their mean absolute difference, the coarse mask logit, the coarse context, t, and both
     frames' occlusion cues warped to t (at this resolution: the coarse block sees them only at 1/8).
     Output ``[Q,4,h,w]``: a mask logit correction and an RGB residual (before tanh), zero before training.
+    With ``quadratic`` the input ends with :data:`QUADRATIC_CHANNELS` more (the quadratic-motion
+    warps) and the output with two acceleration-trust logits (frame 0's, frame 1's).
     """
 
     IN_CHANNELS = 3 + 3 + 1 + 1 + CONTEXT_CHANNELS + 1 + 2 * CUE_CHANNELS
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, quadratic: bool = False) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv_prelu(self.IN_CHANNELS, width), conv_prelu(width, width))
-        self.out = nn.Conv2d(width, 4, 3, padding=1)
+        in_channels = self.IN_CHANNELS + (QUADRATIC_CHANNELS if quadratic else 0)
+        self.body = nn.Sequential(conv_prelu(in_channels, width), conv_prelu(width, width))
+        self.out = nn.Conv2d(width, 4 + (2 if quadratic else 0), 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -119,7 +130,8 @@ class VisibilitySynthesizer(nn.Module):
 
     COARSE_OUT = FLOW_CHANNELS + 1 + CONTEXT_CHANNELS  # flow residuals, mask logit, context
 
-    def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True) -> None:
+    def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True,
+                 quadratic: bool = False) -> None:
         super().__init__()
         self.scale = scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -128,7 +140,9 @@ class VisibilitySynthesizer(nn.Module):
         decoder = self.coarse.decode[0]
         nn.init.zeros_(decoder.weight)
         nn.init.zeros_(decoder.bias)
-        self.head = VisibilityHead(head_width)
+        self.head = VisibilityHead(head_width, quadratic)
+        # Whether the pairs' accelerations (PairFlows.acceleration) offer quadratic motion (four frames).
+        self.quadratic = quadratic
         self.sharpen = EdgeSharpener()
         # Whether the coarse block's flow corrections are applied (CelFlowConfig.flow_correction).
         self.correct_flows = correct_flows
@@ -151,6 +165,7 @@ class VisibilitySynthesizer(nn.Module):
         cues0, cues1 = occlusion_cues(small0, small1, small_01, small_10)
         small0, small1, small_01, small_10 = small0[pair_index], small1[pair_index], small_01[pair_index], small_10[pair_index]
         flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
+        quadratic = self._quadratic_correction(flows, pair_index, flow_t0, flow_t1, t) if self.quadratic else None
         warped0, warped1 = backward_warp(small0, flow_t0), backward_warp(small1, flow_t1)
         cues_t0, cues_t1 = backward_warp(cues0[pair_index], flow_t0), backward_warp(cues1[pair_index], flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
@@ -161,8 +176,16 @@ class VisibilitySynthesizer(nn.Module):
         small_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
         near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
         logit, context = out[:, FLOW_CHANNELS:FLOW_CHANNELS + 1], out[:, FLOW_CHANNELS + 1:]
-        head = self.head(torch.cat([near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane,
-                                    cues_t0, cues_t1], dim=1))
+        head_inputs = [near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane, cues_t0, cues_t1]
+        if quadratic is not None:
+            far0, far1 = backward_warp(small0, small_t[:, 0:2] + quadratic[:, 0:2]), backward_warp(small1, small_t[:, 2:4] + quadratic[:, 2:4])
+            head_inputs += [far0, far1, (far0 - far1).abs().mean(dim=1, keepdim=True)]
+        head = self.head(torch.cat(head_inputs, dim=1))
+        if quadratic is not None:
+            trust = torch.sigmoid(head[:, 4:6] + TRUST_PRIOR_LOGIT)
+            if plain is not None:
+                trust = trust * (1 - downsample(plain, self.scale)[pair_index])
+            small_t = small_t + quadratic * trust.repeat_interleave(2, dim=1)
         logit = prior_mask_logit(t) + logit + head[:, 0:1]
         residual = torch.tanh(head[:, 1:4]) * 0.5
         flows_t = upsample_flow(small_t, self.scale)
@@ -181,3 +204,13 @@ class VisibilitySynthesizer(nn.Module):
         if return_mask:
             return frames, flow_t0, flow_t1, mask
         return frames, flow_t0, flow_t1
+
+    def _quadratic_correction(self, flows, pair_index: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
+                              t: torch.Tensor) -> torch.Tensor:
+        """``[Q,4,h,w]``: what each frame's acceleration adds to ``(F_t->0, F_t->1)`` at the synthesis
+        scale, the acceleration read where each pixel of time t comes from (zero without one)."""
+        if flows.acceleration is None:
+            return torch.zeros_like(torch.cat([flow_t0, flow_t1], dim=1))
+        small = downsample_flow(flows.acceleration, self.scale)[pair_index]
+        sampled = torch.cat([backward_warp(small[:, 0:2], flow_t0), backward_warp(small[:, 2:4], flow_t1)], dim=1)
+        return quadratic_correction(sampled, t)

@@ -29,6 +29,7 @@ from ..data.datasets import InterpolationStream, collate, validation_set
 from ..data.real import TripletSpec, training_triplets
 from ..errors import InputError, OptionError
 from ..models.blocks import backward_warp
+from ..models.classical_flow import classical_accelerations, classical_pair_flows
 from ..models.interpolator import CelFlow, PairFlows
 from ..models.visibility import VisibilitySynthesizer
 from ..models.presets import PRESETS, read_weights, save_weights
@@ -55,6 +56,11 @@ def forward_with_flows(model: CelFlow, batch: dict[str, torch.Tensor], train_flo
     """Run the network on a training batch (crops already a multiple of the stride)."""
     with torch.set_grad_enabled(train_flow and torch.is_grad_enabled()):
         flows = model.flow_estimator(batch["image0"], batch["image1"], keep_intermediate=train_flow)
+    if model.config.four_frame_motion and "image_before" in batch:
+        both = torch.cat([flows.flow_0to1, flows.flow_1to0], dim=1).detach()
+        flows.acceleration = classical_accelerations(
+            both, batch["image0"], batch["image1"], batch["image_before"], batch["image_after"],
+            batch["distance_before"], batch["distance_after"], batch["has_before"], batch["has_after"])
     arguments = (batch["image0"], batch["image1"], flows, batch["pair_index"], batch["timesteps"])
     if isinstance(model.synthesizer, VisibilitySynthesizer):
         frames, flow_t0, flow_t1, mask = model.synthesizer(*arguments, return_mask=True)
@@ -106,8 +112,14 @@ def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, f
     scores: dict[float, list[float]] = {}
     for sample in samples:
         k = len(sample.timesteps)
-        output = model(sample.image0[None].to(device), sample.image1[None].to(device),
-                       torch.zeros(k, dtype=torch.long, device=device), sample.timesteps.to(device))
+        image0, image1 = sample.image0[None].to(device), sample.image1[None].to(device)
+        extra = {}
+        if model.config.four_frame_motion and sample.before is not None:
+            pair_flows = classical_pair_flows(image0, image1, model.config.stride)
+            extra = {"pair_flows": pair_flows, "pair_accelerations": classical_accelerations(
+                pair_flows, image0, image1, sample.before[None].to(device), sample.after[None].to(device),
+                sample.distance_before, sample.distance_after)}
+        output = model(image0, image1, torch.zeros(k, dtype=torch.long, device=device), sample.timesteps.to(device), **extra)
         for t, frame, target in zip(sample.timesteps.tolist(), output.cpu(), sample.targets):
             scores.setdefault(round(t, 3), []).append(psnr(frame, target))
     model.train()
@@ -119,9 +131,11 @@ def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, f
 def _real_training_triplets(settings: TrainSettings) -> list[np.ndarray]:
     """The training parts of every ``--real-video`` clip as triplets; a one-line error if one is unusable."""
     clips = []
+    # Motion from four frames trains on five-frame windows: the pair's frames have neighbours too.
+    spec = TripletSpec(length=5 if PRESETS[settings.preset].four_frame_motion else 3)
     for name in (part.strip() for part in (settings.real_video or "").split(",")):
         try:
-            triplets = training_triplets(name, TripletSpec())
+            triplets = training_triplets(name, spec)
         except (av.FFmpegError, ValueError) as error:
             raise InputError(f"cannot read --real-video {name}: not a video file or damaged ({error})") from None
         if min(triplets.shape[2:4]) < settings.crop:
@@ -131,13 +145,20 @@ def _real_training_triplets(settings: TrainSettings) -> list[np.ndarray]:
     return clips
 
 
+def _grown_channels(wanted: torch.Size, stored: torch.Size) -> bool:
+    """Whether ``stored`` is a convolution's weight (or bias) that ``wanted`` extends by channels only."""
+    if len(wanted) == 4 and len(stored) == 4:
+        return wanted[2:] == stored[2:] and wanted[0] >= stored[0] and wanted[1] >= stored[1]
+    return len(wanted) == 1 and len(stored) == 1 and wanted[0] > stored[0]
+
+
 def load_matching_weights(model: CelFlow, path: str) -> list[str]:
     """Copy every tensor of ``path`` whose name and shape fit ``model``; return the top-level parts
     that were left as they were (a v2 network starts from v1's flow estimator this way).
 
-    A convolution that has gained input channels (appended at the end of its input) keeps its
-    weights for the old ones and gets zeros for the new ones, so the network computes what it did
-    and learns to use the new inputs from there.
+    A convolution that has gained input or output channels (appended at the end) keeps its weights
+    for the old ones and gets zeros for the new ones, so the network computes what it did and learns
+    to use the new inputs and outputs from there.
     """
     source = read_weights(path)  # a bad file: one-line ModelError
     target = model.state_dict()
@@ -148,9 +169,9 @@ def load_matching_weights(model: CelFlow, path: str) -> list[str]:
         wanted = target[name]
         if wanted.shape == value.shape:
             fitting[name] = value
-        elif wanted.dim() == 4 and wanted.shape[0] == value.shape[0] and wanted.shape[2:] == value.shape[2:] and wanted.shape[1] > value.shape[1]:
+        elif _grown_channels(wanted.shape, value.shape):
             widened = torch.zeros_like(wanted)
-            widened[:, :value.shape[1]] = value
+            widened[tuple(slice(0, size) for size in value.shape)] = value
             fitting[name] = widened
     model.load_state_dict(fitting, strict=False)
     return sorted({name.split(".")[0] for name in target if name not in fitting})
@@ -190,11 +211,12 @@ def train(settings: TrainSettings) -> Path:
                                  style=replace(TRAINING_STYLE, moving_text_probability=settings.moving_text_probability,
                                                crossing_probability=settings.crossing_probability),
                                  canvas_scale_max=settings.canvas_scale_max,
-                                 two_frame_gap_probability=settings.two_frame_gap_probability)
+                                 two_frame_gap_probability=settings.two_frame_gap_probability,
+                                 missing_neighbour_probability=settings.missing_neighbour_probability if config.four_frame_motion else None)
     loader = DataLoader(stream, batch_size=settings.batch_size, collate_fn=collate,
                         num_workers=settings.loader_workers, prefetch_factor=4 if settings.loader_workers else None,
                         persistent_workers=bool(settings.loader_workers))
-    validation = {"": validation_set(settings.validation_samples, settings.crop)}
+    validation = {"": validation_set(settings.validation_samples, settings.crop, neighbours=config.four_frame_motion)}
     if settings.canvas_scale_max > 1.0:
         # The same seeds as whole frames that many times larger: the large motion the run trains for.
         validation["wide_"] = validation_set(settings.validation_samples, settings.crop, canvas_scale=settings.canvas_scale_max)

