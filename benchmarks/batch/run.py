@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -62,6 +63,31 @@ def compare(path: Path, reference: Path) -> dict:
     return {"frames_compared": frames, "timestamps_equal": same_times, "max_pixel_difference": largest, "audio_streams": audio}
 
 
+def kill_at_half_and_resume(fpsboost: list[str], source: Path, out: Path, options: list[str], single: Path) -> dict:
+    """``kill -9`` the batch (driver and Ray together) once half its chunks are done, run it again,
+    and count the chunks the second run made."""
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    command = [*fpsboost, "batch", str(source), "--out-dir", str(out), "--workers", "2", *options]
+    driver = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / ".fpsboost-batch"
+    total = None
+    while driver.poll() is None:
+        time.sleep(0.5)
+        manifests = list(state.glob("manifest.json"))
+        if manifests and total is None:
+            files = json.loads(manifests[0].read_text())["files"]
+            total = sum(len(entry["chunks"]) for entry in files.values()) or None
+        if total and len(list(state.glob("*/*/chunk-*.json"))) >= total / 2:
+            break
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    done_before = len(list(state.glob("*/*/chunk-*.json")))
+    result = subprocess.run([*command, "--json"], check=True, capture_output=True, text=True)
+    (entry,) = json.loads(result.stdout)["files"]
+    return {"chunks": entry["chunks"], "done_when_killed": done_before, "made_after_restart": entry["chunks_run"],
+            "vs_single": compare(out / source.name, single)}
+
+
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)
@@ -101,6 +127,7 @@ def main() -> None:
         records = sorted((out / ".fpsboost-batch").glob("*/*/chunk-*.json"))
         results[f"workers_{workers}"]["chunk_seconds"] = [json.loads(r.read_text())["seconds"] for r in records]
     results["speedup_2_over_1"] = results["workers_1"]["seconds"] / results["workers_2"]["seconds"]
+    results["killed_at_half"] = kill_at_half_and_resume(fpsboost, source, work / "batch-killed", options, single)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps({k: v for k, v in results.items() if k not in ("workers_1", "workers_2")}, indent=1))
     for workers in (1, 2):
