@@ -321,3 +321,14 @@ def test_quick_start_sample_is_shipped_with_audio():
     assert info.average_rate == Fraction(24000, 1001) and info.frame_count == 48
     assert info.audio_streams == 1
     assert (REPOSITORY / "tests" / "data" / "sample.mp4").stat().st_size < 500_000
+
+
+def test_batch_without_ray_says_which_extra_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
+    source = tmp_path / "in.mp4"
+    from helpers_video import make_clip
+
+    make_clip(source, frames=4)
+    result = run_cli("batch", source, "--out-dir", tmp_path / "out")
+    assert_one_line_error(result, fragment="pip install 'fpsboost[batch]'")
+    assert not (tmp_path / "out" / "in.mp4").exists()
