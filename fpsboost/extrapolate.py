@@ -1,6 +1,12 @@
 """The file job behind ``fpsboost extrapolate IN OUT --steps N``: decode, write the input (at its
 own rate, or ``--factor`` / ``--fps`` times finer with the interpolation network), then the predicted
 frames on the same grid (:class:`~fpsboost.extrapolation.Extrapolator`), and keep the audio.
+
+It runs on the main job's engine: :func:`~fpsboost.pipeline.run_stages` (decode, plan and predict,
+encode on three threads), the main job's frame clock, :class:`~fpsboost.batching.PairBatcher` and
+:class:`~fpsboost.pipeline.ResilientBackend` (out-of-memory fallback) for the input part. What is its
+own: every input frame is a drawing (no cadence analysis), and the frames after the last one are
+predicted for ``steps`` input intervals instead of filling a tail.
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ def extrapolate_file(
     progress: ProgressCallback | None = None,
     on_warning: WarningCallback | None = None,
     extrapolator: Extrapolator | None = None,
+    backend: Any = None,
 ) -> ExtrapolateSummary:
     """Write ``output_path``: the input, then ``settings.steps`` input intervals of predicted frames.
 
@@ -94,10 +101,16 @@ def extrapolate_file(
     so audio and video end together.
     ``progress`` gets a :class:`~fpsboost.pipeline.Progress` now and then. Raises
     :class:`~fpsboost.errors.FpsboostError` subclasses for bad input, output or options; nothing is
-    left at ``output_path`` unless the job finishes.
+    left at ``output_path`` unless the job finishes. ``backend``: an
+    :class:`~fpsboost.backends.InterpolationBackend` for the input part on a finer grid (None: the
+    one ``settings`` describes).
+
+    It runs on the main job's engine (:func:`~fpsboost.pipeline.run_stages`: decode, plan and
+    predict, encode on their own threads), its pair batching and its out-of-memory fallback.
     """
-    from .pipeline import Progress
-    from .timing import FramePlanner, Keyframe, output_frame_count
+    from .batching import KeyImage, PairBatcher
+    from .pipeline import Progress, run_stages
+    from .timing import FrameClock, FramePlanner, Keyframe, output_frame_count
     from .video.colour import chw_to_rgb16, rgb16_to_chw
     from .video.reader import VideoReader
     from .video.writer import EncodeSettings, VideoWriter
@@ -113,7 +126,12 @@ def extrapolate_file(
         extrapolator = extrapolator or Extrapolator(
             settings.weights if settings.motion == "celcast" else settings.interpolator_weights, settings.device,
             motion=settings.motion, flow_scale=settings.flow_scale)
-        interpolate = _interpolation_function(settings) if out_rate != info.average_rate else None
+        # The input part on a finer grid: the main job's batches and out-of-memory fallback. On the
+        # input's own grid an output frame between two irregularly timed inputs holds the earlier one.
+        if out_rate == info.average_rate:
+            backend = None
+        else:
+            backend = _interpolation_backend(settings, warn, backend)
         total_out = None
         if info.duration:
             total_out = round(settings.steps * out_rate / info.average_rate)
@@ -128,45 +146,62 @@ def extrapolate_file(
                 progress(Progress(state.frames_in, state.frames_out, total_out, wallclock.monotonic() - started))
 
         with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn, pad_audio=True) as writer:
-            def emit(picture: Any, time: Fraction) -> None:
+            def write(time: Fraction, picture: Any) -> None:
                 writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
                 state.frames_out += 1
                 state.first_time = time if state.first_time is None else state.first_time
                 state.last_time = time
 
-            planner: FramePlanner | None = None
-            history: list[tuple[Fraction, Any, np.ndarray]] = []  # (time, decoded frame, chw)
-            for decoded in reader:
-                state.frames_in += 1
-                chw = rgb16_to_chw(decoded.rgb)
-                if planner is None:
-                    planner = FramePlanner(out_rate, decoded.time)
-                outputs = planner.add_key(Keyframe(decoded.index, decoded.time))
-                if not settings.only_new and outputs:
-                    _write_input_part(outputs, history[-1], chw, interpolate, emit)
-                history = (history + [(decoded.time, decoded.source, chw)])[-HISTORY_FRAMES:]
-                if state.frames_in % QUERIES_PER_CALL == 0:
-                    report()
-            if state.frames_in < MIN_CONTEXT_FRAMES or planner is None:
-                raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {state.frames_in}")
-            last_time, last_source, _ = history[-1]
-            if not settings.only_new and (last_time - planner.start) * out_rate % 1 == 0:
-                emit(last_source, last_time)  # the last input frame lies on the output grid
-            context = motion_context([(time, chw) for time, _, chw in history])
-            end = last_time + settings.steps * (last_time - history[-2][0])
-            future = future_times(last_time, end, planner.start, out_rate)
-            shift = future[0] if settings.only_new and future else Fraction(0)
-            if len(context) < MIN_CONTEXT_FRAMES:  # the recent frames all show one picture: nothing moves
-                for time in future:
-                    emit(last_source, time - shift)
-            else:
+            def input_then_future(decoded: Any, put: Callable[[Any], None]) -> list[Fraction]:
+                """Plan and write the input part (unless ``only_new``), then predict the future frames."""
+                send = (lambda time, picture: None) if settings.only_new else (lambda time, picture: put((time, picture)))
+                batcher = PairBatcher(backend, send, lambda key_a, key_b: None, report) if backend is not None else None
+                planner: FramePlanner | None = None
+                clock = FrameClock(info.average_rate, info.time_base)  # the main job's timing: coarse clocks snapped
+                keys: dict[int, KeyImage] = {}
+                history: list[tuple[Fraction, Any, np.ndarray]] = []  # (time, decoded frame, chw)
+                for frame in decoded:
+                    state.frames_in += 1
+                    chw = rgb16_to_chw(frame.rgb)
+                    time = clock.time_of(frame.time)
+                    keys[frame.index] = KeyImage(frame.index, time, chw, frame.source)
+                    if planner is None:
+                        planner = FramePlanner(out_rate, time)
+                    for output in planner.add_key(Keyframe(frame.index, time)):
+                        if batcher is not None:
+                            batcher.add(output, keys)
+                        else:
+                            send(output.time, keys[output.key_a].source)
+                    for index in [index for index in keys if index < frame.index - 1]:
+                        del keys[index]
+                    history = (history + [(time, frame.source, chw)])[-HISTORY_FRAMES:]
+                    if batcher is None and state.frames_in % QUERIES_PER_CALL == 0:
+                        report()
+                if batcher is not None:
+                    batcher.flush()
+                if state.frames_in < MIN_CONTEXT_FRAMES or planner is None:
+                    raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {state.frames_in}")
+                last_time, last_source, _ = history[-1]
+                if (last_time - planner.start) * out_rate % 1 == 0:
+                    send(last_time, last_source)  # the last input frame lies on the output grid
+                context = motion_context([(time, chw) for time, _, chw in history])
+                end = last_time + settings.steps * (last_time - history[-2][0])
+                future = future_times(last_time, end, planner.start, out_rate)
+                shift = future[0] if settings.only_new and future else Fraction(0)
+                if len(context) < MIN_CONTEXT_FRAMES:  # the recent frames all show one picture: nothing moves
+                    for time in future:
+                        put((time - shift, last_source))
+                    return future
                 spacing = context[-1][0] - context[-2][0]
                 horizons = [float((time - context[-1][0]) / spacing) for time in future]
                 for start in range(0, len(future), QUERIES_PER_CALL):
-                    chunk = extrapolator.predict([frame for _, frame in context], horizons[start:start + QUERIES_PER_CALL])
-                    for time, frame in zip(future[start:start + QUERIES_PER_CALL], chunk):
-                        emit(frame, time - shift)
+                    chunk = extrapolator.predict([picture for _, picture in context], horizons[start:start + QUERIES_PER_CALL])
+                    for time, picture in zip(future[start:start + QUERIES_PER_CALL], chunk):
+                        put((time - shift, picture))
                     report()
+                return future
+
+            future = run_stages(reader, input_then_future, write)
     report()
     duration = (state.last_time - state.first_time + 1 / out_rate) if state.first_time is not None else Fraction(0)
     return ExtrapolateSummary(str(input_path), str(output_path), state.frames_in, state.frames_out, len(future),
@@ -181,33 +216,10 @@ class _JobState:
     last_time: Fraction | None = None
 
 
-def _interpolation_function(settings: ExtrapolateSettings) -> Callable[[np.ndarray, np.ndarray, list[float]], np.ndarray]:
-    """``(frame0, frame1, timesteps) -> [K,3,H,W]`` with the interpolation network."""
+def _interpolation_backend(settings: ExtrapolateSettings, warn: WarningCallback, backend: Any = None) -> Any:
+    """The interpolation network for the input part, as the main job runs it (a ResilientBackend)."""
     from .backends import ModelSettings, create_backend
+    from .pipeline import ResilientBackend
 
-    backend = create_backend(ModelSettings(device=settings.device, weights=settings.interpolator_weights,
-                                           flow_scale=settings.flow_scale))
-
-    def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: list[float]) -> np.ndarray:
-        return backend.interpolate(frame0[None], frame1[None], np.zeros(len(timesteps), np.int64),
-                                   np.asarray(timesteps, np.float32))
-
-    return interpolate
-
-
-def _write_input_part(outputs: list, previous: tuple[Fraction, Any, np.ndarray], chw: np.ndarray,
-                      interpolate: Callable | None, emit: Callable[[Any, Fraction], None]) -> None:
-    """Write the planner's output frames between the ``previous`` input frame and the newest one.
-
-    Originals are the previous frame's decoded picture; in-betweens come from the interpolation
-    network, or (same rate, irregular input timing) hold the previous frame.
-    """
-    _, previous_source, previous_chw = previous
-    between = [frame for frame in outputs if not frame.is_original]
-    results = iter(interpolate(previous_chw, chw, [float(frame.t) for frame in between])
-                   if between and interpolate is not None else [])
-    for frame in outputs:
-        if frame.is_original or interpolate is None:
-            emit(previous_source, frame.time)
-        else:
-            emit(next(results), frame.time)
+    model = ModelSettings(device=settings.device, weights=settings.interpolator_weights, flow_scale=settings.flow_scale)
+    return ResilientBackend(backend or create_backend(model), model, warn)

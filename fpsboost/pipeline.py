@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -257,6 +257,66 @@ def _put(channel: queue.Queue, item: Any, stop: threading.Event) -> None:
 _END = object()
 
 
+Result = TypeVar("Result")
+
+
+def run_stages(source: Iterable[Any], middle: Callable[[Iterator[Any], Callable[[Any], None]], Result],
+               write: Callable[[Fraction, Any], None]) -> Result:
+    """The job engine: decode -> ``middle`` -> encode, each on its own thread, joined by bounded queues.
+
+    The decode thread iterates ``source`` (decoding happens there); ``middle(items, put)`` runs on
+    the calling thread, gets the items in order and calls ``put((time, picture))`` for every output
+    frame in order; the encode thread calls ``write(time, picture)`` for each. Returns what
+    ``middle`` returns. An error in any stage stops the others and is raised here; frames still
+    queued when the job is abandoned never reach ``write``.
+    """
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(DECODE_QUEUE_FRAMES)
+    encoded: queue.Queue = queue.Queue(ENCODE_QUEUE_FRAMES)
+
+    def decode() -> None:
+        for item in source:
+            _put(decoded, item, stop)
+        _put(decoded, _END, stop)
+
+    def encode() -> None:
+        while True:
+            if stop.is_set():
+                raise _Stop  # abandoned: whatever is queued must not reach the file
+            try:
+                item = encoded.get(timeout=QUEUE_POLL_S)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            write(*item)
+
+    def put(item: Any) -> None:
+        while True:
+            if encoder.error is not None:
+                raise encoder.error
+            try:
+                encoded.put(item, timeout=QUEUE_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
+    try:
+        decoder.start()
+        encoder.start()
+        result = middle(_drain(decoded, decoder), put)
+        put(_END)
+        while encoder.is_alive():
+            encoder.join(QUEUE_POLL_S)
+        if encoder.error is not None:
+            raise encoder.error
+        return result
+    finally:
+        stop.set()
+        _join_despite_interrupts(decoder, encoder)
+
+
 def _with_signatures(reader: VideoReader) -> Iterator[tuple[DecodedFrame, Any]]:
     """Every decoded frame with its cadence signature, computed beside the decoder so that the thread
     that feeds the network does not wait for it."""
@@ -408,7 +468,6 @@ class UpscaleJob:
         self._on_warning = on_warning
         self._backend = backend
         self.warnings: list[str] = []
-        self._stop = threading.Event()
         self._frames_in = 0
         self._frames_out = 0
         self._first_time = Fraction(0)
@@ -444,7 +503,7 @@ class UpscaleJob:
                 def plan_and_interpolate(decoded: Iterator[Any], put: Callable[[Any], None]) -> Fraction:
                     return self._plan_and_interpolate(decoded, put, backend, info, out_rate, total_out, streaming_started, reader)
 
-                end_time = self._stream(reader, writer, _with_signatures(reader), plan_and_interpolate)
+                end_time = self._stream(writer, _with_signatures(reader), plan_and_interpolate)
         if self.settings.report_path:
             self._write_report(info, out_rate)
         self._report_progress(self._frames_out, streaming_started)
@@ -504,7 +563,7 @@ class UpscaleJob:
                                                       for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
                     return plan.end_time
 
-                self._stream(reader, writer, reader.planned_frames(wanted), interpolate)
+                self._stream(writer, reader.planned_frames(wanted), interpolate)
             # After close: the encoder's last packets come out when it is flushed.
             self.packet_times = list(writer.packet_times)
         if self._frames_out != chunk.output_frames:
@@ -518,59 +577,15 @@ class UpscaleJob:
             flow_scale=model.flow_scale, pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
         )
 
-    def _stream(self, reader: VideoReader, writer: VideoWriter, source: Iterable[Any],
+    def _stream(self, writer: VideoWriter, source: Iterable[Any],
                 middle: Callable[[Iterator[Any], Callable[[Any], None]], Fraction]) -> Fraction:
-        """Run decode -> ``middle`` -> encode, each on its own thread; returns what ``middle`` returns.
+        """:func:`run_stages` writing into ``writer`` and counting the frames written."""
 
-        The decode thread iterates ``source`` (decoding happens there); ``middle(items, put)`` gets
-        its items in order and calls ``put((time, picture))`` for every output frame in order.
-        """
-        decoded: queue.Queue = queue.Queue(DECODE_QUEUE_FRAMES)
-        encoded: queue.Queue = queue.Queue(ENCODE_QUEUE_FRAMES)
+        def write(time: Fraction, picture: Any) -> None:
+            writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+            self._frames_out += 1
 
-        def decode() -> None:
-            for item in source:
-                _put(decoded, item, self._stop)
-            _put(decoded, _END, self._stop)
-
-        def encode() -> None:
-            while True:
-                if self._stop.is_set():
-                    raise _Stop  # abandoned: whatever is queued must not reach the file
-                try:
-                    item = encoded.get(timeout=QUEUE_POLL_S)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    return
-                time, picture = item
-                writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
-                self._frames_out += 1
-
-        def put(item: Any) -> None:
-            while True:
-                if encoder.error is not None:
-                    raise encoder.error
-                try:
-                    encoded.put(item, timeout=QUEUE_POLL_S)
-                    return
-                except queue.Full:
-                    continue
-
-        decoder, encoder = _Worker("fpsboost-decode", decode), _Worker("fpsboost-encode", encode)
-        try:
-            decoder.start()
-            encoder.start()
-            end_time = middle(_drain(decoded, decoder), put)
-            put(_END)
-            while encoder.is_alive():
-                encoder.join(QUEUE_POLL_S)
-            if encoder.error is not None:
-                raise encoder.error
-            return end_time
-        finally:
-            self._stop.set()
-            _join_despite_interrupts(decoder, encoder)
+        return run_stages(source, middle, write)
 
     def _plan_and_interpolate(
         self, decoded: Iterator[tuple[DecodedFrame, Any]], put: Callable[[Any], None], backend: ResilientBackend,

@@ -156,6 +156,32 @@ def test_factor_continues_prediction_on_the_finer_grid(clip, tiny_weights: Path,
     assert times == [Fraction(i) / (3 * RATE) for i in range(3 * 3 + 1 + 2 * 3)]
 
 
+def test_the_input_part_runs_on_the_job_engine_and_survives_out_of_memory(frames_clip, tmp_path: Path) -> None:
+    """--factor 2 with a backend that fails above one pair per call: the batch size drops, the
+    in-betweens are the backend's (a known cross-fade), the prediction follows."""
+    from fpsboost.extrapolate import ExtrapolateSettings, extrapolate_file
+    from test_pipeline import OutOfMemoryAbovePairs
+
+    pictures = [np.full((48, 64, 3), 40 + 20 * index, np.uint8) for index in range(6)]
+    source = frames_clip("in.mkv", pictures, [Fraction(i, 24) for i in range(6)], Fraction(24))
+    backend, warnings = OutOfMemoryAbovePairs(limit=1), []
+    summary = extrapolate_file(source, tmp_path / "out.mkv", ExtrapolateSettings(steps=1, factor=2), on_warning=warnings.append,
+                               extrapolator=Extrapolator(model=_HoldLast()), backend=backend)
+    assert any("batch size lowered to 1" in message for message in warnings)
+    assert max(pairs for pairs, _ in backend.calls) == 1 and sum(pairs for pairs, _ in backend.calls) == 5
+    frames = read_video(tmp_path / "out.mkv").pictures
+    assert summary.frames_out == len(frames) == 2 * 5 + 1 + 2
+    for index in range(5):  # each in-between halfway between its two inputs
+        assert abs(int(frames[2 * index + 1].mean()) - (50 + 20 * index)) <= 1
+
+
+class _HoldLast(torch.nn.Module):
+    """A stand-in extrapolation network: every future frame is the last context frame."""
+
+    def forward(self, context: torch.Tensor, index: torch.Tensor, taus: torch.Tensor) -> torch.Tensor:
+        return context[index, -1]
+
+
 def test_fewer_than_two_frames_is_a_one_line_error(clip, tiny_weights: Path, tmp_path: Path) -> None:
     source = clip("one.mp4", frames=1)
     out = tmp_path / "out.mp4"
