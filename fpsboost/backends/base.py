@@ -77,6 +77,39 @@ class ModelSettings:
     flow_scale: str = "auto"
 
 
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "fp16", "bf16")
+NO_GPU = "--device cuda was asked for but no CUDA GPU is available (try --device cpu)"
+
+
+def resolve_device(requested: str, gpu_usable: bool, why_not: str | None = None) -> str:
+    """The one device rule for every engine: ``auto`` -> ``cuda`` when the engine can use a GPU here
+    (``gpu_usable``), else ``cpu``; ``cuda`` where it cannot is an error (``why_not``: the engine's
+    reason, default: no GPU)."""
+    if requested not in DEVICES:
+        raise OptionError(f"unknown device {requested!r}: use {', '.join(DEVICES)}")
+    if requested == "auto":
+        return "cuda" if gpu_usable else "cpu"
+    if requested == "cuda" and not gpu_usable:
+        raise OptionError(why_not or NO_GPU)
+    return requested
+
+
+def resolve_precision(requested: str, device: str, supported: tuple[str, ...], engine: str) -> str:
+    """The one precision rule: ``auto`` -> fp16 on CUDA, fp32 on the CPU; fp16 only on CUDA; an
+    engine runs only the precisions it ``supported``."""
+    if requested == "auto":
+        return "fp16" if device == "cuda" else "fp32"
+    if requested not in PRECISIONS:
+        raise OptionError(f"unknown precision {requested!r}: use auto, {', '.join(PRECISIONS)}")
+    if requested not in supported:
+        raise OptionError(f"the {engine} backend runs {' or '.join(supported)}, not {requested!r}")
+    if requested == "fp16" and device == "cpu":
+        on_cpu = " or ".join(precision for precision in supported if precision != "fp16")
+        raise OptionError(f"fp16 needs --device cuda; on the CPU use {on_cpu}")
+    return requested
+
+
 class InterpolationBackend(ABC):
     """Runs the interpolation network on batches of frame pairs.
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from .base import FLOW_SCALE_NAMES, InterpolationBackend, ModelSettings, default_batch_size, flow_downscale
+from .base import (FLOW_SCALE_NAMES, NO_GPU, InterpolationBackend, ModelSettings, default_batch_size, flow_downscale,
+                   resolve_device, resolve_precision)
 from .export import cache_dir, default_onnx_model
 from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, NETWORK_STRIDE_KEY, OUTPUT_NAME,
                          PAIR_FLOWS_INPUT)
@@ -55,35 +56,27 @@ def gpu_present() -> bool:
     return torch.cuda.is_available()
 
 
-def resolve_onnx_device(requested: str) -> str:
-    """``auto`` -> ``cuda`` with a GPU and onnxruntime's CUDA provider, else ``cpu``."""
-    import onnxruntime as ort
+ONNX_PRECISIONS = ("fp32", "fp16")
 
-    if requested not in ("auto", "cpu", "cuda"):
-        raise OptionError(f"unknown device {requested!r}: use auto, cpu or cuda")
+
+def resolve_onnx_device(requested: str) -> str:
+    """``auto`` -> ``cuda`` with a GPU and onnxruntime's CUDA provider, else ``cpu``
+    (:func:`~fpsboost.backends.base.resolve_device`)."""
     if requested == "cpu":
         return "cpu"
-    cuda_provider = CUDA in ort.get_available_providers()
-    if requested == "cuda":
-        if not gpu_present():
-            raise OptionError("--device cuda was asked for but no CUDA GPU is available (try --device cpu)")
-        if not cuda_provider:
-            raise OptionError(
-                "--device cuda needs onnxruntime-gpu, but this onnxruntime has no CUDA provider "
-                "(pip uninstall onnxruntime && pip install onnxruntime-gpu)"
-            )
-        return "cuda"
-    return "cuda" if gpu_present() and cuda_provider else "cpu"
+    import onnxruntime as ort
+
+    why_not = None
+    if not gpu_present():
+        why_not = NO_GPU
+    elif CUDA not in ort.get_available_providers():
+        why_not = ("--device cuda needs onnxruntime-gpu, but this onnxruntime has no CUDA provider "
+                   "(pip uninstall onnxruntime && pip install onnxruntime-gpu)")
+    return resolve_device(requested, why_not is None, why_not)
 
 
 def resolve_onnx_precision(precision: str, device: str) -> str:
-    if precision == "auto":
-        return "fp16" if device == "cuda" else "fp32"
-    if precision not in ("fp32", "fp16"):
-        raise OptionError(f"the onnx backend runs fp32 or fp16, not {precision!r}")
-    if precision == "fp16" and device == "cpu":
-        raise OptionError("fp16 needs --device cuda; on the CPU use fp32")
-    return precision
+    return resolve_precision(precision, device, ONNX_PRECISIONS, "onnx")
 
 
 def provider_list(device: str, precision: str) -> list:

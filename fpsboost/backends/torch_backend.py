@@ -5,34 +5,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
-from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_downscale
+from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_downscale, resolve_precision
+from .base import resolve_device as resolve_any_device
 
 CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
 
 
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def resolve_device(requested: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without a GPU is an error."""
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise OptionError("--device cuda was asked for but no CUDA GPU is available (try --device cpu)")
-    if requested not in ("cpu", "cuda"):
-        raise OptionError(f"unknown device {requested!r}: use auto, cpu or cuda")
-    return requested
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` (:func:`~fpsboost.backends.base.resolve_device`)."""
+    return resolve_any_device(requested, torch.cuda.is_available())
 
 
 def resolve_dtype(precision: str, device: str) -> torch.dtype:
-    if precision == "auto":
-        return torch.float16 if device == "cuda" else torch.float32
-    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if precision not in dtypes:
-        raise OptionError(f"unknown precision {precision!r}: use auto, fp32, fp16 or bf16")
-    if precision == "fp16" and device == "cpu":
-        raise OptionError("fp16 needs --device cuda; on the CPU use fp32 or bf16")
-    return dtypes[precision]
+    return TORCH_DTYPES[resolve_precision(precision, device, tuple(TORCH_DTYPES), "torch")]
 
 
 class TorchBackend(InterpolationBackend):
