@@ -9,6 +9,7 @@ hands every frame on in order: originals are passed through as decoded, never re
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,6 +19,7 @@ import numpy as np
 
 from .timing import OutputFrame
 
+_STREAMS = itertools.count(1)  # one number per batcher: the job its key indices belong to
 # Timesteps per pair in one call, at most (x8 and beyond need no bigger batches to keep the network busy).
 TIMESTEPS_PER_PAIR_IN_BATCH = 8
 
@@ -32,13 +34,55 @@ class KeyImage:
     source: Any  # av.VideoFrame, written through unchanged where the output shows this frame
 
 
+@dataclass
+class PairNeighbours:
+    """For motion from four frames: each pair's frame before its first and after its second
+    (``[P,3,H,W]``, zeros where none belongs: a cut, the clip's ends, a still), whether each exists
+    (``[P]`` bool), how many pair intervals away it is (``[P]`` float32), and the key indices
+    ``(before, first, second, after)`` of each pair (None where missing), by which a backend finds
+    flows it measured for the neighbouring pairs."""
+
+    before: np.ndarray
+    after: np.ndarray
+    has_before: np.ndarray
+    has_after: np.ndarray
+    distance_before: np.ndarray
+    distance_after: np.ndarray
+    keys: list[tuple[int | None, int, int, int | None]]
+    stream: int = 0  # which job the key indices belong to (a backend may serve several jobs)
+
+    def select(self, pairs: slice) -> "PairNeighbours":
+        """The neighbours of ``pairs`` only (out-of-memory splits)."""
+        return PairNeighbours(self.before[pairs], self.after[pairs], self.has_before[pairs], self.has_after[pairs],
+                              self.distance_before[pairs], self.distance_after[pairs], self.keys[pairs], self.stream)
+
+
+def gather_neighbours(pairs: list[tuple[KeyImage, KeyImage]], around: list[tuple[KeyImage | None, KeyImage | None]],
+                      stream: int = 0) -> PairNeighbours:
+    """:class:`PairNeighbours` of a batch's pairs, given each pair's ``(before, after)`` keys."""
+    blank = np.zeros_like(pairs[0][0].chw)
+    befores, afters, has_before, has_after, distance_before, distance_after, keys = [], [], [], [], [], [], []
+    for (first, second), (before, after) in zip(pairs, around):
+        span = second.time - first.time
+        befores.append(blank if before is None else before.chw)
+        afters.append(blank if after is None else after.chw)
+        has_before.append(before is not None)
+        has_after.append(after is not None)
+        distance_before.append(float((first.time - before.time) / span) if before is not None else 1.0)
+        distance_after.append(float((after.time - second.time) / span) if after is not None else 1.0)
+        keys.append((before.index if before else None, first.index, second.index, after.index if after else None))
+    return PairNeighbours(np.stack(befores), np.stack(afters), np.asarray(has_before), np.asarray(has_after),
+                          np.asarray(distance_before, np.float32), np.asarray(distance_after, np.float32), keys, stream)
+
+
 class BatchBackend(Protocol):
     """What the batcher needs of a backend (:class:`~fpsboost.pipeline.ResilientBackend`)."""
 
     batch_size: int
+    wants_neighbours: bool  # a network with motion from four frames: calls carry PairNeighbours
 
     def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
-                    flow_scale: str | None = None) -> np.ndarray: ...
+                    flow_scale: str | None = None, neighbours: PairNeighbours | None = None) -> np.ndarray: ...
 
 
 @dataclass
@@ -47,6 +91,7 @@ class _Batch:
 
     entries: list[tuple[OutputFrame, Any, int | None]] = field(default_factory=list)  # frame, source or None, query
     pairs: list[tuple[KeyImage, KeyImage]] = field(default_factory=list)
+    around: list[tuple[KeyImage | None, KeyImage | None]] = field(default_factory=list)  # each pair's neighbours
     pair_slots: dict[tuple[int, int], int] = field(default_factory=dict)
     pair_index: list[int] = field(default_factory=list)
     timesteps: list[float] = field(default_factory=list)
@@ -71,15 +116,20 @@ class PairBatcher:
     ``send(time, picture)`` receives each output frame: the decoded source frame for an original,
     a ``[3,H,W]`` float array for an in-between. ``flow_scale_of(key_a, key_b)`` gives a pair's own
     flow scale (None: the backend's); pairs of different scales never share a call.
-    ``after_call()`` runs after each batch (progress reports).
+    ``after_call()`` runs after each batch (progress reports). ``neighbours_of(key_a, key_b)``: the
+    keys before and after a pair (None where none belongs), asked only for a backend that
+    ``wants_neighbours``; the caller must know both when it adds the pair's frames.
     """
 
     def __init__(self, backend: BatchBackend, send: Callable[[Fraction, Any], None],
-                 flow_scale_of: Callable[[KeyImage, KeyImage], str | None], after_call: Callable[[], None] = lambda: None) -> None:
+                 flow_scale_of: Callable[[KeyImage, KeyImage], str | None], after_call: Callable[[], None] = lambda: None,
+                 neighbours_of: Callable[[KeyImage, KeyImage], tuple[KeyImage | None, KeyImage | None]] | None = None) -> None:
         self.backend = backend
         self._send = send
         self._flow_scale_of = flow_scale_of
         self._after_call = after_call
+        self._neighbours_of = neighbours_of if getattr(backend, "wants_neighbours", False) else None
+        self._stream = next(_STREAMS)
         self._batch = _Batch()
         self.pairs_by_flow_scale: Counter[str | None] = Counter()
 
@@ -102,6 +152,8 @@ class PairBatcher:
             batch.flow_scale = flow_scale
             batch.pair_slots[pair] = len(batch.pairs)
             batch.pairs.append((keys[frame.key_a], keys[frame.key_b]))
+            if self._neighbours_of is not None:
+                batch.around.append(self._neighbours_of(keys[frame.key_a], keys[frame.key_b]))
         batch.entries.append((frame, None, len(batch.timesteps)))
         batch.pair_index.append(batch.pair_slots[pair])
         batch.timesteps.append(float(frame.t))
@@ -114,8 +166,10 @@ class PairBatcher:
         results = None
         if batch.pairs:
             frames0, frames1 = stack_pairs(batch.pairs)
+            extra = ({"neighbours": gather_neighbours(batch.pairs, batch.around, self._stream)}
+                     if self._neighbours_of is not None else {})
             results = self.backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
-                                               np.asarray(batch.timesteps, np.float32), batch.flow_scale)
+                                               np.asarray(batch.timesteps, np.float32), batch.flow_scale, **extra)
             self.pairs_by_flow_scale[batch.flow_scale] += len(batch.pairs)
         for frame, source, query in batch.entries:
             self._send(frame.time, source if query is None else results[query])

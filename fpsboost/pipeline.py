@@ -31,12 +31,13 @@ from .backends.base import resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
 from .chunking import MIN_INPUT_FRAMES, Chunk, PlannedKey, SegmentRule, VideoPlan
 from .errors import InputError, ModelError, OptionError, OutputError
-from .timing import FrameClock, FramePlanner, Keyframe, output_frame_count
+from .timing import FrameClock, FramePlanner, Keyframe, OutputFrame, output_frame_count
 from .video.colour import chw_to_rgb16, rgb16_to_chw
 from .video.reader import DecodedFrame, VideoInfo, VideoReader
 from .video.writer import EncodeSettings, VideoWriter
 
 DEFAULT_FACTOR = 2
+KEPT_KEYS = 4  # a pair's two keys, the key before it and the key after it
 TAIL_MODES = ("hold", "extrapolate")
 DEFAULT_TAIL = "extrapolate"  # +6.9..9.5 dB over hold at the tail: benchmarks/extrapolation
 # Queue depths bound memory: at 4K one float32 frame is ~100 MB, so the queues stay short; a
@@ -186,13 +187,18 @@ class ResilientBackend:
         """See :meth:`InterpolationBackend.shared_network`."""
         return self.backend.shared_network()
 
+    @property
+    def wants_neighbours(self) -> bool:
+        return getattr(self.backend, "wants_neighbours", False)
+
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
-        flow_scale: str | None = None,
+        flow_scale: str | None = None, neighbours: Any = None,
     ) -> np.ndarray:
         """Same contract as :meth:`InterpolationBackend.interpolate`."""
+        extra = {"neighbours": neighbours} if neighbours is not None else {}
         try:
-            return self.backend.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
+            return self.backend.interpolate(frames0, frames1, pair_index, timesteps, flow_scale, **extra)
         except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
             if not is_out_of_memory(error):
                 raise
@@ -205,21 +211,24 @@ class ResilientBackend:
                 self._warn(f"out of memory on {self.backend.device}: batch size lowered to {self.batch_size}")
             first = pair_index < half
             result = np.empty((queries, *frames0.shape[1:]), np.float32)
-            result[first] = self.interpolate(frames0[:half], frames1[:half], pair_index[first], timesteps[first], flow_scale)
-            result[~first] = self.interpolate(frames0[half:], frames1[half:], pair_index[~first] - half, timesteps[~first], flow_scale)
+            head = neighbours.select(slice(0, half)) if neighbours is not None else None
+            rest = neighbours.select(slice(half, None)) if neighbours is not None else None
+            result[first] = self.interpolate(frames0[:half], frames1[:half], pair_index[first], timesteps[first], flow_scale, head)
+            result[~first] = self.interpolate(frames0[half:], frames1[half:], pair_index[~first] - half, timesteps[~first],
+                                              flow_scale, rest)
             return result
         if queries > 1:
             half = queries // 2
             return np.concatenate([
-                self.interpolate(frames0, frames1, pair_index[:half], timesteps[:half], flow_scale),
-                self.interpolate(frames0, frames1, pair_index[half:], timesteps[half:], flow_scale),
+                self.interpolate(frames0, frames1, pair_index[:half], timesteps[:half], flow_scale, neighbours),
+                self.interpolate(frames0, frames1, pair_index[half:], timesteps[half:], flow_scale, neighbours),
             ])
         if self.backend.device == "cpu":
             raise ModelError("out of memory even for a single frame pair on the CPU; the video is too large for this machine")
         self._warn(f"out of memory on {self.backend.device} even for one frame pair: continuing on the CPU (slow)")
         self.settings = replace(self.settings, device="cpu", precision="auto")
         self.backend = create_backend(self.settings)
-        return self.interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
+        return self.interpolate(frames0, frames1, pair_index, timesteps, flow_scale, neighbours)
 
 
 class _Stop(Exception):
@@ -365,9 +374,16 @@ class _Scheduler:
         self.analyzer = job.analyzer
         self.planner: FramePlanner | None = None
         self.waiting: dict[int, DecodedFrame] = {}  # decoded and may still become a key
-        self.keys: dict[int, KeyImage] = {}  # the last key and the one before it
-        self.batcher = PairBatcher(backend, send, self._pair_flow_scale, after_call)
+        # The last KEPT_KEYS keys: a pair, the key before it and the one after (motion from four frames).
+        self.keys: dict[int, KeyImage] = {}
+        self.recent: list[Keyframe] = []
+        self.batcher = PairBatcher(backend, send, self._pair_flow_scale, after_call, self._neighbours_of)
         self.segments = SegmentRule()  # batches end at segment starts, so chunks of the job make the same calls
+        # The output frames up to the newest key wait until the key after it is known: their pair's
+        # second neighbour (the same batches either way: they are added in the same order).
+        self.pending: list[OutputFrame] = []
+        self.pending_key: Keyframe | None = None
+        self._after: Keyframe | None = None
         self.tail_predicted = 0
         self.tail = None
         if job.settings.tail == "extrapolate":
@@ -400,38 +416,59 @@ class _Scheduler:
         self.accept(key, self.waiting.pop(key.index))
 
     def accept(self, key: Keyframe, frame: DecodedFrame) -> None:
-        """A key decided (by the analyser, or by a chunk's plan) with its decoded frame: plan and batch
-        the output frames before it."""
+        """A key decided (by the analyser, or by a chunk's plan) with its decoded frame: batch the
+        output frames that waited for it, and plan those before it."""
         self._remember(key, frame)
+        self.release(key)
         if self.planner is None:
             self.planner = FramePlanner(self.out_rate, key.time)
-        for output in self.planner.add_key(key):
+        self.pending, self.pending_key = self.planner.add_key(key), key
+
+    def release(self, after: Keyframe | None) -> None:
+        """Batch the waiting output frames, whose pair's next key is now known (``after``; None: the
+        clip ended), and close the batch where their interval ended a segment."""
+        self._after = after
+        for output in self.pending:
             self.batcher.add(output, self.keys)
-        if self.segments.starts_segment(key):
+        if self.pending_key is not None and self.segments.starts_segment(self.pending_key):
             self.batcher.flush()
-        for index in [index for index in self.keys if index < key.index]:
-            del self.keys[index]
+        self.pending, self.pending_key = [], None
+
+    def _neighbours_of(self, key_a: KeyImage, key_b: KeyImage) -> tuple[KeyImage | None, KeyImage | None]:
+        """The keys before ``key_a`` and after ``key_b`` in the same shot (None across a cut or a still,
+        and at the clip's ends)."""
+        order = [key.index for key in self.recent]
+        position = order.index(key_a.index)
+        before = None
+        if position > 0 and not self.recent[position].cut_before:
+            before = self.keys[order[position - 1]]
+        after = self._after
+        return before, (self.keys[after.index] if after is not None and not after.cut_before else None)
 
     def _remember(self, key: Keyframe, frame: DecodedFrame) -> None:
         self.keys[key.index] = KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
+        self.recent = (self.recent + [key])[-KEPT_KEYS:]
+        for index in [index for index in self.keys if index < self.recent[0].index]:
+            del self.keys[index]
         if self.tail is not None:
             self.tail.add(key.time, self.keys[key.index].chw, key.cut_before)
 
     def start_chunk(self, origin: Fraction, context: tuple[Keyframe, DecodedFrame] | None, first: tuple[Keyframe, DecodedFrame]) -> None:
         """Begin a chunk of a longer job (:mod:`fpsboost.chunking`) at its ``first`` key, on the grid
-        that starts at ``origin``; ``context``, the key before it, only feeds the tail's motion."""
-        if context is not None and self.tail is not None:
-            self.tail.add(context[0].time, rgb16_to_chw(context[1].rgb), context[0].cut_before)
-        key, frame = first
-        self._remember(key, frame)
-        self.planner = FramePlanner.after(self.out_rate, origin, key)
-        self.segments.starts_segment(key)  # a chunk starts a segment
+        that starts at ``origin``; ``context``, the key before it, feeds the tail's motion and is the
+        first pair's neighbour. The single job would now hold the previous chunk's last frames."""
+        if context is not None:
+            self._remember(*context)
+        self._remember(*first)
+        self.planner = FramePlanner.after(self.out_rate, origin, first[0])
+        self.pending, self.pending_key = [], first[0]
 
     def finish(self, end_time: Fraction) -> None:
         """The last keys, then the frames from the last drawing to ``end_time``: held, or (tail) predicted."""
         for key in self.analyzer.finish():
             self._accept(key)
         self.waiting.clear()
+        self.release(None)
         assert self.planner is not None, "the cadence analyser returned no keyframe"
         last = self.planner.finish(end_time)
         horizons = self.tail.horizons([output.time for output in last], end_time) if self.tail is not None else None
@@ -534,7 +571,9 @@ class UpscaleJob:
         made by the single job's planner, batches and network (the tail too, in the last chunk)."""
         started = wallclock.monotonic()
         last = chunk.is_last(plan)
-        wanted = plan.keys[max(chunk.first - 1, 0):chunk.end + (0 if last else 1)]
+        # The key before the chunk (tail, neighbour), its keys, the next chunk's first key (the end of
+        # its last interval) and the key after that (the last pair's neighbour).
+        wanted = plan.keys[max(chunk.first - 1, 0):chunk.end + (0 if last else 2)]
         with VideoReader(self.input_path, on_warning=self.warn) as reader:
             info = reader.info
             model = replace(self.model, flow_scale=resolve_flow_scale(self.model.flow_scale, info.width))
@@ -551,13 +590,19 @@ class UpscaleJob:
                     scheduler.start_chunk(plan.first_time, (context[0].keyframe, context[1]) if context else None,
                                           (first[0].keyframe, first[1]))
                     self._frames_in = 1
+                    after_end: PlannedKey | None = None
                     for key, frame in decoded:
+                        if not last and key.index > plan.keys[chunk.end].index:
+                            after_end = key
+                            scheduler._remember(key.keyframe, frame)
+                            continue
                         scheduler.accept(key.keyframe, frame)
                         self._frames_in += 1
                     if last:
                         scheduler.finish(plan.end_time)
                         self._tail_predicted = scheduler.tail_predicted
                     else:
+                        scheduler.release(after_end.keyframe if after_end else None)
                         scheduler.batcher.flush()
                     self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
                                                       for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})

@@ -107,3 +107,31 @@ def test_default_codec_chunks_keep_times_and_quality(tmp_path, tiny_model, monke
     assert joined_quality > single_quality - 0.5
     durations = stream_durations(tmp_path / "joined.mp4")
     assert set(durations) == {"video", "audio"} and durations == stream_durations(tmp_path / "single.mp4")
+
+
+def test_a_four_frame_networks_chunks_join_exactly(tmp_path, monkeypatch):
+    """Motion from four frames needs the key after each pair: a chunk reads one key past its end."""
+    import torch
+
+    from fpsboost.models.interpolator import CelFlow
+    from fpsboost.models.presets import save_weights
+    from test_four_frame_motion import TINY_FOUR_FRAME
+
+    torch.manual_seed(1)
+    network = CelFlow(TINY_FOUR_FRAME)
+    for name, parameter in network.named_parameters():
+        if "head.out" in name:  # untrained, the acceleration trust would be the same everywhere: vary it
+            parameter.data.normal_(0, 0.1)
+    weights = tmp_path / "four-frame.safetensors"
+    save_weights(network, weights, TINY_FOUR_FRAME.to_dict(), "test-four-frame")
+    model = ModelSettings(backend="torch", device="cpu", weights=str(weights))
+    monkeypatch.setattr(chunking, "SEGMENT_MAX_FRAMES", 12)
+    source = write_cel_video(tmp_path / "in.mp4", [ShotSpec(1, 30, 2), ShotSpec(2, 16, 1)], audio=False)
+    settings = UpscaleSettings(factor=2)
+    UpscaleJob(source, tmp_path / "single.mkv", settings, model, LOSSLESS).run()
+    chunks = run_in_chunks(source, tmp_path / "joined.mkv", settings, model, LOSSLESS, chunk_frames=10)
+    assert len(chunks) >= 3
+    expected, joined = read_video(tmp_path / "single.mkv"), read_video(tmp_path / "joined.mkv")
+    assert joined.times == expected.times
+    for picture, reference in zip(joined.pictures, expected.pictures):
+        np.testing.assert_array_equal(picture, reference)

@@ -3,6 +3,9 @@ neighbours, the quadratic candidate it gives, and a four-frame network that star
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import numpy as np
 import torch
 
 from fpsboost.models.acceleration import acceleration, pair_accelerations, quadratic_correction
@@ -10,7 +13,7 @@ from fpsboost.models.interpolator import CelFlow, CelFlowConfig
 from fpsboost.training.interpolator import load_matching_weights
 from fpsboost.models.presets import save_weights
 
-from helpers_pipeline import TINY_CONFIG
+from helpers_pipeline import TINY_CONFIG, LinearBlendBackend
 
 TINY_V2 = CelFlowConfig(**{**TINY_CONFIG.__dict__, "synthesis": "visibility", "head_width": 8, "flow_source": "classical",
                            "flow_correction": False})
@@ -65,3 +68,85 @@ def test_a_four_frame_network_starts_as_the_two_frame_one(tmp_path) -> None:
         assert torch.equal(four_frame(image0, image1, index, times, pair_flows=flows), expected)
         accelerated = four_frame(image0, image1, index, times, pair_flows=flows, pair_accelerations=torch.full((1, 4, 48, 64), 2.0))
     assert 0 < (accelerated - expected).abs().mean() < 0.05
+
+
+class NeighbourRecorder(LinearBlendBackend):
+    """A cross-fade backend that asks for neighbours and records, per pair, the key indices it got."""
+
+    wants_neighbours = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[tuple[int, int], tuple[int | None, int | None, float, float]] = {}
+
+    def interpolate(self, frames0, frames1, pair_index, timesteps, flow_scale=None, neighbours=None):
+        assert neighbours is not None and len(neighbours.keys) == frames0.shape[0]
+        for p, (before, first, second, after) in enumerate(neighbours.keys):
+            assert neighbours.has_before[p] == (before is not None) and neighbours.has_after[p] == (after is not None)
+            if before is not None:
+                np.testing.assert_array_equal(neighbours.before[p], self.frames[before])
+            self.seen[(first, second)] = (before, after, float(neighbours.distance_before[p]), float(neighbours.distance_after[p]))
+        return super().interpolate(frames0, frames1, pair_index, timesteps, flow_scale)
+
+
+def test_the_job_gives_each_pair_its_neighbouring_drawings_within_the_shot(tmp_path) -> None:
+    """Shot A on twos (drawings at frames 0, 2, 4, 6), a cut, shot B on ones (8..11): each pair gets
+    the drawing before and after it, none across the cut or past the ends, at the right distances."""
+    from fpsboost.data.clips import ShotSpec, write_cel_video
+    from fpsboost.pipeline import UpscaleSettings, upscale
+
+    source = write_cel_video(tmp_path / "in.mkv", [ShotSpec(1, 8, 2), ShotSpec(2, 4, 1)], codec="ffv1", audio=False)
+    backend = NeighbourRecorder()
+    backend.frames = {}
+    original = backend.interpolate
+
+    def remember_frames(frames0, frames1, pair_index, timesteps, flow_scale=None, neighbours=None):
+        for p, (_, first, second, _) in enumerate(neighbours.keys):
+            backend.frames[first], backend.frames[second] = frames0[p], frames1[p]
+        return original(frames0, frames1, pair_index, timesteps, flow_scale, neighbours)
+
+    backend.interpolate = remember_frames
+    summary = upscale(source, tmp_path / "out.mkv", UpscaleSettings(factor=2), backend=backend)
+    assert summary.scene_cuts == 1
+    pairs = dict(sorted(backend.seen.items()))
+    assert pairs[(0, 2)][:2] == (None, 4) and pairs[(2, 4)][:2] == (0, 6) and pairs[(4, 6)][:2] == (2, None)
+    assert pairs[(8, 9)][:2] == (None, 10) and pairs[(9, 10)][:2] == (8, 11) and pairs[(10, 11)][:2] == (9, None)
+    assert pairs[(2, 4)][2:] == (1.0, 1.0)
+
+
+def test_onnx_takes_the_accelerations_and_matches_torch(tmp_path) -> None:
+    """A four-frame network's graph has a seventh input, pair_accelerations, made outside it from the
+    neighbours as for torch; its frames match torch's, and differ from two-frame motion."""
+    from fpsboost.backends import ModelSettings
+    from fpsboost.backends.export import export_onnx
+    from fpsboost.backends.onnx_backend import OnnxBackend
+    from fpsboost.backends.onnx_graph import PAIR_ACCELERATIONS_INPUT
+    from fpsboost.backends.torch_backend import TorchBackend
+    from fpsboost.batching import KeyImage, gather_neighbours
+    from fpsboost.data.celgen import CelScene
+
+    torch.manual_seed(2)
+    network = CelFlow(TINY_FOUR_FRAME)
+    for name, parameter in network.named_parameters():
+        if "head" in name:
+            parameter.data.normal_(0, 0.1)
+    weights = tmp_path / "four-frame.safetensors"
+    save_weights(network, weights, TINY_FOUR_FRAME.to_dict(), "test-four-frame")
+    graph = export_onnx(tmp_path / "four-frame.onnx", weights=str(weights))
+    scene = CelScene(7, 64, 96)
+    keys = [KeyImage(i, Fraction(i, 24), scene.render(i * i / 8).numpy(), None) for i in range(5)]  # accelerating
+    pairs = [(keys[1], keys[2]), (keys[2], keys[3])]
+    neighbours = gather_neighbours(pairs, [(keys[0], keys[3]), (keys[1], keys[4])])
+    frames0, frames1 = np.stack([keys[1].chw, keys[2].chw]), np.stack([keys[2].chw, keys[3].chw])
+    index, times = np.array([0, 0, 1, 1]), np.array([0.25, 0.5, 0.5, 0.75], np.float32)
+    torch_backend = TorchBackend(ModelSettings(device="cpu", weights=str(weights)))
+    onnx_backend = OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(graph)))
+    assert torch_backend.wants_neighbours and onnx_backend.wants_neighbours
+    session_inputs = [node.name for node in onnx_backend._sessions[1].get_inputs()]
+    assert session_inputs[-1] == PAIR_ACCELERATIONS_INPUT
+    expected = torch_backend.interpolate(frames0, frames1, index, times, neighbours=neighbours)
+    actual = onnx_backend.interpolate(frames0, frames1, index, times, neighbours=neighbours)
+    error = float(((actual - expected) ** 2).mean())
+    assert 10 * np.log10(1 / max(error, 1e-12)) >= 45
+    two_frame = torch_backend.interpolate(frames0, frames1, index, times)
+    assert np.abs(two_frame - expected).max() > 1e-3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,8 @@ class ModelSettings:
     flow_scale: str = "auto"
 
 
+# Source frames back from the newest pair whose flows stay kept for the next call's neighbours.
+NEIGHBOUR_FLOW_MEMORY = 64
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "bf16")
 NO_GPU = "--device cuda was asked for but no CUDA GPU is available (try --device cpu)"
@@ -136,6 +139,9 @@ class InterpolationBackend(ABC):
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
 
+    # A network with motion from four frames (CelFlow's four_frame_motion): calls carry PairNeighbours.
+    wants_neighbours: bool = False
+
     @staticmethod
     def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, stride: int,
                           downscale: int) -> dict[str, np.ndarray]:
@@ -155,6 +161,57 @@ class InterpolationBackend(ABC):
                                          torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), stride, downscale)
             measured["pair_flows"] = flows.numpy()
         return measured
+
+    def measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, stride: int, downscale: int,
+                neighbours: Any = None) -> dict[str, np.ndarray]:
+        """:meth:`pair_measurements`, and with ``neighbours`` (:class:`~fpsboost.batching.PairNeighbours`)
+        ``pair_accelerations`` (``[P,4,H,W]``, :func:`~fpsboost.models.acceleration.pair_accelerations`)
+        from each frame's flow to its other neighbour. Those flows are the neighbouring pairs' own: they
+        are kept between calls, so only a batch's last pair measures one more (to the frame after it)."""
+        measured = self.pair_measurements(frames0, frames1, classical_flow, stride, downscale)
+        if neighbours is not None and "pair_flows" in measured:
+            measured["pair_accelerations"] = self._accelerations(frames0, frames1, measured["pair_flows"], neighbours,
+                                                                 stride, downscale)
+        return measured
+
+    def _accelerations(self, frames0: np.ndarray, frames1: np.ndarray, pair_flows: np.ndarray, neighbours: Any,
+                       stride: int, downscale: int) -> np.ndarray:
+        import torch
+
+        from ..models.acceleration import pair_accelerations
+        from ..models.classical_flow import classical_flow_to, classical_pair_flows
+
+        # Kept for one job at a time: key indices mean nothing in another video.
+        cache: dict[tuple[int, int], np.ndarray] = getattr(self, "_neighbour_flows", {})
+        if getattr(self, "_neighbour_stream", None) != neighbours.stream:
+            cache, self._neighbour_stream = {}, neighbours.stream
+        for (_, first, second, _), flows in zip(neighbours.keys, pair_flows):
+            cache[(first, second)], cache[(second, first)] = flows[:2], flows[2:]
+        to_before, to_after = np.zeros_like(pair_flows[:, :2]), np.zeros_like(pair_flows[:, :2])
+        for side, frames, others, present, target in ((0, frames0, neighbours.before, neighbours.has_before, to_before),
+                                                      (1, frames1, neighbours.after, neighbours.has_after, to_after)):
+            for pair, keys in enumerate(neighbours.keys):
+                if not present[pair]:
+                    continue
+                own, other = (keys[1], keys[0]) if side == 0 else (keys[2], keys[3])
+                if (own, other) not in cache:
+                    # Measured exactly as the neighbouring pair measures it (that pair's first frame sets
+                    # the brightness), so that where a previous call already did, the numbers are the same.
+                    this, that = torch.from_numpy(frames[pair:pair + 1]), torch.from_numpy(others[pair:pair + 1])
+                    if side == 0:
+                        flow = classical_pair_flows(that, this, stride, downscale)[0, 2:]
+                    else:
+                        flow = classical_flow_to(this, that, stride, downscale)[0]
+                    cache[(own, other)] = flow.numpy()
+                target[pair] = cache[(own, other)]
+        newest = max(keys[2] for keys in neighbours.keys)
+        self._neighbour_flows = {pair: flow for pair, flow in cache.items() if min(pair) >= newest - NEIGHBOUR_FLOW_MEMORY}
+        as_tensor = lambda array: torch.from_numpy(array)  # noqa: E731
+        accelerations = pair_accelerations(
+            as_tensor(pair_flows[:, :2]), as_tensor(pair_flows[:, 2:]), as_tensor(to_before), as_tensor(to_after),
+            as_tensor(neighbours.distance_before).view(-1, 1, 1, 1), as_tensor(neighbours.distance_after).view(-1, 1, 1, 1))
+        keep = np.concatenate([np.repeat(neighbours.has_before[:, None], 2, 1), np.repeat(neighbours.has_after[:, None], 2, 1)], 1)
+        return (accelerations.numpy() * keep[:, :, None, None]).astype(np.float32)
 
     def shared_network(self) -> "InterpolationBackend | None":
         """This backend when it runs the PyTorch CelFlow at fp32 (``.model`` on ``.device``), so that

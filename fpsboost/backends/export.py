@@ -29,7 +29,7 @@ from ..errors import ModelError, OptionError
 from ..models.interpolator import CelFlow
 from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
 from .onnx_graph import (DEFAULT_ONNX_NAME, DEFAULT_OPSET, FLOW_DOWNSCALE_KEY, FLOW_SOURCE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY,
-                         INPUT_LAYOUT, NETWORK_STRIDE_KEY, OUTPUT_NAME, PAIR_FLOWS_INPUT, PRECISION_KEY,
+                         INPUT_LAYOUT, NETWORK_STRIDE_KEY, OUTPUT_NAME, PAIR_ACCELERATIONS_INPUT, PAIR_FLOWS_INPUT, PRECISION_KEY,
                          UNTRAINED_VERSION, VALUE_RANGE, WEIGHTS_HASH_KEY, check_opset, input_names)
 
 CACHE_ENV = "FPSBOOST_CACHE_DIR"
@@ -49,6 +49,7 @@ DYNAMIC_AXES = {
     "timesteps": {0: "queries"},
     "global_shift": {0: "pairs"},
     PAIR_FLOWS_INPUT: {0: "pairs", 2: "height", 3: "width"},
+    PAIR_ACCELERATIONS_INPUT: {0: "pairs", 2: "height", 3: "width"},
     OUTPUT_NAME: {0: "queries", 2: "height", 3: "width"},
 }
 
@@ -73,10 +74,12 @@ class HalfPrecision(torch.nn.Module):
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, timesteps: torch.Tensor,
-        global_shift: torch.Tensor, pair_flows: torch.Tensor | None = None,
+        global_shift: torch.Tensor, pair_flows: torch.Tensor | None = None, pair_accelerations: torch.Tensor | None = None,
     ) -> torch.Tensor:
         flows = pair_flows.half() if pair_flows is not None else None
-        return self.network(image0.half(), image1.half(), pair_index, timesteps.half(), global_shift.half(), flows).float()
+        accelerations = pair_accelerations.half() if pair_accelerations is not None else None
+        return self.network(image0.half(), image1.half(), pair_index, timesteps.half(), global_shift.half(), flows,
+                            accelerations).float()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -130,9 +133,12 @@ def export_onnx(
         torch.linspace(0.25, 0.75, SAMPLE_QUERIES),
         torch.tensor([[1.5, -0.5], [0.0, 2.0]]),  # SAMPLE_PAIRS dominant translations
     )
+    four_frame = network.classical_flow and network.config.four_frame_motion
     if network.classical_flow:  # v2: the pairs' DIS flows are an input (DIS is no torch operation)
         sample += (torch.randn(SAMPLE_PAIRS, 4, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),)
-    names = input_names(network.classical_flow)
+    if four_frame:  # and so are the accelerations made from the neighbouring pairs' flows
+        sample += (torch.randn(SAMPLE_PAIRS, 4, SAMPLE_HEIGHT, SAMPLE_WIDTH, generator=generator),)
+    names = input_names(network.classical_flow, four_frame)
     if not out.parent.exists():
         raise OptionError(f"cannot write {out}: folder {out.parent} does not exist")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".fpsboost-export-") as scratch:

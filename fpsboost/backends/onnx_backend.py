@@ -24,7 +24,7 @@ from .base import (FLOW_SCALE_NAMES, NO_GPU, InterpolationBackend, ModelSettings
                    resolve_device, resolve_precision)
 from .export import cache_dir, default_onnx_model
 from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, NETWORK_STRIDE_KEY, OUTPUT_NAME,
-                         PAIR_FLOWS_INPUT)
+                         PAIR_ACCELERATIONS_INPUT, PAIR_FLOWS_INPUT)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ EXPECTED_INPUTS = (
 GLOBAL_SHIFT_INPUT = EXPECTED_INPUTS[4][0]
 # v2 graphs (flow_source "classical") take the pairs' DIS flows as a sixth input.
 EXPECTED_CLASSICAL_INPUTS = EXPECTED_INPUTS + ((PAIR_FLOWS_INPUT, "tensor(float)", 4),)
+# ... and with motion from four frames, the pairs' accelerations as a seventh.
+EXPECTED_FOUR_FRAME_INPUTS = EXPECTED_CLASSICAL_INPUTS + ((PAIR_ACCELERATIONS_INPUT, "tensor(float)", 4),)
 EXPECTED_OUTPUT = (OUTPUT_NAME, "tensor(float)", 4)
 # "/onnxruntime_src/.../model.cc:256 onnxruntime::Model::Model(...) " before the actual reason.
 _SOURCE_LOCATION = re.compile(r"^/\S+:\d+ .*?\)\s+(?=[A-Z])")
@@ -106,7 +108,7 @@ def check_signature(session, path: Path) -> None:
     outputs = session.get_outputs()
     found_output = tuple((arg.name, arg.type, len(arg.shape)) for arg in outputs[:1])
     # Exports before graph version 4 have no global_shift input (the version check warns about those).
-    if found_inputs not in (EXPECTED_CLASSICAL_INPUTS, EXPECTED_INPUTS, EXPECTED_INPUTS[:4]) or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
+    if found_inputs not in (EXPECTED_FOUR_FRAME_INPUTS, EXPECTED_CLASSICAL_INPUTS, EXPECTED_INPUTS, EXPECTED_INPUTS[:4]) or len(outputs) != 1 or found_output != (EXPECTED_OUTPUT,):
         names = ", ".join(arg.name for arg in session.get_inputs())
         raise ModelError(
             f"{path} is not a fpsboost interpolation model: expected inputs {', '.join(INPUT_NAMES)} "
@@ -147,12 +149,15 @@ class OnnxBackend(InterpolationBackend):
                                   f"--flow-scale {self.flow_scale} with `fpsboost export --flow-scale {self.flow_scale}`")
             self.flow_scale = FLOW_SCALE_NAMES[baked]
             self._sessions[baked] = session
+            self.wants_neighbours = PAIR_ACCELERATIONS_INPUT in {node.name for node in session.get_inputs()}
             graph = session.get_modelmeta().custom_metadata_map.get(GRAPH_VERSION_KEY, "1")
             if graph != str(GRAPH_VERSION):
                 logger.warning("%s was exported from an older network graph (%s, now %s): dark scenes may show false "
                                "motion; export it again with `fpsboost export`", settings.onnx_path, graph, GRAPH_VERSION)
-        elif self.flow_scale != "auto":
-            self._session_for(flow_downscale(self.flow_scale, 1))
+        else:
+            self.wants_neighbours = _four_frame_weights(settings.weights)
+            if self.flow_scale != "auto":
+                self._session_for(flow_downscale(self.flow_scale, 1))
         # With ``auto`` and no model file, each frame width's session is made on first use.
 
     def _session_for(self, factor: int) -> Any:
@@ -201,7 +206,7 @@ class OnnxBackend(InterpolationBackend):
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
-        flow_scale: str | None = None,
+        flow_scale: str | None = None, neighbours: Any = None,
     ) -> np.ndarray:
         factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
         session = self._session_for(factor)
@@ -210,7 +215,9 @@ class OnnxBackend(InterpolationBackend):
         classical = PAIR_FLOWS_INPUT in inputs
         # A graph given as --model runs at the flow scale it was exported with.
         downscale = int(metadata.get(FLOW_DOWNSCALE_KEY, "1")) if self.fixed_flow_scale else factor
-        measured = self.pair_measurements(frames0, frames1, classical, int(metadata.get(NETWORK_STRIDE_KEY, "32")), downscale)
+        four_frame = PAIR_ACCELERATIONS_INPUT in inputs
+        measured = self.measure(frames0, frames1, classical, int(metadata.get(NETWORK_STRIDE_KEY, "32")), downscale,
+                                neighbours if four_frame else None)
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),
@@ -221,6 +228,8 @@ class OnnxBackend(InterpolationBackend):
             feeds[GLOBAL_SHIFT_INPUT] = measured["global_shift"]
         if classical:
             feeds[PAIR_FLOWS_INPUT] = measured["pair_flows"]
+        if four_frame:  # zero accelerations: two-frame motion (a caller that has no neighbours)
+            feeds[PAIR_ACCELERATIONS_INPUT] = measured.get("pair_accelerations", np.zeros_like(measured["pair_flows"]))
         if not self.use_io_binding:
             return session.run([OUTPUT_NAME], feeds)[0]
         import onnxruntime as ort
@@ -232,6 +241,17 @@ class OnnxBackend(InterpolationBackend):
         session.run_with_iobinding(binding)
         # One device-to-host copy per batch: the only synchronisation point.
         return binding.copy_outputs_to_cpu()[0]
+
+
+def _four_frame_weights(weights: str | None) -> bool:
+    """Whether the weights the graph will be exported from have motion from four frames."""
+    import json
+
+    from ..models.presets import read_metadata
+    from .export import default_weights_path
+
+    config = json.loads(read_metadata(weights or default_weights_path()).get("config", "{}"))
+    return bool(config.get("four_frame_motion")) and config.get("flow_source") == "classical"
 
 
 __all__ = ["OnnxBackend", "gpu_present", "resolve_onnx_device"]

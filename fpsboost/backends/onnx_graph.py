@@ -12,6 +12,7 @@ DEFAULT_OPSET = 17
 DEFAULT_ONNX_NAME = "celflow-v2.onnx"
 INPUT_NAMES = ("image0", "image1", "pair_index", "timesteps", "global_shift")
 PAIR_FLOWS_INPUT = "pair_flows"  # graphs of networks whose flow_source is "classical" (v2) only
+PAIR_ACCELERATIONS_INPUT = "pair_accelerations"  # graphs of networks with motion from four frames only
 FLOW_SOURCE_KEY = "flow_source"
 NETWORK_STRIDE_KEY = "network_stride"
 OUTPUT_NAME = "frames"
@@ -29,13 +30,16 @@ GRAPH_VERSION_KEY = "graph_version"
 # translation, is a second flow candidate (models/global_motion.py); 5: where it carries the pair
 # both ways, the in-between is a plain blend of the linear-motion warps; 6: CelFlow v2, whose pair
 # flows come from DIS outside the graph as a sixth input, pair_flows (v1 graphs keep five inputs);
-# 7: v2 checks its DIS flows' round trip before choosing the translation candidate.
-GRAPH_VERSION = 7
+# 7: v2 checks its DIS flows' round trip before choosing the translation candidate; 8: a network
+# with motion from four frames takes each pair's accelerations as a seventh input (others keep six).
+GRAPH_VERSION = 8
 
 
-def input_names(classical_flow: bool) -> tuple[str, ...]:
-    """The graph's inputs, in order: v2 (``classical_flow``) adds ``pair_flows``."""
-    return INPUT_NAMES + ((PAIR_FLOWS_INPUT,) if classical_flow else ())
+def input_names(classical_flow: bool, four_frame_motion: bool = False) -> tuple[str, ...]:
+    """The graph's inputs, in order: v2 (``classical_flow``) adds ``pair_flows``, motion from four
+    frames ``pair_accelerations``."""
+    return (INPUT_NAMES + ((PAIR_FLOWS_INPUT,) if classical_flow else ())
+            + ((PAIR_ACCELERATIONS_INPUT,) if classical_flow and four_frame_motion else ()))
 
 
 def check_opset(opset: int) -> None:

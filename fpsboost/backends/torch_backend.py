@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..batching import PairNeighbours
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
 from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_downscale, resolve_precision
@@ -39,6 +40,7 @@ class TorchBackend(InterpolationBackend):
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
         flow_downscale(self.flow_scale, 1)  # an unknown value fails here, before any work
+        self.wants_neighbours = self.model.config.four_frame_motion
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array))
@@ -56,16 +58,17 @@ class TorchBackend(InterpolationBackend):
     @torch.inference_mode()
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
-        flow_scale: str | None = None,
+        flow_scale: str | None = None, neighbours: PairNeighbours | None = None,
     ) -> np.ndarray:
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
         factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
         self.model.flow_downscale = factor
-        measured = self.pair_measurements(frames0, frames1, self.model.classical_flow, self.model.config.stride, factor)
+        measured = self.measure(frames0, frames1, self.model.classical_flow, self.model.config.stride, factor, neighbours)
         shifts = torch.from_numpy(measured["global_shift"]).to(self.device, self.dtype)
         pair_flows = self._to_device(measured["pair_flows"]) if "pair_flows" in measured else None
-        output = self.model(image0, image1, index, times, shifts, pair_flows)
+        accelerations = self._to_device(measured["pair_accelerations"]) if "pair_accelerations" in measured else None
+        output = self.model(image0, image1, index, times, shifts, pair_flows, accelerations)
         # One device-to-host copy per batch: the only synchronisation point.
         return output.float().cpu().numpy()

@@ -85,6 +85,19 @@ class ClassicalFlowEstimator(nn.Module):
         return PairFlows(flow_0to1, flow_1to0)
 
 
+def classical_flow_to(image_from: torch.Tensor, image_to: torch.Tensor, stride: int, downscale: int = 1) -> torch.Tensor:
+    """``[P,2,H,W]``: one direction of :func:`classical_pair_flows` (``F_from->to``), made the same way
+    (brightness matched, padded, shrunk ``downscale`` times, dark-stretched; a frame's flow to a
+    neighbour that no pair of the batch measured)."""
+    height, width = image_from.shape[-2], image_from.shape[-1]
+    image_to = brightness_change(image_from, image_to).undo(image_to)
+    multiple = stride * downscale
+    pad = (0, (multiple - width % multiple) % multiple, 0, (multiple - height % multiple) % multiple)
+    padded_from, padded_to = F.pad(image_from, pad, mode="replicate"), F.pad(image_to, pad, mode="replicate")
+    flow = dis_flow(downsample(padded_from, downscale), downsample(padded_to, downscale))
+    return upsample_flow(flow, downscale)[..., :height, :width]
+
+
 def classical_pair_flows(image0: torch.Tensor, image1: torch.Tensor, stride: int, downscale: int = 1) -> torch.Tensor:
     """``[P,4,H,W]``: F_0->1 and F_1->0 of each pair as v2 uses them (the ONNX graph's ``pair_flows``).
 
