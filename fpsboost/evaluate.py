@@ -37,10 +37,12 @@ only, when ffmpeg exists).
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -309,11 +311,23 @@ class NetworkMethod:
         from .backends.base import ModelSettings
 
         self.backend = create_backend(ModelSettings(backend=backend, device=device, precision=precision, weights=weights))
+        # A network with motion from four frames is given each pair's neighbours, as the job gives them.
+        self.takes_neighbours = getattr(self.backend, "wants_neighbours", False)
+        self._pairs = itertools.count()
 
-    def __call__(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: tuple[float, ...]) -> list[np.ndarray]:
-        to_input = lambda frame: (frame.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)  # noqa: E731
-        output = self.backend.interpolate(to_input(frame0), to_input(frame1), np.zeros(len(timesteps), np.int64),
-                                          np.asarray(timesteps, np.float32))
+    def __call__(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: tuple[float, ...], before: np.ndarray | None = None,
+                 after: np.ndarray | None = None, distance: float = 1.0) -> list[np.ndarray]:
+        from .batching import KeyImage, gather_neighbours
+
+        to_chw = lambda frame: frame.transpose(2, 0, 1).astype(np.float32) / 255.0  # noqa: E731
+        extra = {}
+        if self.takes_neighbours and before is not None and after is not None:
+            gap = Fraction(distance).limit_denominator(1000)
+            pair = (KeyImage(1, Fraction(0), to_chw(frame0), None), KeyImage(2, Fraction(1), to_chw(frame1), None))
+            around = (KeyImage(0, -gap, to_chw(before), None), KeyImage(3, 1 + gap, to_chw(after), None))
+            extra = {"neighbours": gather_neighbours([pair], [around], stream=next(self._pairs))}
+        output = self.backend.interpolate(to_chw(frame0)[None], to_chw(frame1)[None], np.zeros(len(timesteps), np.int64),
+                                          np.asarray(timesteps, np.float32), **extra)
         return [_to_u8(frame.transpose(1, 2, 0) * 255.0) for frame in output]
 
 
@@ -347,6 +361,10 @@ class Triplet:
     frame1: np.ndarray
     truths: dict[float, np.ndarray]
     motion: float | None = None  # see scene_motion
+    # The frames before frame0 and after frame1, ``distance`` pair intervals away (motion from four frames).
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
+    distance: float = 1.0
 
 
 def _render_u8(scene: CelScene, time_: float) -> np.ndarray:
@@ -394,19 +412,20 @@ def synthetic_triplet(seed: int, width: int, height: int) -> Triplet:
     Rendering is slow on a small CPU, so frames are cached under the fpsboost cache folder
     (``$FPSBOOST_CACHE_DIR``, else ``~/.cache/fpsboost``); the key is everything they depend on.
     """
-    path = _eval_cache() / f"celscene-{seed}-{width}x{height}-t{'-'.join(map(str, QUALITY_TIMESTEPS))}.npz"
+    path = _eval_cache() / f"celscene-{seed}-{width}x{height}-t{'-'.join(map(str, QUALITY_TIMESTEPS))}-n.npz"
     if path.is_file():
         with np.load(path) as stored:
             frames = stored["frames"]
     else:
         scene = CelScene(seed, height, width)
         start = _start_time(seed)
-        frames = np.stack([_render_u8(scene, start + t) for t in (0.0, 1.0, *QUALITY_TIMESTEPS)])
+        frames = np.stack([_render_u8(scene, start + t) for t in (0.0, 1.0, *QUALITY_TIMESTEPS, -1.0, 2.0)])
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.stem + ".partial.npz")
         np.savez_compressed(temporary, frames=frames)
         temporary.replace(path)
-    return Triplet(frames[0], frames[1], dict(zip(QUALITY_TIMESTEPS, frames[2:])), scene_motion(seed, width, height))
+    return Triplet(frames[0], frames[1], dict(zip(QUALITY_TIMESTEPS, frames[2:-2])), scene_motion(seed, width, height),
+                   before=frames[-2], after=frames[-1])
 
 
 def synthetic_seeds(settings: QualitySettings) -> tuple[list[int], list[str]]:
@@ -435,10 +454,11 @@ def synthetic_seeds(settings: QualitySettings) -> tuple[list[int], list[str]]:
 
 
 def real_triplets(path: Path, clip: RealClip, limit: int) -> list[Triplet]:
-    """Up to ``limit`` evenly spaced triplets (i, i+1, i+2) from the held-out part of a clip (none
-    across a scene cut: the pipeline never interpolates there)."""
-    return [Triplet(window[0], window[2], {REAL_TIMESTEP: window[1]})
-            for window in heldout_windows(path, clip.heldout_from, limit)]
+    """Up to ``limit`` evenly spaced triplets (i, i+1, i+2) from the held-out part of a clip, with
+    frames i-1 and i+3 as the pair's neighbours (half a pair interval away); no window spans a
+    scene cut (the pipeline never interpolates there)."""
+    return [Triplet(window[1], window[3], {REAL_TIMESTEP: window[2]}, before=window[0], after=window[4], distance=0.5)
+            for window in heldout_windows(path, clip.heldout_from, limit, length=5)]
 
 
 # -- scoring --------------------------------------------------------------------------------------
@@ -467,7 +487,10 @@ def _score_triplet(result: _SetResult, splits: tuple[str, ...], triplet: Triplet
         if not timesteps:
             continue
         started = time.perf_counter()
-        frames = method(triplet.frame0, triplet.frame1, timesteps)
+        context = {}
+        if getattr(method, "takes_neighbours", False) and triplet.before is not None:
+            context = {"before": triplet.before, "after": triplet.after, "distance": triplet.distance}
+        frames = method(triplet.frame0, triplet.frame1, timesteps, **context)
         result.seconds[method.name] = result.seconds.get(method.name, 0.0) + time.perf_counter() - started
         result.inbetweens[method.name] = result.inbetweens.get(method.name, 0) + len(timesteps)
         for t, frame in zip(timesteps, frames):
