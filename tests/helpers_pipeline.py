@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from fpsboost.backends import InterpolationBackend
+from fpsboost.data.clips import mux_stereo, sine_wave
 from fpsboost.models.interpolator import CelFlowConfig
 
 from helpers_video import AUDIO_RATE
@@ -73,14 +74,7 @@ def write_frames(
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
         if audio is not None:
-            samples = int(audio_seconds * AUDIO_RATE)
-            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / AUDIO_RATE)).astype(np.float32)
-            for start in range(0, samples, 1024):
-                chunk = tone[start:start + 1024]
-                frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
-                container.mux(audio.encode(frame))
-            container.mux(audio.encode(None))
+            mux_stereo(container, audio, sine_wave(audio_seconds))
     return path
 
 

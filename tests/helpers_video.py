@@ -12,7 +12,8 @@ from typing import Sequence
 import av
 import numpy as np
 
-AUDIO_RATE = 48_000
+from fpsboost.data.clips import AUDIO_RATE, mux_stereo, sine_wave
+
 FFMPEG = shutil.which("ffmpeg")
 
 
@@ -104,20 +105,7 @@ def make_clip(
 
 
 def _write_tone(container: av.container.OutputContainer, stream: av.stream.Stream, seconds: Fraction) -> None:
-    samples = int(seconds * AUDIO_RATE)
-    chunk = 1024
-    position = 0
-    while position < samples:
-        count = min(chunk, samples - position)
-        t = (np.arange(position, position + count) / AUDIO_RATE).astype(np.float32)
-        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = position
-        frame.time_base = Fraction(1, AUDIO_RATE)
-        container.mux(stream.encode(frame))
-        position += count
-    container.mux(stream.encode(None))
+    mux_stereo(container, stream, sine_wave(seconds))
 
 
 def add_subtitles_with_ffmpeg(

@@ -16,6 +16,7 @@ from .celgen import CelScene
 
 AUDIO_RATE = 48_000
 TONE_HZ = 440.0
+AUDIO_FRAME_SAMPLES = 1024
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,21 @@ def write_cel_video(path: str | Path, shots: list[ShotSpec], width: int = 96, he
                 index += 1
         container.mux(stream.encode(None))
         if tone is not None:
-            samples = int(Fraction(total) / rate * AUDIO_RATE)
-            wave = (0.2 * np.sin(2 * np.pi * TONE_HZ * np.arange(samples) / AUDIO_RATE)).astype(np.float32)
-            for start in range(0, samples, 1024):
-                part = wave[start:start + 1024]
-                frame = av.AudioFrame.from_ndarray(np.stack([part, part]), format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
-                container.mux(tone.encode(frame))
-            container.mux(tone.encode(None))
+            mux_stereo(container, tone, sine_wave(Fraction(total) / rate))
     return path
+
+
+def sine_wave(seconds: Fraction, hz: float | np.ndarray = TONE_HZ) -> np.ndarray:
+    """``seconds`` of a sine at ``hz`` (a number, or one per sample) and amplitude 0.2, at :data:`AUDIO_RATE`."""
+    times = np.arange(int(Fraction(seconds) * AUDIO_RATE)) / AUDIO_RATE
+    return (0.2 * np.sin(2 * np.pi * hz * times)).astype(np.float32)
+
+
+def mux_stereo(container: av.container.OutputContainer, stream: av.stream.Stream, wave: np.ndarray) -> None:
+    """Encode ``wave`` (float32 samples at :data:`AUDIO_RATE`) on both channels of ``stream``, then flush it."""
+    for start in range(0, len(wave), AUDIO_FRAME_SAMPLES):
+        part = wave[start:start + AUDIO_FRAME_SAMPLES]
+        frame = av.AudioFrame.from_ndarray(np.stack([part, part]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
