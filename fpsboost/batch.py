@@ -152,7 +152,9 @@ def collect_inputs(paths: list[str], out_dir: str | Path, fingerprint: str) -> l
             if output.resolve() in seen:
                 raise InputError(f"{source} and {seen[output.resolve()]} would both be written to {output}")
             seen[output.resolve()] = source
-            state = out / STATE_FOLDER / fingerprint / relative.as_posix().replace("/", "__")
+            # A changed input (another size or modification time) gets a fresh plan and fresh chunks.
+            stat = source.stat()
+            state = out / STATE_FOLDER / fingerprint / f"{relative.as_posix().replace('/', '__')}@{stat.st_size}-{stat.st_mtime_ns}"
             items.append(WorkItem(source, relative.as_posix(), output, state))
     if not items:
         raise InputError("no video files among the inputs")
