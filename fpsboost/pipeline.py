@@ -418,7 +418,7 @@ class _Scheduler:
     def accept(self, key: Keyframe, frame: DecodedFrame) -> None:
         """A key decided (by the analyser, or by a chunk's plan) with its decoded frame: batch the
         output frames that waited for it, and plan those before it."""
-        self._remember(key, frame)
+        self.remember(key, frame)
         self.release(key)
         if self.planner is None:
             self.planner = FramePlanner(self.out_rate, key.time)
@@ -445,7 +445,8 @@ class _Scheduler:
         after = self._after
         return before, (self.keys[after.index] if after is not None and not after.cut_before else None)
 
-    def _remember(self, key: Keyframe, frame: DecodedFrame) -> None:
+    def remember(self, key: Keyframe, frame: DecodedFrame) -> None:
+        """Keep a key (for the tail's motion and as a pair's neighbour) without planning frames before it."""
         self.keys[key.index] = KeyImage(key.index, key.time, rgb16_to_chw(frame.rgb), frame.source)
         self.recent = (self.recent + [key])[-KEPT_KEYS:]
         for index in [index for index in self.keys if index < self.recent[0].index]:
@@ -458,8 +459,8 @@ class _Scheduler:
         that starts at ``origin``; ``context``, the key before it, feeds the tail's motion and is the
         first pair's neighbour. The single job would now hold the previous chunk's last frames."""
         if context is not None:
-            self._remember(*context)
-        self._remember(*first)
+            self.remember(*context)
+        self.remember(*first)
         self.planner = FramePlanner.after(self.out_rate, origin, first[0])
         self.pending, self.pending_key = [], first[0]
 
@@ -594,7 +595,7 @@ class UpscaleJob:
                     for key, frame in decoded:
                         if not last and key.index > plan.keys[chunk.end].index:
                             after_end = key
-                            scheduler._remember(key.keyframe, frame)
+                            scheduler.remember(key.keyframe, frame)
                             continue
                         scheduler.accept(key.keyframe, frame)
                         self._frames_in += 1
