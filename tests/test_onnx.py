@@ -73,7 +73,10 @@ def cel_pairs(height: int, width: int, pairs: int = 2) -> tuple[np.ndarray, np.n
 def measured_inputs(weights: str, frames0: np.ndarray, frames1: np.ndarray) -> dict[str, np.ndarray]:
     """The per-pair inputs a backend measures outside the graph (translation; DIS flows for v2)."""
     network = load_interpolator(weights)
-    return InterpolationBackend.pair_measurements(frames0, frames1, network.classical_flow, network.config.stride, 1)
+    measured = InterpolationBackend.pair_measurements(frames0, frames1, network.classical_flow, network.config.stride, 1)
+    if network.config.four_frame_motion:  # no neighbours here: zero accelerations (two-frame motion)
+        measured["pair_accelerations"] = np.zeros_like(measured["pair_flows"])
+    return measured
 
 
 def queries(pairs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +117,10 @@ def test_export_writes_checked_model_with_metadata_and_dynamic_axes(weights_file
     assert metadata["padding_multiple"] == str(CelFlow().config.stride)
     assert metadata["opset"] == "17" and metadata["precision"] == "fp32"
     assert metadata["weights_sha256"] == file_sha256(weights_file)
-    classical = load_interpolator(weights_file).classical_flow
-    assert [node.name for node in model.graph.input] == ["image0", "image1", "pair_index", "timesteps", "global_shift"] + ["pair_flows"] * classical
+    network = load_interpolator(weights_file)
+    classical, four_frame = network.classical_flow, network.config.four_frame_motion
+    assert [node.name for node in model.graph.input] == (["image0", "image1", "pair_index", "timesteps", "global_shift"]
+                                                         + ["pair_flows"] * classical + ["pair_accelerations"] * four_frame)
     assert [node.name for node in model.graph.output] == ["frames"]
     image_dims = [dim.dim_param or dim.dim_value for dim in model.graph.input[0].type.tensor_type.shape.dim]
     assert image_dims == ["pairs", 3, "height", "width"]
