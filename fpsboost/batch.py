@@ -284,7 +284,9 @@ class BatchRunner:
         workers = self.settings.workers
         if workers is None:
             workers = int(gpus // gpus_per_worker) if gpus_per_worker > 0 else max(1, cpus // CPUS_PER_LOCAL_WORKER)
-        return workers, max(1.0, cpus // workers), gpus_per_worker
+        # A task must fit on one node: never ask for more CPUs than the largest node has.
+        largest_node = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=cpus)
+        return workers, max(1.0, min(cpus // workers, largest_node)), gpus_per_worker
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> list[FileResult]:
@@ -400,7 +402,7 @@ class BatchRunner:
         self.progress.frames_done += frames
         self.progress.frames_made += frames
         self._on_progress(self.progress)
-        if len(state.done) == len(state.chunks):
+        if len(state.done) == len(state.chunks) and not state.finished:  # (a failed file's last chunks are kept, not joined)
             self._join(state)
 
     def _join(self, state: _FileState) -> None:
