@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import subprocess
@@ -123,6 +124,7 @@ def score(clip: Clip, keys: list[Keyframe], factor: int, interpolate: Interpolat
     drawing_set = set(clip.drawing_times)
     last_drawing = max(drawing_set)
     scores = []
+    position = {key.index: number for number, key in enumerate(keys)}
     for frame in plan_all(keys, end, SOURCE_RATE * factor):
         scene_time = frame.time * SOURCE_RATE  # exact, in source frame units
         if scene_time in drawing_set or scene_time >= last_drawing:
@@ -130,7 +132,11 @@ def score(clip: Clip, keys: list[Keyframe], factor: int, interpolate: Interpolat
         if frame.is_original:
             image = clip.frames_float[frame.key_a]
         else:
-            image = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t), frame.key_b - frame.key_a)
+            extra = {}
+            if getattr(interpolate, "takes_neighbours", False):  # as the job gives them: the drawings either side
+                extra = {"neighbours": pair_neighbours(clip, keys, position[frame.key_a])}
+            image = interpolate(clip.frames_float[frame.key_a], clip.frames_float[frame.key_b], float(frame.t),
+                                frame.key_b - frame.key_a, **extra)
         if scene_time not in truth:
             truth[scene_time] = clip.scene.render(float(scene_time)).numpy()
         scores.append(psnr(image, truth[scene_time]))
@@ -158,18 +164,35 @@ def linear_blend(a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.nd
     return (1 - t) * a + t * b
 
 
+_PAIRS = itertools.count()
+
+
+def pair_neighbours(clip: Clip, keys: list[Keyframe], first: int):
+    """The :class:`~fpsboost.batching.PairNeighbours` of the pair ``keys[first], keys[first + 1]``:
+    the keys before and after it, none across a cut or past the ends (as the job's scheduler)."""
+    from fpsboost.batching import KeyImage, gather_neighbours
+
+    image = lambda number: KeyImage(keys[number].index, keys[number].time, clip.frames_float[keys[number].index], None)  # noqa: E731
+    before = image(first - 1) if first > 0 and not keys[first].cut_before else None
+    after = image(first + 2) if first + 2 < len(keys) and not keys[first + 2].cut_before else None
+    return gather_neighbours([(image(first), image(first + 1))], [(before, after)], stream=next(_PAIRS))
+
+
 def network_interpolator(weights: Path, flow_scale: str = "auto") -> Interpolator:
     """CelFlow through the pipeline's backend; ``auto`` picks each pair's flow scale from its width
-    and the source frames between its keys, as the pipeline does."""
+    and the source frames between its keys, as the pipeline does. A network with motion from four
+    frames is given each pair's neighbouring drawings."""
     from fpsboost.backends.base import ModelSettings, resolve_flow_scale
     from fpsboost.backends.torch_backend import TorchBackend
 
     backend = TorchBackend(ModelSettings(device="cpu", weights=str(weights)))
 
-    def interpolate(a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+    def interpolate(a: np.ndarray, b: np.ndarray, t: float, span: int = 1, neighbours=None) -> np.ndarray:
         scale = resolve_flow_scale(flow_scale, a.shape[-1], span)
-        return backend.interpolate(a[None], b[None], np.zeros(1, np.int64), np.array([t], np.float32), scale)[0]
+        extra = {"neighbours": neighbours} if neighbours is not None else {}
+        return backend.interpolate(a[None], b[None], np.zeros(1, np.int64), np.array([t], np.float32), scale, **extra)[0]
 
+    interpolate.takes_neighbours = backend.wants_neighbours
     return interpolate
 
 
