@@ -222,6 +222,7 @@ class _FileState:
     def __init__(self, item: WorkItem) -> None:
         self.item = item
         self.plan: VideoPlan | None = None
+        self.plan_ref: Any = None  # the plan's JSON in Ray's object store
         self.chunks: list[Chunk] = []
         self.done: set[int] = set()
         self.run_here: set[int] = set()
@@ -352,7 +353,9 @@ class BatchRunner:
                     state, chunk = ready_chunks.pop(0)
                     if state.error is not None:
                         continue
-                    ref = remote_chunk.remote(str(state.item.input_path), self.options, state.plan.to_json(), chunk,
+                    if state.plan_ref is None:  # one copy of a (long) film's plan in Ray's object store, not one per chunk
+                        state.plan_ref = ray.put(state.plan.to_json())
+                    ref = remote_chunk.remote(str(state.item.input_path), self.options, state.plan_ref, chunk,
                                               str(state.chunk_path(chunk)), str(state.record_path(chunk)), int(cpus))
                     in_flight[ref] = ("chunk", state, chunk)
                 if not in_flight:
