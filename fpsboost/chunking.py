@@ -13,8 +13,9 @@ bit-identical across batch sizes (about 1e-4 on the CPU), so the two runs must m
 calls. Both therefore close their batch at every *segment* start (:class:`SegmentRule`): at each
 scene cut (a key with ``cut_before``) and, inside a shot longer than :data:`SEGMENT_MAX_FRAMES`
 source frames, at the first key that many frames after the segment began. Chunks are whole
-segments (:func:`plan_chunks`), so a chunk never needs a frame from the other side of its edges
-beyond the two keys that bound it, and the key before it for the tail's motion.
+segments (:func:`plan_chunks`), so a chunk needs from the other side of its edges only the key before
+it (the tail's motion, its first pair's neighbour), the next chunk's first key (the end of its last
+interval) and the key after that (its last pair's neighbour, for motion from four frames).
 """
 
 from __future__ import annotations
