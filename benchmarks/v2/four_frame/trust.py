@@ -1,0 +1,83 @@
+"""How much of the acceleration the shipped four-frame v2 trusts, and where its blend departs from 1 - t.
+
+    python benchmarks/v2/four_frame/trust.py [--out benchmarks/v2/four_frame/trust.json]
+
+On the held-out sets of run.py (48 synthetic scenes at 192 px, 40 windows of Big Buck Bunny's and of
+bikes' last fifth), with the accelerations the job would give. A forward hook on the visibility head
+reads its trust logits (trust = sigmoid(logit + TRUST_PRIOR_LOGIT), at half resolution, per frame)
+and the mask comes from the synthesizer's ``return_mask``. Reported: mean trust, the share of
+pixels trusting the acceleration more than half, and where it matters (|acceleration term| >= 0.5
+px); the blend weight's mean distance from 1 - t and the share of pixels more than 0.25 from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fpsboost.models.classical_flow import classical_accelerations, classical_pair_flows
+from fpsboost.models.pairs import PairFlows
+from fpsboost.models.presets import load_interpolator, weights_dir
+from fpsboost.models.visibility import TRUST_PRIOR_LOGIT
+from fpsboost.data.real import fetch_big_buck_bunny
+
+from run import items_real, items_synthetic  # the same test items as run.py, beside this file
+
+MATTERS_PX = 0.5
+
+
+@torch.no_grad()
+def statistics(items: list[tuple], network) -> dict[str, float]:
+    captured = {}
+    hook = network.synthesizer.head.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
+    trust_all, trust_matters, departures, far = [], [], [], []
+    for image0, image1, _, times, before, after, distance in items:
+        a, b = image0[None], image1[None]
+        flows = classical_pair_flows(a, b, network.config.stride)
+        accelerations = classical_accelerations(flows, a, b, before[None], after[None], distance, distance)
+        padded0, padded1 = network.pad(a), network.pad(b)
+        pair_flows = network.pad(flows)
+        state = PairFlows(pair_flows[:, :2], pair_flows[:, 2:], acceleration=network.pad(accelerations))
+        index = torch.zeros(len(times), dtype=torch.long)
+        _, _, _, mask = network.synthesizer(padded0, padded1, state, index, times, return_mask=True)
+        trust = torch.sigmoid(captured["out"][:, 4:6] + TRUST_PRIOR_LOGIT)
+        scale = network.config.synth_scale
+        small = torch.nn.functional.avg_pool2d(state.acceleration, scale) / scale
+        term = (small.view(1, 2, 2, *small.shape[-2:]).norm(dim=2) * (times * (1 - times) / 2).view(-1, 1, 1, 1))
+        trust_all.append(trust.flatten())
+        trust_matters.append(trust[term >= MATTERS_PX])
+        departure = (mask - (1 - times).view(-1, 1, 1, 1)).abs()
+        departures.append(departure.flatten())
+    hook.remove()
+    trust_all, trust_matters, departure = torch.cat(trust_all), torch.cat(trust_matters), torch.cat(departures)
+    return {"mean trust": round(float(trust_all.mean()), 4), "share trusting > 0.5": round(float((trust_all > 0.5).float().mean()), 4),
+            f"mean trust where the acceleration moves >= {MATTERS_PX} px": round(float(trust_matters.mean()), 4) if len(trust_matters) else None,
+            f"pixels where it moves >= {MATTERS_PX} px": round(len(trust_matters) / len(trust_all), 4),
+            "mean |mask - (1 - t)|": round(float(departure.mean()), 4),
+            "share |mask - (1 - t)| > 0.25": round(float((departure > 0.25).float().mean()), 5)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=str(weights_dir() / "celflow-v2.safetensors"))
+    parser.add_argument("--real-dir", default="/work/data/real")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "trust.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    network = load_interpolator(args.weights)
+    results = {"synthetic": statistics(items_synthetic(48, 1.0), network),
+               "Big Buck Bunny held-out fifth": statistics(items_real(fetch_big_buck_bunny(), 40), network)}
+    bikes = Path(args.real_dir) / "bikes.mp4"
+    if bikes.is_file():
+        results["bikes held-out fifth"] = statistics(items_real(bikes, 40), network)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
