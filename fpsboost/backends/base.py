@@ -206,12 +206,11 @@ class InterpolationBackend(ABC):
                 target[pair] = cache[(own, other)]
         newest = max(keys[2] for keys in neighbours.keys)
         self._neighbour_flows = {pair: flow for pair, flow in cache.items() if min(pair) >= newest - NEIGHBOUR_FLOW_MEMORY}
-        as_tensor = lambda array: torch.from_numpy(array)  # noqa: E731
-        accelerations = pair_accelerations(
+        as_tensor = torch.from_numpy
+        return pair_accelerations(
             as_tensor(pair_flows[:, :2]), as_tensor(pair_flows[:, 2:]), as_tensor(to_before), as_tensor(to_after),
-            as_tensor(neighbours.distance_before).view(-1, 1, 1, 1), as_tensor(neighbours.distance_after).view(-1, 1, 1, 1))
-        keep = np.concatenate([np.repeat(neighbours.has_before[:, None], 2, 1), np.repeat(neighbours.has_after[:, None], 2, 1)], 1)
-        return (accelerations.numpy() * keep[:, :, None, None]).astype(np.float32)
+            as_tensor(neighbours.distance_before).view(-1, 1, 1, 1), as_tensor(neighbours.distance_after).view(-1, 1, 1, 1),
+            as_tensor(neighbours.has_before), as_tensor(neighbours.has_after)).numpy().astype(np.float32)
 
     def shared_network(self) -> "InterpolationBackend | None":
         """This backend when it runs the PyTorch CelFlow at fp32 (``.model`` on ``.device``), so that

@@ -33,16 +33,22 @@ def acceleration(flow_forward: torch.Tensor, flow_to_neighbour: torch.Tensor, di
 
 def pair_accelerations(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor,
                        flow_0to_before: torch.Tensor | None, flow_1to_after: torch.Tensor | None,
-                       distance_before: torch.Tensor | float = 1.0, distance_after: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """``[B,4,H,W]``: frame 0's acceleration, then frame 1's; zero for a side whose neighbour flow is None.
+                       distance_before: torch.Tensor | float = 1.0, distance_after: torch.Tensor | float = 1.0,
+                       has_before: torch.Tensor | None = None, has_after: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B,4,H,W]``: frame 0's acceleration, then frame 1's; zero for a side whose neighbour flow is
+    None, and for the pairs whose ``has_before`` / ``has_after`` (``[B]`` bool) is False.
 
     ``flow_0to_before``: frame 0's flow to the frame before the pair (the previous pair's ``F_1->0``);
     ``flow_1to_after``: frame 1's flow to the frame after it (the next pair's ``F_0->1``).
     """
-    zero = torch.zeros_like(flow_0to1)
-    first = zero if flow_0to_before is None else acceleration(flow_0to1, flow_0to_before, distance_before)
-    second = zero if flow_1to_after is None else acceleration(flow_1to0, flow_1to_after, distance_after)
-    return torch.cat([first, second], dim=1)
+    sides = []
+    for flow_across, flow_out, distance, present in ((flow_0to1, flow_0to_before, distance_before, has_before),
+                                                     (flow_1to0, flow_1to_after, distance_after, has_after)):
+        side = torch.zeros_like(flow_across) if flow_out is None else acceleration(flow_across, flow_out, distance)
+        if present is not None:
+            side = side * present.view(-1, 1, 1, 1).to(side.dtype)
+        sides.append(side)
+    return torch.cat(sides, dim=1)
 
 
 def quadratic_correction(accelerations: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

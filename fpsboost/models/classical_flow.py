@@ -42,20 +42,21 @@ def dis_flows(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor,
     ``image0``, ``image1``: ``[P,3,H,W]`` in [0,1], already brought to one brightness and
     contrast-stretched if dark (see :func:`classical_pair_flows`).
     """
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)  # cheap to make; one per call keeps threads apart
     luma0, luma1 = _luma_u8(image0), _luma_u8(image1)
-    forward = np.stack([dis.calc(a, b, None) for a, b in zip(luma0, luma1)])
-    backward = np.stack([dis.calc(b, a, None) for a, b in zip(luma0, luma1)])
-    to_tensor = lambda flow: torch.from_numpy(flow).permute(0, 3, 1, 2).to(image0.device, image0.dtype)  # noqa: E731
-    return to_tensor(forward), to_tensor(backward)
+    return _dis(luma0, luma1, image0), _dis(luma1, luma0, image0)
+
+
+def _dis(luma_from: np.ndarray, luma_to: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """DIS from each of ``luma_from`` to its ``luma_to`` (``[P,H,W]`` uint8): ``[P,2,H,W]`` like ``like``."""
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)  # cheap to make; one per call keeps threads apart
+    flows = np.stack([dis.calc(a, b, None) for a, b in zip(luma_from, luma_to)])
+    return torch.from_numpy(flows).permute(0, 3, 1, 2).to(like.device, like.dtype)
 
 
 def dis_flow(image_from: torch.Tensor, image_to: torch.Tensor) -> torch.Tensor:
     """One direction of :func:`dis_flows`: ``F_from->to`` ``[P,2,H,W]``, each pair dark-stretched together."""
     image_from, image_to = stretch_dark_contrast(image_from, image_to)
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-    flows = np.stack([dis.calc(a, b, None) for a, b in zip(_luma_u8(image_from), _luma_u8(image_to))])
-    return torch.from_numpy(flows).permute(0, 3, 1, 2).to(image_from.device, image_from.dtype)
+    return _dis(_luma_u8(image_from), _luma_u8(image_to), image_from)
 
 
 def classical_accelerations(pair_flows: torch.Tensor, image0: torch.Tensor, image1: torch.Tensor,
@@ -67,13 +68,8 @@ def classical_accelerations(pair_flows: torch.Tensor, image0: torch.Tensor, imag
     (``[P,3,H,W]`` or None; ``has_before``/``has_after``, ``[P]`` bool: which pairs have one)."""
     to_before = None if before is None else dis_flow(image0, before)
     to_after = None if after is None else dis_flow(image1, after)
-    accelerations = pair_accelerations(pair_flows[:, :2], pair_flows[:, 2:], to_before, to_after, distance_before, distance_after)
-    keep = torch.ones(len(accelerations), 4, 1, 1, dtype=accelerations.dtype, device=accelerations.device)
-    if has_before is not None:
-        keep[:, :2] = has_before.view(-1, 1, 1, 1).to(keep.dtype)
-    if has_after is not None:
-        keep[:, 2:] = has_after.view(-1, 1, 1, 1).to(keep.dtype)
-    return accelerations * keep
+    return pair_accelerations(pair_flows[:, :2], pair_flows[:, 2:], to_before, to_after, distance_before, distance_after,
+                              has_before, has_after)
 
 
 class ClassicalFlowEstimator(nn.Module):
@@ -85,17 +81,25 @@ class ClassicalFlowEstimator(nn.Module):
         return PairFlows(flow_0to1, flow_1to0)
 
 
-def classical_flow_to(image_from: torch.Tensor, image_to: torch.Tensor, stride: int, downscale: int = 1) -> torch.Tensor:
-    """``[P,2,H,W]``: one direction of :func:`classical_pair_flows` (``F_from->to``), made the same way
-    (brightness matched, padded, shrunk ``downscale`` times, dark-stretched; a frame's flow to a
-    neighbour that no pair of the batch measured)."""
-    height, width = image_from.shape[-2], image_from.shape[-1]
-    image_to = brightness_change(image_from, image_to).undo(image_to)
+def _shrunk_pair(image0: torch.Tensor, image1: torch.Tensor, stride: int, downscale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pair as v2 measures it: the second frame at the first one's brightness (fades, flashes),
+    padded to ``stride * downscale`` and shrunk ``downscale`` times (large frames move many pixels)."""
+    height, width = image0.shape[-2], image0.shape[-1]
+    image1 = brightness_change(image0, image1).undo(image1)
     multiple = stride * downscale
     pad = (0, (multiple - width % multiple) % multiple, 0, (multiple - height % multiple) % multiple)
-    padded_from, padded_to = F.pad(image_from, pad, mode="replicate"), F.pad(image_to, pad, mode="replicate")
-    flow = dis_flow(downsample(padded_from, downscale), downsample(padded_to, downscale))
-    return upsample_flow(flow, downscale)[..., :height, :width]
+    return downsample(F.pad(image0, pad, mode="replicate"), downscale), downsample(F.pad(image1, pad, mode="replicate"), downscale)
+
+
+def _full_size(flows: torch.Tensor, downscale: int, like: torch.Tensor) -> torch.Tensor:
+    """Flows measured on a :func:`_shrunk_pair` enlarged back and cropped to ``like``'s size."""
+    return upsample_flow(flows, downscale)[..., :like.shape[-2], :like.shape[-1]]
+
+
+def classical_flow_to(image_from: torch.Tensor, image_to: torch.Tensor, stride: int, downscale: int = 1) -> torch.Tensor:
+    """``[P,2,H,W]``: one direction of :func:`classical_pair_flows` (``F_from->to``), made the same way
+    (a frame's flow to a neighbour that no pair of the batch measured)."""
+    return _full_size(dis_flow(*_shrunk_pair(image_from, image_to, stride, downscale)), downscale, image_from)
 
 
 def classical_pair_flows(image0: torch.Tensor, image1: torch.Tensor, stride: int, downscale: int = 1) -> torch.Tensor:
@@ -105,11 +109,5 @@ def classical_pair_flows(image0: torch.Tensor, image1: torch.Tensor, stride: int
     padded to ``stride * downscale``, shrunk ``downscale`` times (large frames move many pixels),
     dark pairs are contrast-stretched, DIS runs, and the flows are enlarged and cropped back.
     """
-    height, width = image0.shape[-2], image0.shape[-1]
-    image1 = brightness_change(image0, image1).undo(image1)
-    multiple = stride * downscale
-    pad = (0, (multiple - width % multiple) % multiple, 0, (multiple - height % multiple) % multiple)
-    padded0, padded1 = F.pad(image0, pad, mode="replicate"), F.pad(image1, pad, mode="replicate")
-    flows = ClassicalFlowEstimator()(downsample(padded0, downscale), downsample(padded1, downscale))
-    both = upsample_flow(torch.cat([flows.flow_0to1, flows.flow_1to0], dim=1), downscale)
-    return both[..., :height, :width]
+    flows = ClassicalFlowEstimator()(*_shrunk_pair(image0, image1, stride, downscale))
+    return _full_size(torch.cat([flows.flow_0to1, flows.flow_1to0], dim=1), downscale, image0)
