@@ -361,49 +361,46 @@ class VideoReader:
         self._check_complete()
 
     def planned_frames(self, wanted: Sequence[Any]) -> Iterator[tuple[Any, DecodedFrame]]:
-        """``(key, frame)`` for each of ``wanted`` (items with ``pts`` and ``index``, in order: the keys
-        of a :class:`~fpsboost.chunking.VideoPlan`), decoding from the last keyframe before the first
-        of them when every one has a distinct timestamp, else from the start by frame number."""
+        """``(key, frame)`` for each of ``wanted`` (items with ``index``, ``time`` and ``pts``, in order:
+        the keys of a :class:`~fpsboost.chunking.VideoPlan`; each frame carries its key's time).
+
+        Decodes from the last keyframe before the first of them when every one has a distinct
+        timestamp, else from the start counting frames; only the wanted frames are converted.
+        """
         if not wanted:
             return
-        by_pts = {key.pts: key for key in wanted}
-        if None in by_pts or len(by_pts) != len(wanted):
-            by_index = {key.index: key for key in wanted}
-            for frame in self:
-                if frame.index in by_index:
-                    yield by_index.pop(frame.index), frame
-                    if not by_index:
-                        return
-            raise InputError(f"{self.path}: frames {sorted(by_index)} did not decode again")
-        stream = self._container.streams[self.info.video_stream_index]
-        for start in (wanted[0].pts, None):
-            if start is not None:
-                self._container.seek(start, stream=stream, backward=True, any_frame=False)
-            else:
-                self._container.seek(0, stream=stream, backward=True, any_frame=False)
-            frames = iter(self)
-            try:
-                frame = next(frames)
-            except InputError:
-                continue
-            if frame.source.pts is not None and frame.source.pts <= wanted[0].pts:
-                break
+        info = self.info
+        stream = self._container.streams[info.video_stream_index]
+        stream.thread_type = "AUTO"
+        pts = [key.pts for key in wanted]
+        if None in pts or len(set(pts)) != len(pts):
+            remaining = {key.index: key for key in wanted}
+            matches = ((remaining.pop(number, None), source) for number, source in enumerate(self._decode(stream)))
         else:
-            raise InputError(f"{self.path}: cannot seek to frame {wanted[0].index}")
-        last_pts = wanted[-1].pts
-        while True:
-            key = by_pts.pop(frame.source.pts, None)
+            remaining = dict(zip(pts, wanted))
+            matches = ((remaining.pop(source.pts, None), source) for source in self._decoded_from(stream, pts[0]))
+        for key, source in matches:
             if key is not None:
-                yield key, frame
-                if not by_pts:
+                yield key, DecodedFrame(key.index, key.time, None, frame_to_rgb16(source, info.colour.matrix, info.colour.full_range),
+                                        source)
+                if not remaining:
                     return
-            if frame.source.pts is not None and frame.source.pts > last_pts:
+            elif pts[-1] is not None and source.pts is not None and source.pts > pts[-1]:
                 break
-            frame = next(frames, None)
-            if frame is None:
-                break
-        missing = sorted(key.index for key in by_pts.values())
+        missing = sorted(key.index for key in remaining.values())
         raise InputError(f"{self.path}: frames {missing} did not decode again")
+
+    def _decoded_from(self, stream: av.video.stream.VideoStream, pts: int) -> Iterator[av.VideoFrame]:
+        """Decoded frames from the last keyframe at or before ``pts``; from the start where seeking lands later."""
+        self._container.seek(pts, stream=stream, backward=True, any_frame=False)
+        frames = self._decode(stream)
+        first = next(frames, None)
+        if first is None or first.pts is None or first.pts > pts:
+            self._container.seek(0, stream=stream, backward=True, any_frame=False)
+            frames, first = self._decode(stream), None
+        if first is not None:
+            yield first
+        yield from frames
 
     def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
         """Decoded frames in presentation order; stops (and marks damage) at the first error.
