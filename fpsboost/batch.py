@@ -193,19 +193,18 @@ def chunk_task(input_path: str, options: JobOptions, plan_text: str, chunk: Chun
     """Make one chunk file and then its record (exact packet times, counts); returns the record."""
     import torch
 
-    from .backends.base import resolve_flow_scale
-    from .pipeline import UpscaleJob
+    from .pipeline import UpscaleJob, model_for_width
     from .video.reader import probe
 
     torch.set_num_threads(max(1, threads))
     plan = VideoPlan.from_json(plan_text)
     model = options.model
-    # The backend is cached per process with the flow scale the job would resolve for this width.
-    model_for_width = replace(model, flow_scale=resolve_flow_scale(model.flow_scale, probe(input_path).width))
+    # The backend is cached per process with the flow scale the job resolves for this width.
+    resolved = model_for_width(model, probe(input_path).width)
     # A chunk file left by a run that died before writing the chunk's record is made again.
     encode = replace(options.encode, overwrite=True)
     job = UpscaleJob(input_path, chunk_path, options.upscale, model, encode, options.cadence,
-                     backend=_worker_backend(model_for_width))
+                     backend=_worker_backend(resolved))
     summary = job.run_chunk(plan, chunk)
     record = {"chunk": chunk.number, "frames_out": summary.frames_out, "packet_times": job.packet_times,
               "warnings": list(summary.warnings), "backend": summary.backend, "seconds": round(summary.wall_time_s, 3)}

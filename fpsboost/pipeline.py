@@ -138,6 +138,11 @@ class UpscaleSummary:
         return self.frames_out / self.wall_time_s if self.wall_time_s > 0 else 0.0
 
 
+def model_for_width(model: ModelSettings, width: int) -> ModelSettings:
+    """``model`` with ``--flow-scale auto`` resolved for frames ``width`` pixels wide, as a job runs it."""
+    return replace(model, flow_scale=resolve_flow_scale(model.flow_scale, width))
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """True for device (or host) allocation failures from torch or onnxruntime."""
     if isinstance(error, MemoryError):
@@ -532,9 +537,7 @@ class UpscaleJob:
                 raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {info.frame_count}")
             out_rate = self.settings.output_rate(info.average_rate)
             total_out = output_frame_count(info.duration, out_rate) if info.duration else None
-            # --flow-scale auto becomes the fixed scale for this video's width, for every backend it uses.
-            model = replace(self.model, flow_scale=resolve_flow_scale(self.model.flow_scale, info.width))
-            backend = ResilientBackend(self._backend or create_backend(model), model, self.warn)
+            model, backend = self._backend_for(info.width)
             with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()  # progress rates leave model loading out
 
@@ -577,8 +580,7 @@ class UpscaleJob:
         wanted = plan.keys[max(chunk.first - 1, 0):chunk.end + (0 if last else 2)]
         with VideoReader(self.input_path, on_warning=self.warn) as reader:
             info = reader.info
-            model = replace(self.model, flow_scale=resolve_flow_scale(self.model.flow_scale, info.width))
-            backend = ResilientBackend(self._backend or create_backend(model), model, self.warn)
+            model, backend = self._backend_for(info.width)
             video_only = replace(info, audio_streams=0, subtitle_streams=0)
             with VideoWriter(self.output_path, video_only, plan.out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()
@@ -622,6 +624,12 @@ class UpscaleJob:
             wall_time_s=wallclock.monotonic() - started, backend=backend.describe(), warnings=tuple(self.warnings),
             flow_scale=model.flow_scale, pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
         )
+
+    def _backend_for(self, width: int) -> tuple[ModelSettings, ResilientBackend]:
+        """The model settings for frames ``width`` pixels wide (``--flow-scale auto`` becomes the fixed
+        scale for this width, for every backend the job uses) and the job's backend."""
+        model = model_for_width(self.model, width)
+        return model, ResilientBackend(self._backend or create_backend(model), model, self.warn)
 
     def _stream(self, writer: VideoWriter, source: Iterable[Any],
                 middle: Callable[[Iterator[Any], Callable[[Any], None]], Fraction]) -> Fraction:
