@@ -372,7 +372,8 @@ class BatchRunner:
                         ready_chunks += self._accept_plan(state, value)
                     else:
                         self._chunk_done(state, chunk, value["frames_out"])
-                self._write_manifest(states)
+                if finished:
+                    self._write_manifest(states)
         except KeyboardInterrupt:
             for ref in in_flight:
                 ray.cancel(ref, force=True)
