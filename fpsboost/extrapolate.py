@@ -155,7 +155,9 @@ def extrapolate_file(
             def input_then_future(decoded: Any, put: Callable[[Any], None]) -> list[Fraction]:
                 """Plan and write the input part (unless ``only_new``), then predict the future frames."""
                 send = (lambda time, picture: None) if settings.only_new else (lambda time, picture: put((time, picture)))
-                batcher = PairBatcher(backend, send, lambda key_a, key_b: None, report) if backend is not None else None
+                # With only_new nothing of the input part is written, so none of it is interpolated.
+                interpolating = backend is not None and not settings.only_new
+                batcher = PairBatcher(backend, send, lambda key_a, key_b: None, report) if interpolating else None
                 planner: FramePlanner | None = None
                 clock = FrameClock(info.average_rate, info.time_base)  # the main job's timing: coarse clocks snapped
                 keys: dict[int, KeyImage] = {}

@@ -175,6 +175,19 @@ def test_the_input_part_runs_on_the_job_engine_and_survives_out_of_memory(frames
         assert abs(int(frames[2 * index + 1].mean()) - (50 + 20 * index)) <= 1
 
 
+def test_only_new_interpolates_nothing_of_the_input_part(frames_clip, tmp_path: Path) -> None:
+    from fpsboost.extrapolate import ExtrapolateSettings, extrapolate_file
+    from helpers_pipeline import LinearBlendBackend
+
+    pictures = [np.full((48, 64, 3), 40 + 20 * index, np.uint8) for index in range(6)]
+    source = frames_clip("in.mkv", pictures, [Fraction(i, 24) for i in range(6)], Fraction(24))
+    backend = LinearBlendBackend()
+    summary = extrapolate_file(source, tmp_path / "out.mkv", ExtrapolateSettings(steps=1, factor=2, only_new=True),
+                               extrapolator=Extrapolator(model=_HoldLast()), backend=backend)
+    assert backend.calls == []
+    assert summary.frames_out == 2 == len(read_video(tmp_path / "out.mkv").pictures)
+
+
 class _HoldLast(torch.nn.Module):
     """A stand-in extrapolation network: every future frame is the last context frame."""
 
