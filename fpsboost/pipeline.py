@@ -607,8 +607,7 @@ class UpscaleJob:
                     else:
                         scheduler.release(after_end.keyframe if after_end else None)
                         scheduler.batcher.flush()
-                    self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
-                                                      for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
+                    self._count_pairs(scheduler, backend)
                     return plan.end_time
 
                 self._stream(writer, reader.planned_frames(wanted), interpolate)
@@ -630,6 +629,11 @@ class UpscaleJob:
         scale for this width, for every backend the job uses) and the job's backend."""
         model = model_for_width(self.model, width)
         return model, ResilientBackend(self._backend or create_backend(model), model, self.warn)
+
+    def _count_pairs(self, scheduler: _Scheduler, backend: ResilientBackend) -> None:
+        """Add the pairs the scheduler's batcher interpolated to the summary, by flow scale (None: the job's)."""
+        self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
+                                          for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
 
     def _stream(self, writer: VideoWriter, source: Iterable[Any],
                 middle: Callable[[Iterator[Any], Callable[[Any], None]], Fraction]) -> Fraction:
@@ -659,8 +663,7 @@ class UpscaleJob:
             raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {self._frames_in}")
         end_time = clock.end_time(reader.end_time)
         scheduler.finish(end_time)
-        self._pairs_by_flow_scale.update({scale or backend.settings.flow_scale: count
-                                          for scale, count in scheduler.batcher.pairs_by_flow_scale.items()})
+        self._count_pairs(scheduler, backend)
         self._tail_predicted = scheduler.tail_predicted
         return end_time
 
