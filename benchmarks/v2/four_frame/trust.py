@@ -16,7 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from fpsboost.models.classical_flow import classical_accelerations, classical_pair_flows
