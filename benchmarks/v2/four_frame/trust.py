@@ -33,7 +33,7 @@ MATTERS_PX = 0.5
 def statistics(items: list[tuple], network) -> dict[str, float]:
     captured = {}
     hook = network.synthesizer.head.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
-    trust_all, trust_matters, departures, far = [], [], [], []
+    trust_all, trust_matters, departures = [], [], []
     for image0, image1, _, times, before, after, distance in items:
         a, b = image0[None], image1[None]
         flows = classical_pair_flows(a, b, network.config.stride)
