@@ -91,7 +91,7 @@ NOISE_FLOOR_PERCENTILE = 90
 NOISE_FLOOR_CAP = 1.5
 # Coherent motion of the whole picture (a pan): a translation of at least DEFAULT_PAN_SHIFT_PX
 # thumbnail pixels that explains at least PAN_EXPLAINED_SHARE of the squared difference. Measured by
-# benchmarks/cadence/pan_shift.py (see RESULTS.md): held frames of lit scenes shift by at most 0.066 px
+# `fpsboost bench cadence-pan-shift` (see RESULTS.md): held frames of lit scenes shift by at most 0.066 px
 # (JPEG quality 50; sample.mp4's x264: 0.022) and the shift explains at most 13 % (x264's ringing); dark
 # held frames "shift" by up to 0.37 px but explain at most 2 %. Lit pans of 0.1-0.5 px per frame measure
 # 0.10-1.1 px and explain 25-88 %. A hold stays a hold by failing either test; the explained share is
@@ -101,7 +101,7 @@ DEFAULT_PAN_SHIFT_PX = 0.07
 PAN_EXPLAINED_SHARE = 0.18
 # A slower pan, measured on real footage: Big Buck Bunny's camera drifting 0.2-0.35 px per frame at
 # 1280x720 shifts its 256-px thumbnail by only 0.04-0.07 px, and the rule above held 28 of its frames
-# (benchmarks/cadence/false_holds.py). Those shifts explain 17-74 % of the difference, where no held
+# (`fpsboost bench cadence-false-holds`). Those shifts explain 17-74 % of the difference, where no held
 # frame measured explains more than 17 %; so a shift of at least SLOW_PAN_SHIFT_PX that explains at least
 # SLOW_PAN_EXPLAINED_SHARE is a pan too.
 SLOW_PAN_SHIFT_PX = 0.03
@@ -114,7 +114,7 @@ SHIFT_SOLVE_RCOND = 1e-3
 # and there a change of up to this share of the smaller of the last two drawings' own changes is
 # codec damage, not a drawing. Lossy codecs at low rates redraw a held picture's edges a fraction of
 # a pixel off: x264 at CRF 32 on 320x180 changed held frames by up to 2.2 where the limit was about
-# 1-2, while every drawing changed by 12 or more (benchmarks/cadence/codec_holds.py).
+# 1-2, while every drawing changed by 12 or more (`fpsboost bench cadence-codec-holds`).
 DEFAULT_CADENCE_HOLD_SHARE = 0.3
 CADENCE_DRAWINGS = 3  # drawings (two intervals) that must agree before the prior applies
 DEFAULT_SCENE_THRESHOLD = 0.35

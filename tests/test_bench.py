@@ -1,4 +1,5 @@
-"""fpsboost bench / evaluate: metrics, baselines, and a --quick run whose JSON has real fields.
+"""fpsboost bench and the evaluation package: metrics, baselines, experiments, and a --quick run whose
+JSON has real fields.
 
 No timing assertions: speed targets are recorded by benchmarks, never checked here.
 """
@@ -14,17 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from fpsboost.cli import main
-from fpsboost.evaluate import (
-    BlendMethod,
-    DisFlowMethod,
-    DuplicateMethod,
-    MinterpolateMethod,
-    flip_error,
-    motion_split,
-    ms_ssim,
-    psnr_u8,
-    ssim,
-)
+from fpsboost.evaluation.baselines import BlendMethod, DisFlowMethod, DuplicateMethod, MinterpolateMethod
+from fpsboost.evaluation.metrics import flip_error, ms_ssim, psnr_u8, ssim
+from fpsboost.evaluation.test_sets import motion_split
 from fpsboost.models.interpolator import CelFlow
 from fpsboost.models.presets import save_weights
 
@@ -173,7 +166,7 @@ def test_quick_bench_quality_scores_every_method_and_skips_missing_real_footage(
 
 def test_a_job_that_cannot_run_is_a_note_and_the_others_are_still_reported(tmp_path, monkeypatch):
     """On a GPU machine without onnxruntime-gpu the ONNX jobs fail; the report must survive them."""
-    from fpsboost import bench
+    from fpsboost.evaluation import speed as bench
 
     def fake_job(spec: dict) -> dict:
         if spec["backend"] == "onnx":
@@ -191,9 +184,10 @@ def test_a_job_that_cannot_run_is_a_note_and_the_others_are_still_reported(tmp_p
 
 
 def test_quality_can_measure_another_network_side_by_side(tiny_weights):
-    """``python -m fpsboost.evaluate --compare v1=PATH``: a second network gets its own rows, next to
+    """``fpsboost bench quality --compare v1=PATH``: a second network gets its own rows, next to
     fpsboost's, and is never taken for a baseline in the targets."""
-    from fpsboost.evaluate import FPSBOOST, QualitySettings, build_methods, quality_targets
+    from fpsboost.evaluation.baselines import FPSBOOST
+    from fpsboost.evaluation.quality import QualitySettings, build_methods, quality_targets
 
     settings = QualitySettings(weights=str(tiny_weights), methods=(FPSBOOST, "dis"), compare=(("older", str(tiny_weights)),))
     methods, _ = build_methods(settings)

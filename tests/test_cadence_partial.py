@@ -1,6 +1,6 @@
 """Partial holds: the camera pans every frame while the characters are drawn on twos.
 
-The clips are the ones benchmarks/cadence/run.py measures (its ``--sets partial``): a character
+The clips are the ones ``fpsboost bench cadence`` measures (its ``--sets partial``): a character
 keeps the pose of its held drawing while the camera, which carries it, moves every frame. The
 analyser must keep every such frame a key, so that re-timing cannot make the output worse than
 interpolating every source pair.
@@ -12,10 +12,7 @@ its frames keys (measured in benchmarks/cadence/RESULTS.md).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,25 +20,13 @@ import torch
 
 from fpsboost.cadence import CadenceAnalyzer, CadenceSettings
 from fpsboost.data.celgen import CelScene
+from fpsboost.evaluation.experiments import cadence as benchmark
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "cadence" / "run.py"
 HEIGHT, WIDTH = 108, 192
 FRAMES = 12
 ON_TWOS = 2
 NOISE_8BIT = 1.0
 SLOW_BACKGROUND_PX = 0.1  # farthest background, pixels per source frame
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("cadence_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-benchmark = load_benchmark()
 
 
 @pytest.fixture(autouse=True, scope="module")

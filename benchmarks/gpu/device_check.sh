@@ -40,7 +40,7 @@ fi
 
 if want 2; then
 echo "== 2. pixels: GPU against CPU in each precision"
-timeout 150 python3 benchmarks/gpu/run.py --real-dir .devcarry --json "$OUT/agreement.json" 2>&1 | tail -n 25
+timeout 150 bash -c "$FPSBOOST bench gpu --real-dir .devcarry --out-dir $OUT" 2>&1 | tail -n 25  # writes $OUT/agreement.json
 fi
 
 if want 3; then

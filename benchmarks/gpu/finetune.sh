@@ -39,7 +39,7 @@ with av.open('$OUT/x4.mp4') as c:
 rm -f "$OUT/x4.mp4"
 
 echo "== GPU against CPU pixels (translation candidate in fp16)"
-timeout 80 python3 benchmarks/gpu/run.py --synthetic-pairs 6 --real-triplets 2 --real-dir .devcarry --json "$OUT/agreement.json" 2>&1 | tail -n 12
+timeout 80 bash -c "$FPSBOOST bench gpu --synthetic-pairs 6 --real-triplets 2 --real-dir .devcarry --out-dir $OUT" 2>&1 | tail -n 12
 fi
 
 TRAIN="fpsboost.train"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
+from dataclasses import fields
 from typing import Any, Callable, Sequence
 
 import click
@@ -73,3 +76,38 @@ def encode_settings(codec: str | None, crf: int | None, preset: str | None, pix_
 
     return EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                           options=parse_encoder_options(encoder_options), overwrite=overwrite)
+
+
+def _option_type(annotation: Any) -> tuple[type, bool]:
+    """The click type of a settings field and whether it repeats (``tuple[X, ...]``); ``X | None`` is X."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0], True
+    return annotation, False
+
+
+def settings_options(settings_class: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Expose every field of a settings dataclass as ``--field-name`` (defaults from the dataclass).
+
+    ``bool`` fields become ``--name/--no-name`` flags, ``tuple[X, ...]`` fields repeatable options,
+    and ``X | None`` an optional X; a field's ``metadata["help"]`` is its help.
+    """
+    defaults = settings_class()
+    hints = typing.get_type_hints(settings_class)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for field in reversed(fields(settings_class)):
+            default = getattr(defaults, field.name)
+            kind, repeated = _option_type(hints[field.name])
+            flag = "--" + field.name.replace("_", "-")
+            help_text = field.metadata.get("help")
+            if kind is bool:
+                option = click.option(f"{flag}/--no-{flag[2:]}", field.name, default=default, show_default=True, help=help_text)
+            else:
+                option = click.option(flag, field.name, type=kind, default=default, multiple=repeated,
+                                      show_default=True, help=help_text)
+            command = option(command)
+        return command
+
+    return decorate

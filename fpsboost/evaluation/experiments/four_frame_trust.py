@@ -1,36 +1,50 @@
 """How much of the acceleration the shipped four-frame v2 trusts, and where its blend departs from 1 - t.
 
-    python benchmarks/v2/four_frame/trust.py [--out benchmarks/v2/four_frame/trust.json]
+    fpsboost bench four-frame-trust [--weights weights/celflow-v2.safetensors] [--out-dir benchmarks/v2/four_frame]
 
-On the held-out sets of run.py (48 synthetic scenes at 192 px, 40 windows of Big Buck Bunny's and of
-bikes' last fifth), with the accelerations the job would give. A forward hook on the visibility head
-reads its trust logits (trust = sigmoid(logit + TRUST_PRIOR_LOGIT), at half resolution, per frame)
-and the mask comes from the synthesizer's ``return_mask``. Reported: mean trust, the share of
-pixels trusting the acceleration more than half, and where it matters (|acceleration term| >= 0.5
-px); the blend weight's mean distance from 1 - t and the share of pixels more than 0.25 from it.
+On the held-out sets of ``fpsboost bench four-frame`` (48 synthetic scenes at 192 px, 40 windows of
+Big Buck Bunny's and of bikes' last fifth), with the accelerations the job would give. A forward
+hook on the visibility head reads its trust logits (trust = sigmoid(logit + TRUST_PRIOR_LOGIT), at
+half resolution, per frame) and the mask comes from the synthesizer's ``return_mask``. Reported:
+mean trust, the share of pixels trusting the acceleration more than half, and where it matters
+(|acceleration term| >= 0.5 px); the blend weight's mean distance from 1 - t and the share of
+pixels more than 0.25 from it. Writes ``trust.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from fpsboost.models.classical_flow import classical_accelerations, classical_pair_flows
-from fpsboost.models.pairs import PairFlows
-from fpsboost.models.presets import load_interpolator, weights_dir
-from fpsboost.models.visibility import TRUST_PRIOR_LOGIT
-from fpsboost.data.real import fetch_big_buck_bunny
+from ...data.real import fetch_big_buck_bunny
+from ...models.classical_flow import classical_accelerations, classical_pair_flows
+from ...models.pairs import PairFlows
+from ...models.presets import load_interpolator, weights_dir
+from ...models.visibility import TRUST_PRIOR_LOGIT
+from ..report import write_report
+from .four_frame import items_real, items_synthetic  # the same test items as fpsboost bench four-frame
 
-from run import items_real, items_synthetic  # the same test items as run.py, beside this file
+if TYPE_CHECKING:
+    from ...models.interpolator import CelFlow
 
 MATTERS_PX = 0.5
 
 
+@dataclass(frozen=True)
+class Settings:
+    weights: str = str(weights_dir() / "celflow-v2.safetensors")
+    real_dir: str = "/work/data/real"
+    threads: int = 2
+    out_dir: str = "benchmarks/v2/four_frame"
+
+
 @torch.no_grad()
-def statistics(items: list[tuple], network) -> dict[str, float]:
+def statistics(items: list[tuple], network: CelFlow) -> dict[str, float]:
+    """Trust in the acceleration and the blend's departure from 1 - t over ``items``."""
     captured = {}
     hook = network.synthesizer.head.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
     trust_all, trust_matters, departures = [], [], []
@@ -60,23 +74,12 @@ def statistics(items: list[tuple], network) -> dict[str, float]:
             "share |mask - (1 - t)| > 0.25": round(float((departure > 0.25).float().mean()), 5)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default=str(weights_dir() / "celflow-v2.safetensors"))
-    parser.add_argument("--real-dir", default="/work/data/real")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "trust.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    network = load_interpolator(args.weights)
+def run(settings: Settings) -> None:
+    torch.set_num_threads(settings.threads)
+    network = load_interpolator(settings.weights)
     results = {"synthetic": statistics(items_synthetic(48, 1.0), network),
                "Big Buck Bunny held-out fifth": statistics(items_real(fetch_big_buck_bunny(), 40), network)}
-    bikes = Path(args.real_dir) / "bikes.mp4"
+    bikes = Path(settings.real_dir) / "bikes.mp4"
     if bikes.is_file():
         results["bikes held-out fifth"] = statistics(items_real(bikes, 40), network)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+    write_report(settings.out_dir, results, [json.dumps(results, indent=1)], json_name="trust.json", markdown_name=None)

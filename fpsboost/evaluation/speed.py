@@ -16,8 +16,8 @@ Sections:
   next to ffmpeg ``minterpolate`` (``mi_mode=mci``, libx264 defaults) on the same clip.
 * **scaling**: time against pixels (480p -> 1080p) and against the factor (network cost of one
   pair at factor 2, 4, 8), and peak RSS of a short and a 5x longer 720p job.
-* **quality** (``--quality``): :mod:`fpsboost.evaluate`'s table, and the extrapolation table that
-  ``benchmarks/extrapolation/run.py`` recorded, when present.
+* **quality** (``--quality``): :mod:`fpsboost.evaluation.quality`'s table, and the extrapolation table that
+  ``fpsboost bench extrapolation`` recorded, when present.
 
 Targets are recorded with each run, never asserted.
 """
@@ -25,8 +25,6 @@ Targets are recorded with each run, never asserted.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -40,7 +38,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import FpsboostError, OptionError
+from ..errors import FpsboostError, OptionError
+from .report import describe_weights, git_commit, load_average, machine_info
 
 # 2160p is not in the default set: at 4K the RIFE-shaped anchor alone takes tens of seconds a pass on a CPU.
 RESOLUTIONS: dict[str, tuple[int, int]] = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080),
@@ -115,48 +114,6 @@ def frame_size(resolution: str) -> tuple[int, int]:
 
 # -- the machine ----------------------------------------------------------------------------------
 
-def machine_info(device: str) -> dict:
-    """CPU, cores, memory, GPU, library versions and the load average (another job may share the CPU)."""
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(), "device": device, "load_average_start": _load_average(),
-    }
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        info["memory_gib"] = round(pages / 1024**3, 1)
-    except (ValueError, OSError):
-        pass
-    if device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        pass
-    if Path(FFMPEG).exists():
-        version = subprocess.run([FFMPEG, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-        info["ffmpeg"] = version
-    return info
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bfloat16 arithmetic (AVX-512 BF16 or AMX)."""
     try:
@@ -196,8 +153,8 @@ def bench_clip(width: int, height: int, frames: int, folder: Path | None = None)
     """A generated cel-animation clip (H.264, :data:`CLIP_RATE` fps), made once and cached."""
     import av
 
-    from .backends.export import cache_dir
-    from .data.celgen import CelScene, MotionStyle
+    from ..backends.export import cache_dir
+    from ..data.celgen import CelScene, MotionStyle
 
     folder = folder or cache_dir() / "bench"
     path = folder / f"celscene-{CONTENT_SEED}-{width}x{height}-{frames}f.mp4"
@@ -262,7 +219,7 @@ def _interleave(entries: list[_Timed], repeats: int, device: str, progress: Call
 def _rife_runner(width: int, height: int, device: str) -> Callable[[], None]:
     import torch
 
-    from .models.reference import Rife46Shaped
+    from ..models.reference import Rife46Shaped
 
     torch.manual_seed(0)
     network = Rife46Shaped().to(device).eval()
@@ -293,11 +250,11 @@ def _backend_runner(backend: Any, pairs: int, timesteps_per_pair: int, width: in
 
 def _create_backend(backend: str, device: str, precision: str, weights: str | None, batch: int | None = None,
                     threads: int | None = None) -> Any:
-    from .backends import ModelSettings, create_backend
+    from ..backends import ModelSettings, create_backend
 
     settings = ModelSettings(backend=backend, device=device, precision=precision, weights=weights, batch_size=batch)
     if backend == "onnx" and threads is not None:
-        from .backends.onnx_backend import OnnxBackend
+        from ..backends.onnx_backend import OnnxBackend
 
         return OnnxBackend(settings, cpu_threads=threads)  # pins intra-op threads on the CPU
     return create_backend(settings)
@@ -367,7 +324,7 @@ class _NoNetwork:
 
 
 def child_main() -> None:
-    """Entry point of a job subprocess: ``python -c 'from fpsboost.bench import child_main; child_main()' SPEC``.
+    """Entry point of a job subprocess: ``python -c 'from fpsboost.evaluation.speed import child_main; child_main()' SPEC``.
 
     Runs one ``--factor 2`` job as the spec says and prints one JSON line: wall time, frames,
     seconds inside the network, and peak RSS (and GPU memory) of this process.
@@ -379,11 +336,11 @@ def child_main() -> None:
 def run_job(clip: str, out: str, backend: str, device: str, precision: str, weights: str | None,
             batch: int | None, warm_up: bool, stages: bool, threads: int | None = None) -> dict:
     """One ``--factor 2`` job through :func:`fpsboost.pipeline.upscale`; see :func:`child_main`."""
-    from .backends.base import InterpolationBackend
-    from .cadence import CadenceSettings
-    from .pipeline import UpscaleSettings, upscale
-    from .video.reader import VideoReader
-    from .video.writer import EncodeSettings, VideoWriter
+    from ..backends.base import InterpolationBackend
+    from ..cadence import CadenceSettings
+    from ..pipeline import UpscaleSettings, upscale
+    from ..video.reader import VideoReader
+    from ..video.writer import EncodeSettings, VideoWriter
 
     limit_threads(threads)
     inner = _NoNetwork() if backend == PIPELINE_CEILING else _create_backend(backend, device, precision, weights, batch, threads)
@@ -466,7 +423,7 @@ def _job_spec(clip: Path, out: Path, backend: str, device: str, precision: str, 
 
 
 def _spawn_job(spec: dict) -> dict:
-    command = [sys.executable, "-c", "from fpsboost.bench import child_main; child_main()", json.dumps(spec)]
+    command = [sys.executable, "-c", "from fpsboost.evaluation.speed import child_main; child_main()", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -696,8 +653,8 @@ def _print_table(console: Any, title: str, header: list[str], rows: list[list[st
 
 
 def extrapolation_results() -> dict | None:
-    """What ``benchmarks/extrapolation/run.py`` recorded (results.json beside it), if present."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "extrapolation" / "results.json"
+    """What ``fpsboost bench extrapolation`` recorded in benchmarks/extrapolation/results.json, if present."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "extrapolation" / "results.json"
     if not path.is_file():
         return None
     try:
@@ -708,7 +665,7 @@ def extrapolation_results() -> dict | None:
 
 def markdown_report(report: dict) -> str:
     """RESULTS.md: machine, commit, every table, targets and notes."""
-    from .evaluate import quality_header, quality_markdown
+    from .quality import quality_header, quality_markdown
 
     machine = report["machine"]
     lines = ["# fpsboost benchmark results", "",
@@ -741,7 +698,7 @@ def markdown_report(report: dict) -> str:
         lines += [f"## Quality of in-betweens{source}", "", quality_header(report["quality"]), quality_markdown(report["quality"])]
     extrapolation = report.get("extrapolation")
     if extrapolation:
-        lines += ["## Extrapolation (as recorded by benchmarks/extrapolation/run.py)", "",
+        lines += ["## Extrapolation (as recorded by fpsboost bench extrapolation)", "",
                   f"From `benchmarks/extrapolation/results.json` (commit `{extrapolation.get('commit', '?')}`); "
                   "see benchmarks/extrapolation/RESULTS.md for the per-step table.", ""]
     notes = report.get("notes", [])
@@ -753,7 +710,7 @@ def markdown_report(report: dict) -> str:
 def print_report(report: dict) -> None:
     from rich.console import Console
 
-    from .evaluate import print_quality
+    from .quality import print_quality
 
     console = Console()
     if "network" in report:
@@ -831,8 +788,8 @@ def plot_report(report: dict, path: str) -> None:
 
 def run_bench(settings: BenchSettings, progress: Callable[[str], None] = lambda message: None) -> dict:
     """Every section ``settings`` asks for; returns the JSON-ready report (see the module docstring)."""
-    from .backends.torch_backend import resolve_device
-    from .evaluate import QualitySettings, describe_weights, git_commit, run_quality
+    from ..backends.torch_backend import resolve_device
+    from .quality import QualitySettings, run_quality
 
     device = resolve_device(settings.device)
     limit_threads(settings.threads)
@@ -854,6 +811,6 @@ def run_bench(settings: BenchSettings, progress: Callable[[str], None] = lambda 
             quality = replace(quality, scan_limit=QUICK_SCAN_LIMIT)
         report["quality"] = run_quality(quality, progress)
         report["extrapolation"] = extrapolation_results()
-    report["machine"]["load_average_end"] = _load_average()
+    report["machine"]["load_average_end"] = load_average()
     report["wall_s"] = round(time.perf_counter() - started, 1)
     return report

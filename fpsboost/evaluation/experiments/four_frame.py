@@ -1,6 +1,6 @@
 """Motion from four frames: does the acceleration candidate help? Held-out synthetic and real.
 
-    python benchmarks/v2/four_frame/run.py --four-frame weights/celflow-v2.safetensors \
+    fpsboost bench four-frame --four-frame weights/celflow-v2.safetensors \
         [--v2 weights/celflow-v2-two-frame.safetensors] [--real-dir /work/data/real] [--windows 40]
 
 Each test item is a pair, its true in-between and the frame before and after the pair:
@@ -11,37 +11,57 @@ Each test item is a pair, its true in-between and the frame before and after the
   wide, windows across cuts left out.
 Scored (PSNR, dB) for: the shipped v2; the four-frame network with the accelerations DIS measures
 from the neighbours; the same network without them (two-frame motion); and the blind quadratic
-(DIS warps along quadratic motion, plain blend) as the reference the issue measured.
+(DIS warps along quadratic motion, plain blend) as the reference the issue measured. Writes
+``results.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from fpsboost.data.datasets import validation_set
-from fpsboost.data.real import fetch_big_buck_bunny, heldout_windows
-from fpsboost.models.classical_flow import classical_accelerations, classical_pair_flows
-from fpsboost.models.presets import load_interpolator, weights_dir
+from ...data.datasets import validation_set
+from ...data.real import fetch_big_buck_bunny, heldout_windows
+from ...models.classical_flow import classical_accelerations, classical_pair_flows
+from ...models.presets import load_interpolator, weights_dir
+from ..report import write_report
+
+if TYPE_CHECKING:
+    from ...models.interpolator import CelFlow
 
 TIMESTEPS = (0.25, 0.5, 0.75)
 
 
+@dataclass(frozen=True)
+class Settings:
+    four_frame: str = field(default=str(weights_dir() / "celflow-v2.safetensors"), metadata={"help": "the four-frame network"})
+    v2: str = field(default=str(weights_dir() / "celflow-v2-two-frame.safetensors"), metadata={"help": "the two-frame v2"})
+    real_dir: str = "/work/data/real"
+    synthetic: int = 48
+    windows: int = 40
+    threads: int = 2
+    out_dir: str = "benchmarks/v2/four_frame"
+
+
 def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> float:
+    """PSNR in dB of a float frame in [0,1] (clamped) against the truth."""
     error = ((prediction.clamp(0, 1) - truth) ** 2).mean().item()
     return 10 * np.log10(1.0 / max(error, 1e-10))
 
 
 def items_synthetic(count: int, canvas_scale: float) -> list[tuple]:
+    """Held-out synthetic items: (frame0, frame1, truths, timesteps, before, after, neighbour distance)."""
     return [(s.image0, s.image1, s.targets, s.timesteps, s.before, s.after, 1.0)
             for s in validation_set(count, 192, TIMESTEPS, canvas_scale=canvas_scale, neighbours=True)]
 
 
 def items_real(path: Path, windows: int) -> list[tuple]:
+    """Items from 5-frame windows of the clip's held-out last fifth, as :func:`items_synthetic`'s."""
     items = []
     for window in heldout_windows(path, 0.8, windows, length=5, max_width=640):
         frames = torch.from_numpy(np.ascontiguousarray(window)).permute(0, 3, 1, 2).float() / 255
@@ -50,7 +70,8 @@ def items_real(path: Path, windows: int) -> list[tuple]:
 
 
 @torch.no_grad()
-def score(items: list[tuple], v2, four_frame) -> dict[str, float]:
+def score(items: list[tuple], v2: CelFlow, four_frame: CelFlow) -> dict[str, float]:
+    """Mean PSNR of v2, the four-frame network and the four-frame network without accelerations."""
     totals: dict[str, list[float]] = {"v2": [], "four-frame": [], "four-frame without accelerations": []}
     for image0, image1, targets, times, before, after, distance in items:
         a, b = image0[None], image1[None]
@@ -67,28 +88,14 @@ def score(items: list[tuple], v2, four_frame) -> dict[str, float]:
     return {name: round(float(np.mean(values)), 3) for name, values in totals.items()} | {"items": len(items)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--four-frame", required=True)
-    parser.add_argument("--v2", default=str(weights_dir() / "celflow-v2-two-frame.safetensors"), help="the two-frame v2")
-    parser.add_argument("--real-dir", default="/work/data/real")
-    parser.add_argument("--synthetic", type=int, default=48)
-    parser.add_argument("--windows", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="benchmarks/v2/four_frame/results.json")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    v2, four_frame = load_interpolator(args.v2), load_interpolator(args.four_frame)
-    results = {"four_frame_weights": args.four_frame, "v2_weights": args.v2}
-    results["synthetic"] = score(items_synthetic(args.synthetic, 1.0), v2, four_frame)
-    results["synthetic large motion (2x canvas)"] = score(items_synthetic(args.synthetic // 2, 2.0), v2, four_frame)
-    results["Big Buck Bunny held-out fifth"] = score(items_real(fetch_big_buck_bunny(), args.windows), v2, four_frame)
-    bikes = Path(args.real_dir) / "bikes.mp4"
+def run(settings: Settings) -> None:
+    torch.set_num_threads(settings.threads)
+    v2, four_frame = load_interpolator(settings.v2), load_interpolator(settings.four_frame)
+    results = {"four_frame_weights": settings.four_frame, "v2_weights": settings.v2}
+    results["synthetic"] = score(items_synthetic(settings.synthetic, 1.0), v2, four_frame)
+    results["synthetic large motion (2x canvas)"] = score(items_synthetic(settings.synthetic // 2, 2.0), v2, four_frame)
+    results["Big Buck Bunny held-out fifth"] = score(items_real(fetch_big_buck_bunny(), settings.windows), v2, four_frame)
+    bikes = Path(settings.real_dir) / "bikes.mp4"
     if bikes.is_file():
-        results["bikes held-out fifth"] = score(items_real(bikes, args.windows), v2, four_frame)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+        results["bikes held-out fifth"] = score(items_real(bikes, settings.windows), v2, four_frame)
+    write_report(settings.out_dir, results, [json.dumps(results, indent=1)], markdown_name=None)

@@ -16,14 +16,16 @@ least ``CadenceSettings.pan_shift_px`` *and* the share at least ``PAN_EXPLAINED_
 
 Also checks that the full-twos benchmark clips still get exactly one key per real drawing.
 
-Run:  nice -n 10 .venv/bin/python benchmarks/cadence/pan_shift.py   (about a minute; prints only)
+    nice -n 10 fpsboost bench cadence-pan-shift   (about a minute)
+
+Prints each group's range of shifts and explained shares and how many it calls pans; records them
+in ``pan_shift.json`` in ``--out-dir``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -31,14 +33,14 @@ import cv2
 import numpy as np
 import torch
 
-from fpsboost.cadence import (PAN_EXPLAINED_SHARE, SLOW_PAN_EXPLAINED_SHARE, SLOW_PAN_SHIFT_PX, CadenceSettings, GlobalShift,
-                              frame_signature, global_shift, is_pan)
-from fpsboost.data.celgen import CelScene
-from fpsboost.video.reader import VideoReader
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers_cadence import SAMPLE_DIRECTORY, cel_frames, requantise_blocks, sample_drawing_starts, sample_generator  # noqa: E402
+from ...cadence import (PAN_EXPLAINED_SHARE, SLOW_PAN_EXPLAINED_SHARE, SLOW_PAN_SHIFT_PX, CadenceSettings, GlobalShift,
+                        frame_signature, global_shift, is_pan)
+from ...data import sample_clip
+from ...data.cadence_clips import EIGHT_BIT_STEP, UINT16_MAX, cel_frames, requantise_blocks
+from ...data.celgen import CelScene
+from ...video.reader import VideoReader
+from ..report import write_report
+from .cadence import analyse, make_clip, render_partial, set_background_speed
 
 HELD_SEEDS = range(8)
 HELD_SIZE = (96, 128)
@@ -54,34 +56,29 @@ PAN_SIZE = (108, 192)
 TWOS_SEEDS = (0, 1, 2, 3, 4, 6)
 TWOS_SIZE = (144, 256)
 TWOS_FRAMES = 24
-EIGHT_BIT_STEP = 257
-UINT16_MAX = 65535
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("cadence_benchmark", Path(__file__).resolve().parent / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+JSON_NAME = "pan_shift.json"
 
 
 def jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """A uint16 frame through an 8-bit JPEG round trip at ``quality``."""
     ok, encoded = cv2.imencode(".jpg", np.round(frame / EIGHT_BIT_STEP).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR).astype(np.uint16) * EIGHT_BIT_STEP
 
 
-def describe(name: str, shifts: list[GlobalShift], settings: CadenceSettings) -> None:
+def describe(name: str, shifts: list[GlobalShift], settings: CadenceSettings) -> dict:
+    """Print a group's range of shifts, explained shares and pans called; return them as a record."""
     lengths = [shift.length for shift in shifts]
     explained = [shift.explained for shift in shifts]
     pans = sum(is_pan(shift, settings.pan_shift_px) for shift in shifts)
     print(f"{name:46s} pairs {len(shifts):4d}  shift px {min(lengths):.3f}-{max(lengths):.3f}  "
           f"explained {min(explained):.2f}-{max(explained):.2f}  called pans {pans}")
+    return {"group": name, "pairs": len(shifts), "shift_px": [min(lengths), max(lengths)],
+            "explained": [min(explained), max(explained)], "called_pans": pans}
 
 
-def held_shifts() -> dict[str, list[GlobalShift]]:
+def held_shifts(sample_video: Path) -> dict[str, list[GlobalShift]]:
+    """Held frames' shifts against their drawing's key, by kind of damage (see the module docstring)."""
     groups: dict[str, list[GlobalShift]] = {}
     for brightness, light in ((1.0, "bright"), (DARK, "dark")):
         for noise in NOISE_LEVELS_8BIT:
@@ -95,8 +92,8 @@ def held_shifts() -> dict[str, list[GlobalShift]]:
                 for kind, variant in variants.items():
                     signatures = [frame_signature(frame) for frame in variant]
                     groups.setdefault(f"held, {light}, {kind}", []).extend(global_shift(signatures[0], other) for other in signatures[1:])
-    starts = set(sample_drawing_starts(sample_generator()))
-    with VideoReader(SAMPLE_DIRECTORY / "sample.mp4") as reader:
+    starts = set(sample_clip.drawing_starts())
+    with VideoReader(sample_video) as reader:
         sample = [frame.rgb for frame in reader]
     groups["held, sample.mp4 (x264 CRF 26)"] = held_against_drawings(sample, starts)
     with tempfile.TemporaryDirectory() as folder:
@@ -133,52 +130,60 @@ def reencode(frames_uint16: list[np.ndarray], path: Path) -> None:
         container.mux(stream.encode(None))
 
 
-def twos_check(benchmark) -> tuple[list[GlobalShift], int]:
+def twos_check() -> tuple[list[GlobalShift], int]:
+    """Held frames' shifts in the full-twos clips of ``fpsboost bench cadence``, and how many clips
+    get exactly one key per real drawing."""
     shifts, exact = [], 0
     for seed in TWOS_SEEDS:
-        clip = benchmark.make_clip(seed, TWOS_FRAMES, *TWOS_SIZE, 2, 1.0)
+        clip = make_clip(seed, TWOS_FRAMES, *TWOS_SIZE, 2, 1.0)
         signatures = [frame_signature(frame) for frame in clip.frames_uint16]
         for k, time in enumerate(clip.drawing_times):
             if k not in clip.new_drawings:
                 key = max(start for start in clip.new_drawings if start < k)
                 shifts.append(global_shift(signatures[key], signatures[k]))
-        keys = [key.index for key in benchmark.analyse(clip.frames_uint16, "auto")]
+        keys = [key.index for key in analyse(clip.frames_uint16, "auto")]
         exact += keys == clip.new_drawings
     return shifts, exact
 
 
-def pan_shifts(benchmark, brightness: float) -> dict[str, list[GlobalShift]]:
+def pan_shifts(brightness: float) -> dict[str, list[GlobalShift]]:
     """Source frame 1 against key frame 0: the camera moved, the characters (on twos) did not."""
     groups: dict[str, list[GlobalShift]] = {}
     for speed in PAN_SPEEDS_PX:
         for seed in PAN_SEEDS:
             scene = CelScene(seed, *PAN_SIZE)
-            benchmark.set_background_speed(scene, speed)
+            set_background_speed(scene, speed)
             rng = np.random.default_rng(seed)
             signatures = []
             for k in range(2):
-                clean = benchmark.render_partial(scene, float(k), 0.0).transpose(1, 2, 0) * brightness * UINT16_MAX
+                clean = render_partial(scene, float(k), 0.0).transpose(1, 2, 0) * brightness * UINT16_MAX
                 noisy = np.clip(np.round(clean + rng.normal(0, EIGHT_BIT_STEP, clean.shape)), 0, UINT16_MAX).astype(np.uint16)
                 signatures.append(frame_signature(noisy))
             groups[f"pan {speed:.1f} px/f x{brightness:g}, seed {seed}"] = [global_shift(*signatures)]
     return groups
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Settings:
+    sample: str = field(default=sample_clip.SAMPLE_VIDEO, metadata={"help": "the shipped sample clip (tests/data/make_sample.py)"})
+    out_dir: str = "benchmarks/cadence"
+
+
+def run(settings: Settings) -> None:
     torch.set_num_threads(1)
-    settings = CadenceSettings()
-    benchmark = load_benchmark()
-    print(f"rule: shift >= {settings.pan_shift_px} px and explained >= {PAN_EXPLAINED_SHARE}, "
+    cadence = CadenceSettings()
+    rows = []
+    print(f"rule: shift >= {cadence.pan_shift_px} px and explained >= {PAN_EXPLAINED_SHARE}, "
           f"or shift >= {SLOW_PAN_SHIFT_PX} px and explained >= {SLOW_PAN_EXPLAINED_SHARE}")
-    for name, shifts in held_shifts().items():
-        describe(name, shifts, settings)
-    shifts, exact = twos_check(benchmark)
-    describe("held, full-twos benchmark clips", shifts, settings)
+    for name, shifts in held_shifts(Path(settings.sample)).items():
+        rows.append(describe(name, shifts, cadence))
+    shifts, exact = twos_check()
+    rows.append(describe("held, full-twos benchmark clips", shifts, cadence))
     print(f"full-twos benchmark clips with one key per real drawing: {exact} of {len(TWOS_SEEDS)}")
     for brightness in (1.0, DIM, DARK):
-        for name, shifts in pan_shifts(benchmark, brightness).items():
-            describe(name, shifts, settings)
-
-
-if __name__ == "__main__":
-    main()
+        for name, shifts in pan_shifts(brightness).items():
+            rows.append(describe(name, shifts, cadence))
+    rule = {"pan_shift_px": cadence.pan_shift_px, "pan_explained_share": PAN_EXPLAINED_SHARE,
+            "slow_pan_shift_px": SLOW_PAN_SHIFT_PX, "slow_pan_explained_share": SLOW_PAN_EXPLAINED_SHARE}
+    results = {"rule": rule, "groups": rows, "twos_clips_one_key_per_drawing": exact, "twos_clips": len(TWOS_SEEDS)}
+    write_report(settings.out_dir, results, [f"wrote {Path(settings.out_dir) / JSON_NAME}"], json_name=JSON_NAME, markdown_name=None)

@@ -34,42 +34,47 @@ source frames. Re-timing should do no worse than naive (by ``PARTIAL_HOLD_PSNR_T
 picture moves every frame, so the analyser should keep every frame a key. Each clip records the
 frames it called holds and the share of pixels showing a character.
 
-Run:  nice -n 10 .venv/bin/python benchmarks/cadence/run.py  (both sets; writes benchmarks/cadence/RESULTS.json)
-      ``--sets partial`` or ``--sets twos`` re-measures one set and keeps the other's stored results.
+    nice -n 10 fpsboost bench cadence  (both sets; writes benchmarks/cadence/RESULTS.json)
+
+``--sets partial`` or ``--sets twos`` re-measures one set and keeps the other's stored results
+(``--output``: another JSON file instead of OUT_DIR/RESULTS.json). Options that take several values
+are repeated: ``--seeds 0 --seeds 1``.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import itertools
 import json
 import math
 import subprocess
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from ...cadence import CadenceAnalyzer, CadenceSettings
+from ...data.cadence_clips import EIGHT_BIT_STEP, UINT16_MAX
+from ...data.celgen import CelScene, Layer
+from ...errors import OptionError
+from ...models.blocks import backward_warp
+from ...models.interpolator import linear_motion_flows
+from ...models.presets import weights_dir
+from ...timing import Keyframe, plan_all
+from ..metrics import oracle_blend
+from ..report import write_report
 
-from benchmarks.oracle import oracle_blend  # noqa: E402
-from fpsboost.cadence import CadenceAnalyzer, CadenceSettings  # noqa: E402
-from fpsboost.data.celgen import CelScene, Layer  # noqa: E402
-from fpsboost.models.blocks import backward_warp  # noqa: E402
-from fpsboost.models.interpolator import linear_motion_flows  # noqa: E402
-from fpsboost.timing import Keyframe, plan_all  # noqa: E402
+if TYPE_CHECKING:
+    from ...batching import PairNeighbours
 
 SOURCE_RATE = Fraction(24)
-UINT16_MAX = 65535
-EIGHT_BIT_STEP = 257
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[3]  # the source checkout whose commit is recorded
+SETS = ("twos", "partial")
+FLOW_SCALES = ("auto", "1", "0.5", "0.25")
 
 # [3,H,W] float in [0,1] x2, t, span (source frames between the two) -> [3,H,W]
 Interpolator = Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]
@@ -77,6 +82,8 @@ Interpolator = Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]
 
 @dataclass(frozen=True)
 class Clip:
+    """A full-twos clip: the scene, what each source frame shows and the frames as decoded."""
+
     scene: CelScene
     drawing_times: list[int]  # scene time shown by each source frame
     frames_uint16: list[np.ndarray]  # [H, W, 3] uint16, what a decoder would give
@@ -88,6 +95,7 @@ DRAWING_CHANGE = 2 / 255  # a clean frame differing by more than two 8-bit steps
 
 
 def make_clip(seed: int, count: int, height: int, width: int, hold: int, noise_8bit: float) -> Clip:
+    """``count`` source frames of scene ``seed``, each drawing held ``hold`` frames, with noise."""
     scene = CelScene(seed, height, width)
     rng = np.random.default_rng(seed)
     drawing_times = [hold * (k // hold) for k in range(count)]
@@ -113,6 +121,7 @@ def analyse(frames_uint16: list[np.ndarray], mode: str) -> list[Keyframe]:
 
 
 def psnr(image: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR in dB of a float image (clipped to [0, 1]) against the truth."""
     mse = float(np.mean((np.clip(image, 0, 1) - truth) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
@@ -161,16 +170,17 @@ def timing_error(clip: Clip, keys: list[Keyframe], factor: int) -> float:
 
 
 def linear_blend(a: np.ndarray, b: np.ndarray, t: float, span: int = 1) -> np.ndarray:
+    """The plain cross-fade: ``(1 - t) * a + t * b``."""
     return (1 - t) * a + t * b
 
 
 _PAIRS = itertools.count()
 
 
-def pair_neighbours(clip: Clip, keys: list[Keyframe], first: int):
+def pair_neighbours(clip: Clip, keys: list[Keyframe], first: int) -> PairNeighbours:
     """The :class:`~fpsboost.batching.PairNeighbours` of the pair ``keys[first], keys[first + 1]``:
     the keys before and after it, none across a cut or past the ends (as the job's scheduler)."""
-    from fpsboost.batching import KeyImage, gather_neighbours
+    from ...batching import KeyImage, gather_neighbours
 
     image = lambda number: KeyImage(keys[number].index, keys[number].time, clip.frames_float[keys[number].index], None)  # noqa: E731
     before = image(first - 1) if first > 0 and not keys[first].cut_before else None
@@ -182,8 +192,8 @@ def network_interpolator(weights: Path, flow_scale: str = "auto") -> Interpolato
     """CelFlow through the pipeline's backend; ``auto`` picks each pair's flow scale from its width
     and the source frames between its keys, as the pipeline does. A network with motion from four
     frames is given each pair's neighbouring drawings."""
-    from fpsboost.backends.base import ModelSettings, resolve_flow_scale
-    from fpsboost.backends.torch_backend import TorchBackend
+    from ...backends.base import ModelSettings, resolve_flow_scale
+    from ...backends.torch_backend import TorchBackend
 
     backend = TorchBackend(ModelSettings(device="cpu", weights=str(weights)))
 
@@ -246,9 +256,10 @@ class ExactPairMotion(ExactMotion):
 
 
 def commit_measured() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    """The short commit, marked when ``fpsboost/cadence.py`` or ``timing.py`` differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "fpsboost/cadence.py", "fpsboost/timing.py"],
-                           capture_output=True, text=True, cwd=HERE.parents[1]).stdout.strip()
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
     return head + ("+uncommitted cadence/timing changes" if dirty else "")
 
 
@@ -292,11 +303,14 @@ def character_share(scene: CelScene, count: int, hold: int) -> float:
 
 
 def camera_moves(scene: CelScene) -> bool:
+    """Whether the scene's camera pans or zooms."""
     return bool(np.any(scene.camera_pan != 0) or scene.camera_zoom != 0)
 
 
 @dataclass(frozen=True)
 class PartialHoldClip:
+    """A partial-holds clip: the camera on ones, the characters held ``hold`` frames."""
+
     scene: CelScene
     hold: int  # source frames per character drawing
     frames_uint16: list[np.ndarray]  # [H, W, 3] uint16
@@ -366,6 +380,7 @@ def score_partial(clip: PartialHoldClip, keys: list[Keyframe], factor: int, inte
 
 
 def far_background_parallax(scene: CelScene) -> float:
+    """The parallax of the scene's farthest background layer."""
     return min(layer.parallax for layer in scene.layers if 0 < layer.parallax < CHARACTER_PARALLAX)
 
 
@@ -380,29 +395,29 @@ def set_background_speed(scene: CelScene, speed_px: float) -> None:
 PARTIAL_METRICS = ("inbetween_as_drawn", "inbetween_smooth", "all_as_drawn", "all_smooth")
 
 
-def measure_partial_clip(args: argparse.Namespace, interpolators: dict[str, Interpolator], seed: int,
+def measure_partial_clip(settings: Settings, interpolators: dict[str, Interpolator], seed: int,
                          background_speed: float | None, gain: float = 1.0) -> dict | None:
     """One partial-hold clip, naive and re-timed; ``background_speed`` (px per frame) overrides the
     scene's own pan. None when the scene's camera does not move."""
-    scene = CelScene(seed, args.partial_height, args.partial_width)
+    scene = CelScene(seed, settings.partial_height, settings.partial_width)
     if background_speed is not None:
         set_background_speed(scene, background_speed)
     if not camera_moves(scene):
         print(f"partial holds: seed {seed} skipped (its camera does not move)")
         return None
-    clip = make_partial_clip(scene, seed, args.partial_frames, args.hold, args.noise, gain)
+    clip = make_partial_clip(scene, seed, settings.partial_frames, settings.hold, settings.noise, gain)
     naive_keys, retimed_keys = analyse(clip.frames_uint16, "off"), analyse(clip.frames_uint16, "auto")
     retimed_indices = [key.index for key in retimed_keys]
-    holds = [k for k in range(args.partial_frames) if k not in retimed_indices]
+    holds = [k for k in range(settings.partial_frames) if k not in retimed_indices]
     speed = float(np.linalg.norm(scene.camera_pan)) * far_background_parallax(scene)
     entry: dict = {"seed": seed, "gain": gain, "far_background_px_per_frame": speed, "camera_zoom_per_frame": float(scene.camera_zoom),
-                   "character_share": character_share(scene, args.partial_frames, args.hold),
+                   "character_share": character_share(scene, settings.partial_frames, settings.hold),
                    "holds": holds, "keys_equal_naive": retimed_indices == [key.index for key in naive_keys], "scores": {}}
     truths: dict = {}
     for name, interpolate in interpolators.items():
         made: dict = {}
-        naive = score_partial(clip, naive_keys, args.factor, interpolate, truths, made)
-        retimed = score_partial(clip, retimed_keys, args.factor, interpolate, truths, made)
+        naive = score_partial(clip, naive_keys, settings.factor, interpolate, truths, made)
+        retimed = score_partial(clip, retimed_keys, settings.factor, interpolate, truths, made)
         line = {metric: {"naive_db": float(np.mean(getattr(naive, metric))), "retimed_db": float(np.mean(getattr(retimed, metric)))}
                 for metric in PARTIAL_METRICS}
         entry["scores"][name] = line
@@ -432,30 +447,30 @@ def summarise_partial(clips: list[dict]) -> dict:
     return summary
 
 
-def measure_partial_holds(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
+def measure_partial_holds(settings: Settings, interpolators: dict[str, Interpolator]) -> dict:
     """The partial-holds set (see the module docstring): the scenes' own camera moves, then a sweep
     of slow pans on ``--sweep-seeds``; returns its JSON record."""
     groups: dict[str, list[dict]] = {"scene_pans": [], "slow_pan_sweep": [], "dim_slow_pan_sweep": []}
-    for seed in args.partial_seeds:
-        entry = measure_partial_clip(args, interpolators, seed, None)
+    for seed in settings.partial_seeds:
+        entry = measure_partial_clip(settings, interpolators, seed, None)
         if entry is not None:
             groups["scene_pans"].append(entry)
-    for seed in args.sweep_seeds:
-        for speed in args.sweep_speeds:
-            entry = measure_partial_clip(args, interpolators, seed, speed)
+    for seed in settings.sweep_seeds:
+        for speed in settings.sweep_speeds:
+            entry = measure_partial_clip(settings, interpolators, seed, speed)
             if entry is not None:
                 groups["slow_pan_sweep"].append(entry)
-    for gain in args.sweep_gains:
-        for seed in args.sweep_seeds:
-            for speed in args.sweep_speeds:
-                entry = measure_partial_clip(args, interpolators, seed, speed, gain)
+    for gain in settings.sweep_gains:
+        for seed in settings.sweep_seeds:
+            for speed in settings.sweep_speeds:
+                entry = measure_partial_clip(settings, interpolators, seed, speed, gain)
                 if entry is not None:
                     groups["dim_slow_pan_sweep"].append(entry)
     return {"commit": commit_measured(),
-            "settings": {"seeds": args.partial_seeds, "sweep_seeds": args.sweep_seeds, "sweep_speeds_px_per_frame": args.sweep_speeds,
-                         "sweep_gains": args.sweep_gains,
-                         "frames": args.partial_frames, "height": args.partial_height, "width": args.partial_width,
-                         "hold": args.hold, "factor": args.factor, "noise": args.noise, "tolerance_db": PARTIAL_HOLD_PSNR_TOLERANCE_DB},
+            "settings": {"seeds": settings.partial_seeds, "sweep_seeds": settings.sweep_seeds, "sweep_speeds_px_per_frame": settings.sweep_speeds,
+                         "sweep_gains": settings.sweep_gains,
+                         "frames": settings.partial_frames, "height": settings.partial_height, "width": settings.partial_width,
+                         "hold": settings.hold, "factor": settings.factor, "noise": settings.noise, "tolerance_db": PARTIAL_HOLD_PSNR_TOLERANCE_DB},
             "clips": groups, "summary": {group: summarise_partial(clips) for group, clips in groups.items()}}
 
 
@@ -473,7 +488,7 @@ def print_partial_summary(record: dict) -> None:
 
 # -- full twos ----------------------------------------------------------------------------------
 
-def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator]) -> dict:
+def measure_twos(settings: Settings, interpolators: dict[str, Interpolator]) -> dict:
     """The full-twos set (see the module docstring); returns its JSON record."""
     oracles = {"exact_motion": ExactMotion, "pair_motion_blend": lambda clip: ExactPairMotion(clip, oracle_mask=False),
                "pair_motion_oracle": lambda clip: ExactPairMotion(clip, oracle_mask=True)}
@@ -481,17 +496,17 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
     results: dict[str, dict] = {name: {"naive": [], "retimed": []} for name in names}
     key_check = []
     timing: dict[str, list[float]] = {"naive": [], "retimed": []}
-    for seed in args.seeds:
-        clip = make_clip(seed, args.frames, args.height, args.width, args.hold, args.noise)
+    for seed in settings.seeds:
+        clip = make_clip(seed, settings.frames, settings.height, settings.width, settings.hold, settings.noise)
         naive_keys, retimed_keys = analyse(clip.frames_uint16, "off"), analyse(clip.frames_uint16, "auto")
         key_check.append({"seed": seed, "keys": [key.index for key in retimed_keys], "expected": clip.new_drawings,
                           "correct": [key.index for key in retimed_keys] == clip.new_drawings})
         truth: dict = {}
-        timing["naive"].append(timing_error(clip, naive_keys, args.factor))
-        timing["retimed"].append(timing_error(clip, retimed_keys, args.factor))
+        timing["naive"].append(timing_error(clip, naive_keys, settings.factor))
+        timing["retimed"].append(timing_error(clip, retimed_keys, settings.factor))
         for name, interpolate in {**interpolators, **{name: make(clip) for name, make in oracles.items()}}.items():
-            naive = score(clip, naive_keys, args.factor, interpolate, truth)
-            retimed = score(clip, retimed_keys, args.factor, interpolate, truth)
+            naive = score(clip, naive_keys, settings.factor, interpolate, truth)
+            retimed = score(clip, retimed_keys, settings.factor, interpolate, truth)
             results[name]["naive"].append(float(np.mean(naive)))
             results[name]["retimed"].append(float(np.mean(retimed)))
             print(f"seed {seed} {name:12s} naive {np.mean(naive):6.2f} dB  re-timed {np.mean(retimed):6.2f} dB  "
@@ -506,8 +521,8 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
         }
         for name, scores in results.items()
     }
-    settings = {key: vars(args)[key] for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise", "flow_scale")}
-    record = {"commit": commit_measured(), "settings": {**settings, "weights": str(args.weights), "output": str(args.output)},
+    chosen = {key: getattr(settings, key) for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise", "flow_scale")}
+    record = {"commit": commit_measured(), "settings": {**chosen, "weights": str(settings.weights), "output": str(output_path(settings))},
               "keys": key_check, "summary": summary,
               "timing_error_frames": {mode: float(np.mean(errors)) for mode, errors in timing.items()}}
     for name, line in summary.items():
@@ -519,51 +534,64 @@ def measure_twos(args: argparse.Namespace, interpolators: dict[str, Interpolator
 PARTIAL_KEY = "partial_holds"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", choices=("twos", "partial"), default=["twos", "partial"],
-                        help="which sets to measure; the stored results of the others are kept")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 6])
-    parser.add_argument("--frames", type=int, default=24, help="source frames per clip (24 fps)")
-    parser.add_argument("--height", type=int, default=144)
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--partial-seeds", type=int, nargs="+", default=list(range(12)),
-                        help="partial holds: scene seeds (those whose camera does not move are skipped)")
-    parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[2, 3, 6],
-                        help="partial holds: scenes re-run with slow pans of --sweep-speeds")
-    parser.add_argument("--sweep-gains", type=float, nargs="*", default=[0.3, 0.12],
-                        help="partial holds: the slow-pan sweep again with the pictures dimmed by these factors (noise unchanged)")
-    parser.add_argument("--sweep-speeds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5],
-                        help="partial holds: farthest-background speeds (px per frame) of the slow-pan sweep")
-    parser.add_argument("--partial-frames", type=int, default=24)
-    parser.add_argument("--partial-height", type=int, default=108)
-    parser.add_argument("--partial-width", type=int, default=192)
-    parser.add_argument("--hold", type=int, default=2, help="frames per drawing: 2 = on twos")
-    parser.add_argument("--factor", type=int, default=2)
-    parser.add_argument("--noise", type=float, default=1.0, help="noise std in 8-bit steps")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--flow-scale", default="auto", choices=("auto", "1", "0.5", "0.25"),
-                        help="CelFlow's flow scale: auto = per pair, as the pipeline (width x source frames between the keys)")
-    parser.add_argument("--weights", type=Path, default=HERE.parents[1] / "weights" / "celflow-s-v1.safetensors")
-    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.json")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+@dataclass(frozen=True)
+class Settings:
+    sets: tuple[str, ...] = field(default=SETS, metadata={
+        "help": "which sets to measure (twos, partial; repeatable); the stored results of the others are kept"})
+    seeds: tuple[int, ...] = field(default=(0, 1, 2, 3, 4, 6), metadata={"help": "full twos: scene seeds (repeatable)"})
+    frames: int = field(default=24, metadata={"help": "source frames per clip (24 fps)"})
+    height: int = 144
+    width: int = 256
+    partial_seeds: tuple[int, ...] = field(default=tuple(range(12)), metadata={
+        "help": "partial holds: scene seeds (those whose camera does not move are skipped; repeatable)"})
+    sweep_seeds: tuple[int, ...] = field(default=(2, 3, 6), metadata={
+        "help": "partial holds: scenes re-run with slow pans of --sweep-speeds (repeatable)"})
+    sweep_gains: tuple[float, ...] = field(default=(0.3, 0.12), metadata={
+        "help": "partial holds: the slow-pan sweep again with the pictures dimmed by these factors (noise unchanged; repeatable)"})
+    sweep_speeds: tuple[float, ...] = field(default=(0.1, 0.2, 0.3, 0.5), metadata={
+        "help": "partial holds: farthest-background speeds (px per frame) of the slow-pan sweep (repeatable)"})
+    partial_frames: int = 24
+    partial_height: int = 108
+    partial_width: int = 192
+    hold: int = field(default=2, metadata={"help": "frames per drawing: 2 = on twos"})
+    factor: int = 2
+    noise: float = field(default=1.0, metadata={"help": "noise std in 8-bit steps"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    flow_scale: str = field(default="auto", metadata={
+        "help": "CelFlow's flow scale: auto = per pair, as the pipeline (width x source frames between the keys); or 1, 0.5, 0.25"})
+    weights: str = str(weights_dir() / "celflow-s-v1.safetensors")
+    output: str | None = field(default=None, metadata={"help": "the JSON file to update (default: OUT_DIR/RESULTS.json)"})
+    out_dir: str = "benchmarks/cadence"
+
+
+def output_path(settings: Settings) -> Path:
+    """The JSON file the run updates: ``--output``, else ``RESULTS.json`` in ``--out-dir``."""
+    return Path(settings.output) if settings.output else Path(settings.out_dir) / "RESULTS.json"
+
+
+def run(settings: Settings) -> None:
+    unknown = [name for name in settings.sets if name not in SETS]
+    if unknown or not settings.sets:
+        raise OptionError(f"--sets wants {' or '.join(SETS)}, got {', '.join(unknown) or 'none'}")
+    if settings.flow_scale not in FLOW_SCALES:
+        raise OptionError(f"--flow-scale wants one of {', '.join(FLOW_SCALES)}, got {settings.flow_scale!r}")
+    torch.set_num_threads(settings.threads)
 
     interpolators: dict[str, Interpolator] = {"linear_blend": linear_blend}
-    if args.weights.is_file():
-        interpolators["celflow"] = network_interpolator(args.weights, args.flow_scale)
+    weights = Path(settings.weights)
+    if weights.is_file():
+        interpolators["celflow"] = network_interpolator(weights, settings.flow_scale)
     else:
-        print(f"no weights at {args.weights}: measuring the linear blend only")
+        print(f"no weights at {weights}: measuring the linear blend only")
 
-    stored = json.loads(args.output.read_text()) if args.output.is_file() else {}
-    record = measure_twos(args, interpolators) if "twos" in args.sets else {k: v for k, v in stored.items() if k != PARTIAL_KEY}
-    if "partial" in args.sets:
-        record[PARTIAL_KEY] = measure_partial_holds(args, interpolators)
+    output = output_path(settings)
+    stored = json.loads(output.read_text()) if output.is_file() else {}
+    # A set kept from the stored file keeps its commit; the machine and command recorded are this run's.
+    stored = {key: value for key, value in stored.items() if key not in ("machine", "command")}
+    record = measure_twos(settings, interpolators) if "twos" in settings.sets else {k: v for k, v in stored.items() if k != PARTIAL_KEY}
+    if "partial" in settings.sets:
+        record[PARTIAL_KEY] = measure_partial_holds(settings, interpolators)
         print_partial_summary(record[PARTIAL_KEY])
     elif PARTIAL_KEY in stored:
         record[PARTIAL_KEY] = stored[PARTIAL_KEY]
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    write_report(output.parent, record, [f"wrote {output}"], json_name=output.name, markdown_name=None)

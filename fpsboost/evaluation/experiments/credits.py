@@ -1,33 +1,32 @@
 """Scrolling credits: white anti-aliased text moving straight up, CelFlow against DIS and a blend.
 
-    .venv/bin/python benchmarks/credits/run.py [--threads 2]
+    fpsboost bench credits [--threads 2] [--weights PATH]
 
 Every episode ends with credits rolling at constant speed. A 480x270 window over a page of 60
 lines of DejaVu Sans 16 px (22 px apart) moves up ``speed`` px per frame; the in-between at t = 0.5
 of frames ``speed`` apart is scored against the page at the half-way offset (PSNR, 8-bit), three
 windows per speed. A pure translation: a flow method that finds it is exact. Not a training
-scene: celgen's text is static. Writes results.json and RESULTS.md beside this script.
+scene: celgen's text is static. Writes results.json and RESULTS.md into ``--out-dir``
+(``benchmarks/v2/credits`` holds v2's run: ``--weights weights/celflow-v2.safetensors --out-dir
+benchmarks/v2/credits``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.report import write_report  # noqa: E402
-from fpsboost.evaluate import DisFlowMethod, describe_weights, git_commit, psnr_u8  # noqa: E402
-from fpsboost.models.global_motion import dominant_translation  # noqa: E402
-from fpsboost.models.presets import load_interpolator  # noqa: E402
+from ...models.global_motion import dominant_translation
+from ...models.presets import load_interpolator
+from ..baselines import DisFlowMethod
+from ..metrics import psnr_u8
+from ..report import describe_weights, git_commit, write_report
 
 HEIGHT, WIDTH = 270, 480
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -35,6 +34,13 @@ FONT_SIZE = 16
 LINE_SPACING = 22
 SPEEDS_PX_PER_FRAME = (2, 4, 6, 8, 16)
 WINDOW_TOPS = (50, 120, 200)
+
+
+@dataclass(frozen=True)
+class Settings:
+    threads: int = 2
+    weights: str | None = field(default=None, metadata={"help": "interpolator weights (default: the shipped ones)"})
+    out_dir: str = "benchmarks/credits"
 
 
 def credits_page(lines: int = 60) -> np.ndarray:
@@ -48,17 +54,13 @@ def credits_page(lines: int = 60) -> np.ndarray:
 
 
 def to_u8(image: np.ndarray) -> np.ndarray:
+    """``[3,H,W]`` float in [0,1] -> ``[H,W,3]`` uint8."""
     return (np.clip(image.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--weights", default=None)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    network = load_interpolator(args.weights).eval()
+def run(settings: Settings) -> None:
+    torch.set_num_threads(settings.threads)
+    network = load_interpolator(settings.weights).eval()
     dis = DisFlowMethod()
     page = credits_page()
     started = time.perf_counter()
@@ -78,18 +80,14 @@ def main() -> None:
         row = {"speed_px_per_frame": speed, **{name: round(float(np.mean(values)), 2) for name, values in scores.items()}}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    results = {"commit": git_commit(), "weights": describe_weights(args.weights), "size": f"{WIDTH}x{HEIGHT}",
+    results = {"commit": git_commit(), "weights": describe_weights(settings.weights), "size": f"{WIDTH}x{HEIGHT}",
                "seconds": round(time.perf_counter() - started), "rows": rows}
     lines = ["# Scrolling credits: in-between PSNR of text moving straight up", "",
-             f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {args.threads} torch threads, "
-             f"{results['seconds']} s. Made by `benchmarks/credits/run.py` (see its docstring): {WIDTH}x{HEIGHT}, DejaVu Sans "
+             f"Commit `{results['commit']}`, weights `{results['weights'].get('version', '?')}`, {settings.threads} torch threads, "
+             f"{results['seconds']} s. Made by `fpsboost bench credits` (see its --help): {WIDTH}x{HEIGHT}, DejaVu Sans "
              f"{FONT_SIZE} px white on black, lines {LINE_SPACING} px apart; in-between at t = 0.5; mean of "
              f"{len(WINDOW_TOPS)} windows.", "",
              "| px per frame | CelFlow | DIS | blend |", "|---:|---:|---:|---:|"]
     for row in rows:
         lines.append(f"| {row['speed_px_per_frame']} | {row['celflow']:.2f} | {row['dis']:.2f} | {row['blend']:.2f} |")
-    write_report(args.out, results, lines)
-
-
-if __name__ == "__main__":
-    main()
+    write_report(settings.out_dir, results, lines)
