@@ -10,8 +10,7 @@ Each test item is a pair, its true in-between and the frame before and after the
   are the pair, 2 the truth at t = 0.5, 0 and 4 the neighbours half a pair interval away), 640 px
   wide, windows across cuts left out.
 Scored (PSNR, dB) for: the shipped v2; the four-frame network with the accelerations DIS measures
-from the neighbours; the same network without them (two-frame motion); and the blind quadratic
-(DIS warps along quadratic motion, plain blend) as the reference the issue measured. Writes
+from the neighbours; and the same network without them (two-frame motion). Writes
 ``results.json``.
 """
 
