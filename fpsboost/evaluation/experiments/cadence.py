@@ -48,7 +48,6 @@ import dataclasses
 import itertools
 import json
 import math
-import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -66,13 +65,12 @@ from ...models.interpolator import linear_motion_flows
 from ...models.presets import weights_dir
 from ...timing import Keyframe, plan_all
 from ..metrics import oracle_blend
-from ..report import write_report
+from ..report import git_commit, write_report
 
 if TYPE_CHECKING:
     from ...batching import PairNeighbours
 
 SOURCE_RATE = Fraction(24)
-ROOT = Path(__file__).resolve().parents[3]  # the source checkout whose commit is recorded
 SETS = ("twos", "partial")
 FLOW_SCALES = ("auto", "1", "0.5", "0.25")
 
@@ -253,14 +251,6 @@ class ExactPairMotion(ExactMotion):
         time_a, time_b = self.key_times(a, b)
         warped_a, warped_b = self.warps(a, b, t, time_a, time_b)
         return ((1 - t) * warped_a + t * warped_b)[0].numpy()
-
-
-def commit_measured() -> str:
-    """The short commit, marked when ``fpsboost/cadence.py`` or ``timing.py`` differ from it."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "fpsboost/cadence.py", "fpsboost/timing.py"],
-                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    return head + ("+uncommitted cadence/timing changes" if dirty else "")
 
 
 # -- partial holds: camera on ones, characters on twos ---------------------------------------
@@ -466,7 +456,7 @@ def measure_partial_holds(settings: Settings, interpolators: dict[str, Interpola
                 entry = measure_partial_clip(settings, interpolators, seed, speed, gain)
                 if entry is not None:
                     groups["dim_slow_pan_sweep"].append(entry)
-    return {"commit": commit_measured(),
+    return {"commit": git_commit(),
             "settings": {"seeds": settings.partial_seeds, "sweep_seeds": settings.sweep_seeds, "sweep_speeds_px_per_frame": settings.sweep_speeds,
                          "sweep_gains": settings.sweep_gains,
                          "frames": settings.partial_frames, "height": settings.partial_height, "width": settings.partial_width,
@@ -522,7 +512,7 @@ def measure_twos(settings: Settings, interpolators: dict[str, Interpolator]) -> 
         for name, scores in results.items()
     }
     chosen = {key: getattr(settings, key) for key in ("seeds", "frames", "height", "width", "hold", "factor", "noise", "flow_scale")}
-    record = {"commit": commit_measured(), "settings": {**chosen, "weights": str(settings.weights), "output": str(output_path(settings))},
+    record = {"commit": git_commit(), "settings": {**chosen, "weights": str(settings.weights), "output": str(output_path(settings))},
               "keys": key_check, "summary": summary,
               "timing_error_frames": {mode: float(np.mean(errors)) for mode, errors in timing.items()}}
     for name, line in summary.items():
