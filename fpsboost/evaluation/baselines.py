@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,11 +65,12 @@ class DisFlowMethod:
     name = "dis"
     only_timesteps = None
 
-    def __init__(self) -> None:
+    def __init__(self, dis: Any | None = None) -> None:
+        """``dis``: a ``cv2.DISOpticalFlow`` to use instead of the medium preset (experiments on its settings)."""
         import cv2
 
         self._cv2 = cv2
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis = dis if dis is not None else cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     def __call__(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: tuple[float, ...]) -> list[np.ndarray]:
         cv2 = self._cv2
