@@ -11,19 +11,18 @@ from typing import Any
 
 import click
 
-from ..evaluation.experiments import EXPERIMENTS, Experiment, find_experiment, load_experiment
-
-from ..evaluation.speed import (RESOLUTIONS, RSS_LONG_MULTIPLE, limit_threads, BenchSettings, extrapolation_results, frame_size, markdown_report,
-                     plot_report, print_report, quick_settings, run_bench, speed_targets)
 from ..errors import OptionError
+from ..evaluation.experiments import EXPERIMENTS, Experiment, find_experiment, load_experiment
+from ..evaluation.speed import (RESOLUTIONS, RSS_LONG_MULTIPLE, BenchSettings, extrapolation_results, frame_size, limit_threads,
+                                markdown_report, plot_report, print_report, quick_settings, run_bench, speed_targets)
 from .options import DEVICE_CHOICES, settings_options
+
+
+QUALITY_COMMAND = "quality"
 
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-QUALITY_COMMAND = "quality"
 
 
 class ExperimentGroup(click.Group):
