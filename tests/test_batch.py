@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -99,6 +100,18 @@ def test_missing_input_is_a_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines() == [f"fpsboost: error: input {tmp_path / 'nothing-here'} does not exist"]
 
 
+def _settled_count(count: Callable[[], int], quiet_s: float = 3.0, limit_s: float = 30.0) -> int:
+    """``count()`` once it has not changed for ``quiet_s``: a Ray worker that was running a chunk when
+    the driver was killed may still finish and record it (at most ``limit_s`` is waited)."""
+    value, since, deadline = count(), time.monotonic(), time.monotonic() + limit_s
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = count()
+        if now != value:
+            value, since = now, time.monotonic()
+    return value
+
+
 def test_a_killed_run_resumes_with_only_the_missing_chunks(local_ray, tmp_path, tiny_weights):
     source = write_cel_video(tmp_path / "film.mkv", SHOTS * 2, audio=True)  # 7 cuts: 8 chunks
     out = tmp_path / "out"
@@ -120,7 +133,7 @@ def test_a_killed_run_resumes_with_only_the_missing_chunks(local_ray, tmp_path, 
         driver.wait()
     assert len(records) >= 2, "the run did not get going"
     assert not (out / "film.mkv").exists()
-    made_before = len(list((out / ".fpsboost-batch").glob("*/*/chunk-*.json")))
+    made_before = _settled_count(lambda: len(list((out / ".fpsboost-batch").glob("*/*/chunk-*.json"))))
     assert made_before < 8
 
     result = run_cli("batch", source, "--out-dir", out, "--chunk-frames", "10", "--model", tiny_weights, *LOSSLESS, "--json")
