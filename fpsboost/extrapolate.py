@@ -109,9 +109,9 @@ def extrapolate_file(
     predict, encode on their own threads), its pair batching and its out-of-memory fallback.
     """
     from .batching import KeyImage, PairBatcher
-    from .pipeline import Progress, run_stages
+    from .pipeline import Progress, run_stages, write_picture
     from .timing import FrameClock, FramePlanner, Keyframe, output_frame_count
-    from .video.colour import chw_to_rgb16, rgb16_to_chw
+    from .video.colour import rgb16_to_chw
     from .video.reader import VideoReader
     from .video.writer import EncodeSettings, VideoWriter
 
@@ -147,7 +147,7 @@ def extrapolate_file(
 
         with VideoWriter(output_path, target_info, out_rate, encode, on_warning=warn, pad_audio=True) as writer:
             def write(time: Fraction, picture: Any) -> None:
-                writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+                write_picture(writer, time, picture)
                 state.frames_out += 1
                 state.first_time = time if state.first_time is None else state.first_time
                 state.last_time = time

@@ -331,6 +331,11 @@ def run_stages(source: Iterable[Any], middle: Callable[[Iterator[Any], Callable[
         _join_despite_interrupts(decoder, encoder)
 
 
+def write_picture(writer: VideoWriter, time: Fraction, picture: Any) -> None:
+    """Encode one output frame: a network's ``[3,H,W]`` float picture, or an original as decoded."""
+    writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+
+
 def _with_signatures(reader: VideoReader) -> Iterator[tuple[DecodedFrame, Any]]:
     """Every decoded frame with its cadence signature, computed beside the decoder so that the thread
     that feeds the network does not wait for it."""
@@ -640,7 +645,7 @@ class UpscaleJob:
         """:func:`run_stages` writing into ``writer`` and counting the frames written."""
 
         def write(time: Fraction, picture: Any) -> None:
-            writer.write(chw_to_rgb16(picture) if isinstance(picture, np.ndarray) else picture, time)
+            write_picture(writer, time, picture)
             self._frames_out += 1
 
         return run_stages(source, middle, write)
