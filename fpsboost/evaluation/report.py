@@ -100,7 +100,9 @@ def write_report(out_dir: str | Path, results: dict, lines: list[str], device: s
     Returns the JSON file's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = {"commit": git_commit(), "machine": machine_info(device), "command": command_line(), **results}
+    # Experiments that quote their commit in the tables bring it along; it is not asked of git twice.
+    results = {"commit": results.get("commit") or git_commit(), "machine": results.get("machine") or machine_info(device),
+               "command": results.get("command") or command_line(), **results}
     (out / json_name).write_text(json.dumps(results, indent=1) + "\n")
     if markdown_name is not None:
         (out / markdown_name).write_text("\n".join(lines + [""]))
