@@ -22,28 +22,32 @@ SCENE_SEEDS = (7, 23)
 SAMPLE_VIDEO = "tests/data/sample.mp4"  # the encoded clip, relative to a source checkout's root
 
 
+def drawing_at(index: int) -> tuple[int, int]:
+    """``(shot, drawing)`` that frame ``index`` shows: each shot starts at drawing 0 and holds each
+    drawing for FRAMES_PER_DRAWING frames."""
+    shot = 0 if index < CUT_FRAME else 1
+    local = index - (0 if shot == 0 else CUT_FRAME)
+    return shot, local // FRAMES_PER_DRAWING
+
+
 def render_frames() -> list[np.ndarray]:
     """[H, W, 3] uint8 pictures; each drawing is held for FRAMES_PER_DRAWING frames."""
     scenes = [CelScene(seed, HEIGHT, WIDTH) for seed in SCENE_SEEDS]
     pictures = []
     for index in range(FRAMES):
-        shot = 0 if index < CUT_FRAME else 1
-        local = index - (0 if shot == 0 else CUT_FRAME)
-        drawing_time = float((local // FRAMES_PER_DRAWING) * FRAMES_PER_DRAWING / RATE)
+        shot, drawing = drawing_at(index)
+        drawing_time = float(drawing * FRAMES_PER_DRAWING / RATE)
         image = scenes[shot].render(drawing_time)  # [3, H, W] in [0, 1]
         pictures.append((image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
     return pictures
 
 
 def drawing_starts() -> list[int]:
-    """Frames of the clip that show a new drawing: each shot starts at 0 and shows drawing
-    ``local_index // FRAMES_PER_DRAWING``."""
+    """Frames of the clip that show a new drawing (see :func:`drawing_at`)."""
     starts = []
     previous = None
     for index in range(FRAMES):
-        shot = 0 if index < CUT_FRAME else 1
-        local = index - (0 if shot == 0 else CUT_FRAME)
-        drawing = (shot, local // FRAMES_PER_DRAWING)
+        drawing = drawing_at(index)
         if drawing != previous:
             starts.append(index)
         previous = drawing
