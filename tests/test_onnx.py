@@ -73,7 +73,7 @@ def cel_pairs(height: int, width: int, pairs: int = 2) -> tuple[np.ndarray, np.n
 def measured_inputs(weights: str, frames0: np.ndarray, frames1: np.ndarray) -> dict[str, np.ndarray]:
     """The per-pair inputs a backend measures outside the graph (translation; DIS flows for v2)."""
     network = load_interpolator(weights)
-    measured = InterpolationBackend.pair_measurements(frames0, frames1, network.classical_flow, network.config.stride, 1)
+    measured = InterpolationBackend.pair_measurements(frames0, frames1, network.classical_flow, 1)
     if network.config.four_frame_motion:  # no neighbours here: zero accelerations (two-frame motion)
         measured["pair_accelerations"] = np.zeros_like(measured["pair_flows"])
     return measured

@@ -143,8 +143,7 @@ class InterpolationBackend(ABC):
     wants_neighbours: bool = False
 
     @staticmethod
-    def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, stride: int,
-                          downscale: int) -> dict[str, np.ndarray]:
+    def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int) -> dict[str, np.ndarray]:
         """What is measured of each pair outside the network graph, alike for every backend:
         ``global_shift`` (``[P,2]``, the dominant translation, :mod:`fpsboost.models.global_motion`)
         and, for a v2 network (``classical_flow``), ``pair_flows`` (``[P,4,H,W]``, DIS flows at
@@ -158,24 +157,24 @@ class InterpolationBackend(ABC):
             from ..models.classical_flow import classical_pair_flows
 
             flows = classical_pair_flows(torch.from_numpy(np.ascontiguousarray(frames0, np.float32)),
-                                         torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), stride, downscale)
+                                         torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), downscale)
             measured["pair_flows"] = flows.numpy()
         return measured
 
-    def measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, stride: int, downscale: int,
+    def measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int,
                 neighbours: Any = None) -> dict[str, np.ndarray]:
         """:meth:`pair_measurements`, and with ``neighbours`` (:class:`~fpsboost.batching.PairNeighbours`)
         ``pair_accelerations`` (``[P,4,H,W]``, :func:`~fpsboost.models.acceleration.pair_accelerations`)
         from each frame's flow to its other neighbour. Those flows are the neighbouring pairs' own: they
         are kept between calls, so only a batch's last pair measures one more (to the frame after it)."""
-        measured = self.pair_measurements(frames0, frames1, classical_flow, stride, downscale)
+        measured = self.pair_measurements(frames0, frames1, classical_flow, downscale)
         if neighbours is not None and "pair_flows" in measured:
             measured["pair_accelerations"] = self._accelerations(frames0, frames1, measured["pair_flows"], neighbours,
-                                                                 stride, downscale)
+                                                                 downscale)
         return measured
 
     def _accelerations(self, frames0: np.ndarray, frames1: np.ndarray, pair_flows: np.ndarray, neighbours: Any,
-                       stride: int, downscale: int) -> np.ndarray:
+                       downscale: int) -> np.ndarray:
         import torch
 
         from ..models.acceleration import pair_accelerations
@@ -199,9 +198,9 @@ class InterpolationBackend(ABC):
                     # the brightness), so that where a previous call already did, the numbers are the same.
                     this, that = torch.from_numpy(frames[pair:pair + 1]), torch.from_numpy(others[pair:pair + 1])
                     if side == 0:
-                        flow = classical_pair_flows(that, this, stride, downscale)[0, 2:]
+                        flow = classical_pair_flows(that, this, downscale)[0, 2:]
                     else:
-                        flow = classical_flow_to(this, that, stride, downscale)[0]
+                        flow = classical_flow_to(this, that, downscale)[0]
                     cache[(own, other)] = flow.numpy()
                 target[pair] = cache[(own, other)]
         newest = max(keys[2] for keys in neighbours.keys)

@@ -23,7 +23,7 @@ from ..errors import ModelError, OptionError
 from .base import (FLOW_SCALE_NAMES, NO_GPU, InterpolationBackend, ModelSettings, default_batch_size, flow_downscale,
                    resolve_device, resolve_precision)
 from .export import cache_dir, default_onnx_model
-from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, NETWORK_STRIDE_KEY, OUTPUT_NAME,
+from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, OUTPUT_NAME,
                          PAIR_ACCELERATIONS_INPUT, PAIR_FLOWS_INPUT)
 
 logger = logging.getLogger(__name__)
@@ -216,8 +216,7 @@ class OnnxBackend(InterpolationBackend):
         # A graph given as --model runs at the flow scale it was exported with.
         downscale = int(metadata.get(FLOW_DOWNSCALE_KEY, "1")) if self.fixed_flow_scale else factor
         four_frame = PAIR_ACCELERATIONS_INPUT in inputs
-        measured = self.measure(frames0, frames1, classical, int(metadata.get(NETWORK_STRIDE_KEY, "32")), downscale,
-                                neighbours if four_frame else None)
+        measured = self.measure(frames0, frames1, classical, downscale, neighbours if four_frame else None)
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),

@@ -65,7 +65,7 @@ class TorchBackend(InterpolationBackend):
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
         factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
         self.model.flow_downscale = factor
-        measured = self.measure(frames0, frames1, self.model.classical_flow, self.model.config.stride, factor, neighbours)
+        measured = self.measure(frames0, frames1, self.model.classical_flow, factor, neighbours)
         shifts = torch.from_numpy(measured["global_shift"]).to(self.device, self.dtype)
         pair_flows = self._to_device(measured["pair_flows"]) if "pair_flows" in measured else None
         accelerations = self._to_device(measured["pair_accelerations"]) if "pair_accelerations" in measured else None

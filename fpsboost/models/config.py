@@ -33,6 +33,10 @@ class CelFlowConfig:
     # v2: whether the synthesis is offered quadratic motion from each frame's neighbours (the pairs'
     # accelerations, fpsboost.models.acceleration) and learns where to trust it. Off: two-frame motion.
     four_frame_motion: bool = False
+    # v2: where a warp's source lies outside the picture (content entering or leaving the frame),
+    # the other frame's warp draws the pixel (fpsboost.models.visibility.keep_in_frame). A rule,
+    # not weights: files written before it say nothing and run without it.
+    in_frame_rule: bool = False
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:

@@ -151,7 +151,7 @@ class CelFlow(nn.Module):
         if self.config.synthesis == "visibility":
             self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
                                                      self.config.synth_depth, self.config.head_width, self.config.flow_correction,
-                                                     self.config.four_frame_motion)
+                                                     self.config.four_frame_motion, self.config.in_frame_rule)
         else:
             self.synthesizer = TimestepSynthesizer(self.config)
         # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):
@@ -194,7 +194,7 @@ class CelFlow(nn.Module):
         padded0, padded1 = self.pad(image0), self.pad(change.undo(image1))
         if self.classical_flow:
             if pair_flows is None:
-                pair_flows = classical_pair_flows(image0, image1, self.config.stride, self.flow_downscale)
+                pair_flows = classical_pair_flows(image0, image1, self.flow_downscale)
             pair_flows = self.pad(pair_flows.to(padded0.dtype))
             flows = PairFlows(pair_flows[:, :2], pair_flows[:, 2:])
         else:
@@ -212,13 +212,15 @@ class CelFlow(nn.Module):
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
             translated = translated0 * translated1
+        # v1's synthesiser has no notion of the picture inside the padding.
+        inside = {"frame_size": (height, width)} if self.config.synthesis == "visibility" else {}
         chunk = self.query_chunk
         if chunk is None or len(timesteps) <= chunk:
-            frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps, translated)[0]
+            frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps, translated, **inside)[0]
         else:
             frames = torch.cat([
                 self.synthesizer(padded0, padded1, flows, pair_index[start:start + chunk], timesteps[start:start + chunk],
-                                 translated)[0]
+                                 translated, **inside)[0]
                 for start in range(0, len(timesteps), chunk)
             ])
         return change.at(frames[:, :, :height, :width], pair_index, timesteps)

@@ -43,6 +43,7 @@ CONTEXT_CHANNELS = 8  # coarse features handed to the visibility head
 WARP_ERROR_GAIN = 8.0  # mean absolute colour error of 1/8 reads as 1: the cue's useful range
 QUADRATIC_CHANNELS = 3 + 3 + 1  # both frames warped along quadratic motion, their disagreement
 TRUST_PRIOR_LOGIT = -2.0  # untrained, the acceleration is trusted sigmoid(-2) = 12 %: close to two-frame motion
+IN_FRAME_EPSILON = 1e-4  # below this the two in-frame weights together count as none
 EDGE_TIMESTEP = 0.01  # t is clamped to [EDGE_TIMESTEP, 1 - EDGE_TIMESTEP] before its logit is taken
 
 
@@ -71,6 +72,30 @@ def occlusion_cues(image0: torch.Tensor, image1: torch.Tensor, flow_0to1: torch.
         error = (own - backward_warp(other, flow_out)).abs().mean(dim=1, keepdim=True)
         cues.append(torch.cat([inconsistency, (error * WARP_ERROR_GAIN).clamp(max=1.0)], dim=1))
     return cues[0], cues[1]
+
+
+def in_frame_weight(flow: torch.Tensor, height, width) -> torch.Tensor:
+    """``[Q,1,H,W]``: 1 where ``pixel + flow`` lands inside the frame's first ``height`` rows and
+    ``width`` columns (the picture, not the stride's padding), falling linearly to 0 one pixel
+    outside. A pixel whose source lies outside a frame cannot be visible in it: its warp there
+    only repeats the frame's edge."""
+    # In float32 as backward_warp samples (and ONNX's Range has no float16).
+    working_dtype, flow = flow.dtype, flow.float()
+    xs = torch.arange(flow.shape[-1], dtype=torch.float32, device=flow.device).view(1, 1, -1)
+    ys = torch.arange(flow.shape[-2], dtype=torch.float32, device=flow.device).view(1, -1, 1)
+    x, y = xs + flow[:, 0], ys + flow[:, 1]
+    overshoot = torch.maximum(torch.maximum(-x, x - (width - 1)), torch.maximum(-y, y - (height - 1)))
+    return (1 - overshoot.clamp(min=0)).clamp(min=0).unsqueeze(1).to(working_dtype)
+
+
+def keep_in_frame(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor, height, width) -> torch.Tensor:
+    """The blend weight of frame 0 with each warp's weight scaled by :func:`in_frame_weight` and the
+    two renormalised: where one frame's source leaves the picture, the other frame draws it. Where
+    both leave it, the weight stays as it was."""
+    weight0 = mask * in_frame_weight(flow_t0, height, width)
+    weight1 = (1 - mask) * in_frame_weight(flow_t1, height, width)
+    total = weight0 + weight1
+    return torch.where(total > IN_FRAME_EPSILON, weight0 / total.clamp(min=IN_FRAME_EPSILON), mask)
 
 
 def prior_mask_logit(t: torch.Tensor) -> torch.Tensor:
@@ -131,7 +156,7 @@ class VisibilitySynthesizer(nn.Module):
     COARSE_OUT = FLOW_CHANNELS + 1 + CONTEXT_CHANNELS  # flow residuals, mask logit, context
 
     def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True,
-                 quadratic: bool = False) -> None:
+                 quadratic: bool = False, in_frame_rule: bool = False) -> None:
         super().__init__()
         self.scale = scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -146,16 +171,20 @@ class VisibilitySynthesizer(nn.Module):
         self.sharpen = EdgeSharpener()
         # Whether the coarse block's flow corrections are applied (CelFlowConfig.flow_correction).
         self.correct_flows = correct_flows
+        # Whether a warp whose source leaves the picture gives way to the other (keep_in_frame;
+        # CelFlowConfig.in_frame_rule).
+        self.in_frame_rule = in_frame_rule
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
-        plain: torch.Tensor | None = None, return_mask: bool = False,
+        plain: torch.Tensor | None = None, return_mask: bool = False, frame_size: tuple | None = None,
     ):
         """Frames for queries ``(pair_index[q], t[q])``; see the class docstring.
 
         ``image0``, ``image1``: ``[P,3,H,W]`` padded to the stride; ``flows``: a ``PairFlows``;
         ``plain`` (``[P,1,H,W]``, optional): where to draw the plain blend of linear-motion warps.
         With ``return_mask`` the fourth element is the blend weight of frame 0 (``[Q,1,H,W]``).
+        ``frame_size`` (``(height, width)``): the picture inside the padding (None: all of it).
         """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
         # Per pair: shrink and measure once, however many timesteps use it.
@@ -200,6 +229,9 @@ class VisibilitySynthesizer(nn.Module):
             keep = plain[pair_index]
             mask = keep * (1 - t) + (1 - keep) * mask
             residual = (1 - keep) * residual
+        if self.in_frame_rule:
+            height, width = frame_size if frame_size is not None else image0.shape[-2:]
+            mask = keep_in_frame(mask, flow_t0, flow_t1, height, width)
         frames = (full0 * mask + full1 * (1 - mask) + residual).clamp(0, 1)
         if return_mask:
             return frames, flow_t0, flow_t1, mask

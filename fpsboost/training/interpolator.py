@@ -115,7 +115,7 @@ def validate(model: CelFlow, samples: list, device: torch.device) -> dict[str, f
         image0, image1 = sample.image0[None].to(device), sample.image1[None].to(device)
         extra = {}
         if model.config.four_frame_motion and sample.before is not None:
-            pair_flows = classical_pair_flows(image0, image1, model.config.stride)
+            pair_flows = classical_pair_flows(image0, image1)
             extra = {"pair_flows": pair_flows, "pair_accelerations": classical_accelerations(
                 pair_flows, image0, image1, sample.before[None].to(device), sample.after[None].to(device),
                 sample.distance_before, sample.distance_after)}

@@ -74,7 +74,7 @@ def score(items: list[tuple], v2: CelFlow, four_frame: CelFlow) -> dict[str, flo
     totals: dict[str, list[float]] = {"v2": [], "four-frame": [], "four-frame without accelerations": []}
     for image0, image1, targets, times, before, after, distance in items:
         a, b = image0[None], image1[None]
-        flows = classical_pair_flows(a, b, v2.config.stride)
+        flows = classical_pair_flows(a, b)
         accelerations = classical_accelerations(flows, a, b, before[None], after[None], distance, distance)
         index = torch.zeros(len(times), dtype=torch.long)
         outputs = {

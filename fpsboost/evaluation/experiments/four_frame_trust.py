@@ -50,7 +50,7 @@ def statistics(items: list[tuple], network: CelFlow) -> dict[str, float]:
     trust_all, trust_matters, departures = [], [], []
     for image0, image1, _, times, before, after, distance in items:
         a, b = image0[None], image1[None]
-        flows = classical_pair_flows(a, b, network.config.stride)
+        flows = classical_pair_flows(a, b)
         accelerations = classical_accelerations(flows, a, b, before[None], after[None], distance, distance)
         padded0, padded1 = network.pad(a), network.pad(b)
         pair_flows = network.pad(flows)
