@@ -34,6 +34,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Which --flow-scale suits which frame size: quality and time at 1, 0.5 and 0.25."),
     Experiment("dis-settings", "dis_settings", "benchmarks/dis_settings",
                "Does a better-tuned DIS give better motion? DIS settings against the medium preset, plain blend."),
+    Experiment("edges", "edges", "benchmarks/edges",
+               "The picture's edges: DIS on the picture rather than the padded pair, and the in-frame rule."),
     Experiment("credits", "credits", "benchmarks/credits", "Scrolling credits: the network against DIS and a blend."),
     Experiment("dark", "dark", "benchmarks/dark", "Dark scenes, fades and flashes: with and without the photometric handling."),
     Experiment("v2", "v2_design", "benchmarks/v2",
