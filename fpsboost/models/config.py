@@ -61,9 +61,10 @@ PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
     # v2: DIS pair flows, a synthesis that learns visibility (fpsboost.models.visibility).
     "celflow-v2": CelFlowConfig(synthesis="visibility", flow_source="classical"),
-    # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate.
+    # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate; a warp
+    # whose source leaves the picture gives way to the other (in training too: crops cut motion off).
     "celflow-v2-four-frame": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
-                                           four_frame_motion=True),
+                                           four_frame_motion=True, in_frame_rule=True),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }
