@@ -168,6 +168,21 @@ def test_dark_pairs_are_stretched_alike_and_lit_pairs_left_alone() -> None:
     assert torch.allclose(brighter[0] - brighter[1], (dark[0] - dark[1]) * gain, atol=1e-5)
 
 
+def test_the_eager_stretch_for_dis_skips_lit_batches_and_matches_the_graph_one_otherwise() -> None:
+    """DIS's input is stretched outside the graph: a lit batch comes back as the same tensors (no
+    arithmetic), a batch with one dark pair exactly as :func:`stretch_dark_contrast` makes it."""
+    from fpsboost.models.pairs import brightness_change, stretch_dark_contrast, stretch_dark_pairs
+
+    lit = CelScene(3, 48, 64).render(0.0)[None], CelScene(3, 48, 64).render(1.0)[None]
+    passed = stretch_dark_pairs(*lit)
+    assert passed[0] is lit[0] and passed[1] is lit[1]
+    mixed = torch.cat([lit[0], lit[0] * 0.12]), torch.cat([lit[1], lit[1] * 0.12])
+    for eager, graph in zip(stretch_dark_pairs(*mixed), stretch_dark_contrast(*mixed)):
+        assert torch.equal(eager, graph)
+    assert not brightness_change(*lit).changes_anything()
+    assert brightness_change(lit[0], lit[0] * 0.6 + 0.1).changes_anything()
+
+
 @needs_shipped_weights
 def test_a_still_dark_scene_gets_no_motion_from_its_noise() -> None:
     """Night scenes: before the pair was stretched, noise on a still picture at 0.12 brightness
