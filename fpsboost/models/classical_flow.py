@@ -87,12 +87,12 @@ def _shrunk_pair(image0: torch.Tensor, image1: torch.Tensor, downscale: int) -> 
 
     Only what shrinking needs is padded (under ``downscale`` pixels), never the network's stride:
     DIS on a stride-padded pair read the replicated edge rows as a still strip and carried their
-    zero motion into the picture's last rows (at 1280x720, 16 rows of scrolling credits lost up to
-    15 dB against DIS on the picture itself).
+    zero motion into the picture's last rows (at 1280x720, the last 16 rows of scrolling credits
+    scored 15.5 dB in the network's in-between against 20.0 for plain DIS on the picture).
     """
     height, width = image0.shape[-2], image0.shape[-1]
     change = brightness_change(image0, image1)
-    if change.changes_anything():  # most pairs have no fade: leave their pixels alone (33 ms a call at 854x480)
+    if change.changes_anything():  # most pairs have no fade: their pixels need no arithmetic
         image1 = change.undo(image1)
     if downscale == 1:
         return image0, image1
