@@ -34,8 +34,9 @@ class CelFlowConfig:
     # accelerations, fpsboost.models.acceleration) and learns where to trust it. Off: two-frame motion.
     four_frame_motion: bool = False
     # v2: where a warp's source lies outside the picture (content entering or leaving the frame),
-    # the other frame's warp draws the pixel (fpsboost.models.visibility.keep_in_frame). A rule,
-    # not weights: files written before it say nothing and run without it.
+    # the other frame's warp draws the pixel (fpsboost.models.visibility.keep_in_frame). A rule, not
+    # weights, and off in the shipped file: it gained 0.28 dB on the held-out film at 1280x720 but
+    # cost 1.1 dB when re-timing held drawings (benchmarks/edges/RESULTS.md).
     in_frame_rule: bool = False
 
     def __post_init__(self) -> None:
@@ -61,10 +62,9 @@ PRESETS: dict[str, CelFlowConfig] = {
     "celflow-s": CelFlowConfig(),
     # v2: DIS pair flows, a synthesis that learns visibility (fpsboost.models.visibility).
     "celflow-v2": CelFlowConfig(synthesis="visibility", flow_source="classical"),
-    # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate; a warp
-    # whose source leaves the picture gives way to the other (in training too: crops cut motion off).
+    # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate.
     "celflow-v2-four-frame": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
-                                           four_frame_motion=True, in_frame_rule=True),
+                                           four_frame_motion=True),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }
