@@ -35,8 +35,8 @@ class CelFlowConfig:
     four_frame_motion: bool = False
     # v2: where a warp's source lies outside the picture (content entering or leaving the frame),
     # the other frame's warp draws the pixel (fpsboost.models.visibility.keep_in_frame). A rule, not
-    # weights, and off in the shipped file: it gained 0.28 dB on the held-out film at 1280x720 but
-    # cost 1.1 dB when re-timing held drawings (benchmarks/edges/RESULTS.md).
+    # weights, and off in the shipped file: it gained 0.28 dB on the held-out film at 1280x720, but
+    # re-timing held drawings lost 0.30 dB with it, 2.2 dB on a panning scene (benchmarks/edges/).
     in_frame_rule: bool = False
 
     def __post_init__(self) -> None:
