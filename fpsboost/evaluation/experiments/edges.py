@@ -34,7 +34,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...data.real import fetch_big_buck_bunny
 from ...models.classical_flow import classical_accelerations, classical_pair_flows
@@ -65,11 +64,10 @@ def _chw(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float()[None] / 255
 
 
-def _stride_padded(measure: Callable[..., torch.Tensor], stride: int, *frames: torch.Tensor) -> torch.Tensor:
-    """``measure(*frames)`` on the frames replicate-padded to ``stride``, cropped back: how v2 measured before."""
+def _stride_padded(measure: Callable[..., torch.Tensor], network, *frames: torch.Tensor) -> torch.Tensor:
+    """``measure(*frames)`` on the frames padded as the network pads its input, cropped back: how v2 measured before."""
     height, width = frames[0].shape[-2:]
-    pad = (0, (stride - width % stride) % stride, 0, (stride - height % stride) % stride)
-    return measure(*(F.pad(frame, pad, mode="replicate") for frame in frames))[..., :height, :width]
+    return measure(*(network.pad(frame) for frame in frames))[..., :height, :width]
 
 
 @torch.no_grad()
@@ -83,7 +81,7 @@ def _network_frames(network, triplet: Triplet, padded_measurement: bool) -> list
         flows = classical_pair_flows(a, b)
         return torch.cat([flows, classical_accelerations(flows, a, b, before, after, distance, distance)], dim=1)
 
-    measured = (_stride_padded(measure, network.config.stride, a, b, before, after) if padded_measurement
+    measured = (_stride_padded(measure, network, a, b, before, after) if padded_measurement
                 else measure(a, b, before, after))
     timesteps = tuple(triplet.truths)
     shift = torch.from_numpy(dominant_translation(a.numpy(), b.numpy()))
