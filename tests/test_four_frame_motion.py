@@ -150,3 +150,44 @@ def test_onnx_takes_the_accelerations_and_matches_torch(tmp_path) -> None:
     assert 10 * np.log10(1 / max(error, 1e-12)) >= 45
     two_frame = torch_backend.interpolate(frames0, frames1, index, times)
     assert np.abs(two_frame - expected).max() > 1e-3
+
+
+def test_consecutive_batches_measure_each_dis_direction_once_with_the_same_numbers(monkeypatch) -> None:
+    """Batch (1,2),(2,3) then (3,4),(4,5): the first batch's last pair measures F_3->4 for its
+    acceleration, and the second batch takes it as its first pair's F_0->1 instead of measuring it
+    again; every pair's flows equal those measured from scratch, bit for bit."""
+    from fpsboost.backends.base import InterpolationBackend
+    from fpsboost.batching import KeyImage, gather_neighbours
+    from fpsboost.data.celgen import CelScene
+    from fpsboost.models import classical_flow
+
+    measured_directions = []
+    real_dis = classical_flow._dis
+
+    def counting_dis(luma_from, luma_to, like, needed=None):
+        measured_directions.append(len(luma_from) if needed is None else int(np.sum(needed)))
+        return real_dis(luma_from, luma_to, like, needed)
+
+    class Measurer(InterpolationBackend):
+        def interpolate(self, *args, **kwargs):
+            raise NotImplementedError
+
+    scene = CelScene(11, 64, 96)
+    keys = [KeyImage(i, Fraction(i, 24), scene.render(i * i / 8).numpy(), None) for i in range(7)]
+    fresh = {}
+    for first, second in ((1, 2), (2, 3), (3, 4), (4, 5)):
+        flows = classical_flow.classical_pair_flows(torch.from_numpy(keys[first].chw[None]),
+                                                    torch.from_numpy(keys[second].chw[None]))
+        fresh[(first, second)] = flows[0].numpy()
+    monkeypatch.setattr(classical_flow, "_dis", counting_dis)
+    backend = Measurer()
+    for batch in (((1, 2), (2, 3)), ((3, 4), (4, 5))):
+        pairs = [(keys[a], keys[b]) for a, b in batch]
+        neighbours = gather_neighbours(pairs, [(keys[a - 1], keys[b + 1]) for a, b in batch])
+        frames0, frames1 = np.stack([keys[a].chw for a, _ in batch]), np.stack([keys[b].chw for _, b in batch])
+        measured = backend.measure(frames0, frames1, True, 1, neighbours)
+        for flows, pair in zip(measured["pair_flows"], batch):
+            assert np.array_equal(flows, fresh[pair])
+    # First batch: 2 pairs x 2 directions, F_1->0 (to before) and F_3->4 (to after) for the neighbours.
+    # Second: F_3->4 kept, so 3 directions, F_4->3 kept as the first pair's flow to before, F_5->6 to after.
+    assert sum(measured_directions) == (4 + 2) + (3 + 1)

@@ -80,6 +80,7 @@ class ModelSettings:
 
 # Source frames back from the newest pair whose flows stay kept for the next call's neighbours.
 NEIGHBOUR_FLOW_MEMORY = 64
+BACKWARD_ONLY = np.array([[False, True]])  # of a pair's two DIS directions, measure F_1->0 only
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "bf16")
 NO_GPU = "--device cuda was asked for but no CUDA GPU is available (try --device cpu)"
@@ -143,11 +144,14 @@ class InterpolationBackend(ABC):
     wants_neighbours: bool = False
 
     @staticmethod
-    def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int) -> dict[str, np.ndarray]:
+    def pair_measurements(frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int,
+                          known: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None) -> dict[str, np.ndarray]:
         """What is measured of each pair outside the network graph, alike for every backend:
         ``global_shift`` (``[P,2]``, the dominant translation, :mod:`fpsboost.models.global_motion`)
         and, for a v2 network (``classical_flow``), ``pair_flows`` (``[P,4,H,W]``, DIS flows at
-        ``1 / downscale`` of the frame, :func:`~fpsboost.models.classical_flow.classical_pair_flows`)."""
+        ``1 / downscale`` of the frame, :func:`~fpsboost.models.classical_flow.classical_pair_flows`).
+        ``known`` (per pair, ``(F_0->1, F_1->0)`` each ``[2,H,W]`` or None): directions already
+        measured the same way, which are not measured again."""
         from ..models.global_motion import dominant_translation
 
         measured = {"global_shift": dominant_translation(frames0, frames1)}
@@ -156,36 +160,55 @@ class InterpolationBackend(ABC):
 
             from ..models.classical_flow import classical_pair_flows
 
+            needed = None if known is None else np.array([[flow is None for flow in pair] for pair in known])
             flows = classical_pair_flows(torch.from_numpy(np.ascontiguousarray(frames0, np.float32)),
-                                         torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), downscale)
-            measured["pair_flows"] = flows.numpy()
+                                         torch.from_numpy(np.ascontiguousarray(frames1, np.float32)), downscale,
+                                         needed).numpy()
+            for pair, (flow_0to1, flow_1to0) in enumerate(known or []):
+                if flow_0to1 is not None:
+                    flows[pair, :2] = flow_0to1
+                if flow_1to0 is not None:
+                    flows[pair, 2:] = flow_1to0
+            measured["pair_flows"] = flows
         return measured
 
     def measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int,
                 neighbours: Any = None) -> dict[str, np.ndarray]:
         """:meth:`pair_measurements`, and with ``neighbours`` (:class:`~fpsboost.batching.PairNeighbours`)
         ``pair_accelerations`` (``[P,4,H,W]``, :func:`~fpsboost.models.acceleration.pair_accelerations`)
-        from each frame's flow to its other neighbour. Those flows are the neighbouring pairs' own: they
-        are kept between calls, so only a batch's last pair measures one more (to the frame after it)."""
-        measured = self.pair_measurements(frames0, frames1, classical_flow, downscale)
-        if neighbours is not None and "pair_flows" in measured:
+        from each frame's flow to its other neighbour.
+
+        Every DIS flow of a job is kept for a while, by the key indices of its two frames: a frame's
+        flow to a neighbour is the neighbouring pair's own, and a batch's last pair measures the flow
+        from its second frame to the one after, which is the next batch's first flow. So at a steady
+        rate each pair costs two DIS directions, as without neighbours."""
+        cache = self._flow_cache(neighbours) if neighbours is not None and classical_flow else None
+        known = None
+        if cache is not None:
+            known = [(cache.get((first, second, downscale)), cache.get((second, first, downscale)))
+                     for _, first, second, _ in neighbours.keys]
+        measured = self.pair_measurements(frames0, frames1, classical_flow, downscale, known)
+        if cache is not None:
             measured["pair_accelerations"] = self._accelerations(frames0, frames1, measured["pair_flows"], neighbours,
-                                                                 downscale)
+                                                                 downscale, cache)
         return measured
 
+    def _flow_cache(self, neighbours: Any) -> dict[tuple[int, int, int], np.ndarray]:
+        """``(from key, to key, downscale) -> F_from->to`` for the job ``neighbours`` belongs to (a
+        backend may serve several jobs one after another: key indices mean nothing in another video)."""
+        if getattr(self, "_neighbour_stream", None) != neighbours.stream:
+            self._neighbour_flows, self._neighbour_stream = {}, neighbours.stream
+        return self._neighbour_flows
+
     def _accelerations(self, frames0: np.ndarray, frames1: np.ndarray, pair_flows: np.ndarray, neighbours: Any,
-                       downscale: int) -> np.ndarray:
+                       downscale: int, cache: dict[tuple[int, int, int], np.ndarray]) -> np.ndarray:
         import torch
 
         from ..models.acceleration import pair_accelerations
         from ..models.classical_flow import classical_flow_to, classical_pair_flows
 
-        # Kept for one job at a time: key indices mean nothing in another video.
-        cache: dict[tuple[int, int], np.ndarray] = getattr(self, "_neighbour_flows", {})
-        if getattr(self, "_neighbour_stream", None) != neighbours.stream:
-            cache, self._neighbour_stream = {}, neighbours.stream
         for (_, first, second, _), flows in zip(neighbours.keys, pair_flows):
-            cache[(first, second)], cache[(second, first)] = flows[:2], flows[2:]
+            cache[(first, second, downscale)], cache[(second, first, downscale)] = flows[:2], flows[2:]
         to_before, to_after = np.zeros_like(pair_flows[:, :2]), np.zeros_like(pair_flows[:, :2])
         for side, frames, others, present, target in ((0, frames0, neighbours.before, neighbours.has_before, to_before),
                                                       (1, frames1, neighbours.after, neighbours.has_after, to_after)):
@@ -193,18 +216,19 @@ class InterpolationBackend(ABC):
                 if not present[pair]:
                     continue
                 own, other = (keys[1], keys[0]) if side == 0 else (keys[2], keys[3])
-                if (own, other) not in cache:
+                if (own, other, downscale) not in cache:
                     # Measured exactly as the neighbouring pair measures it (that pair's first frame sets
                     # the brightness), so that where a previous call already did, the numbers are the same.
                     this, that = torch.from_numpy(frames[pair:pair + 1]), torch.from_numpy(others[pair:pair + 1])
                     if side == 0:
-                        flow = classical_pair_flows(that, this, downscale)[0, 2:]
+                        flow = classical_pair_flows(that, this, downscale, needed=BACKWARD_ONLY)[0, 2:]
                     else:
                         flow = classical_flow_to(this, that, downscale)[0]
-                    cache[(own, other)] = flow.numpy()
-                target[pair] = cache[(own, other)]
+                    cache[(own, other, downscale)] = flow.numpy()
+                target[pair] = cache[(own, other, downscale)]
         newest = max(keys[2] for keys in neighbours.keys)
-        self._neighbour_flows = {pair: flow for pair, flow in cache.items() if min(pair) >= newest - NEIGHBOUR_FLOW_MEMORY}
+        for key in [key for key in cache if min(key[:2]) < newest - NEIGHBOUR_FLOW_MEMORY]:
+            del cache[key]
         as_tensor = torch.from_numpy
         return pair_accelerations(
             as_tensor(pair_flows[:, :2]), as_tensor(pair_flows[:, 2:]), as_tensor(to_before), as_tensor(to_after),

@@ -36,20 +36,27 @@ def _luma_u8(images: torch.Tensor) -> np.ndarray:
     return luma.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
-def dis_flows(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def dis_flows(image0: torch.Tensor, image1: torch.Tensor, needed: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(F_0->1, F_1->0)``, each ``[P,2,H,W]`` in pixels (x, y), by DIS on the frames' 8-bit luma.
 
     ``image0``, ``image1``: ``[P,3,H,W]`` in [0,1], already brought to one brightness and
-    contrast-stretched if dark (see :func:`classical_pair_flows`).
+    contrast-stretched if dark (see :func:`classical_pair_flows`). ``needed`` (``[P,2]`` bool,
+    optional): which directions of each pair to measure; the others are left zero.
     """
     luma0, luma1 = _luma_u8(image0), _luma_u8(image1)
-    return _dis(luma0, luma1, image0), _dis(luma1, luma0, image0)
+    if needed is None:
+        return _dis(luma0, luma1, image0), _dis(luma1, luma0, image0)
+    return _dis(luma0, luma1, image0, needed[:, 0]), _dis(luma1, luma0, image0, needed[:, 1])
 
 
-def _dis(luma_from: np.ndarray, luma_to: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """DIS from each of ``luma_from`` to its ``luma_to`` (``[P,H,W]`` uint8): ``[P,2,H,W]`` like ``like``."""
+def _dis(luma_from: np.ndarray, luma_to: np.ndarray, like: torch.Tensor, needed: np.ndarray | None = None) -> torch.Tensor:
+    """DIS from each of ``luma_from`` to its ``luma_to`` (``[P,H,W]`` uint8): ``[P,2,H,W]`` like ``like``
+    (zero where ``needed``, ``[P]`` bool, says no)."""
     dis = cv2.DISOpticalFlow_create(DIS_PRESET)  # cheap to make; one per call keeps threads apart
-    flows = np.stack([dis.calc(a, b, None) for a, b in zip(luma_from, luma_to)])
+    height, width = luma_from.shape[1:]
+    wanted = np.ones(len(luma_from), bool) if needed is None else needed
+    flows = np.stack([dis.calc(a, b, None) if want else np.zeros((height, width, 2), np.float32)
+                      for a, b, want in zip(luma_from, luma_to, wanted)])
     return torch.from_numpy(flows).permute(0, 3, 1, 2).to(like.device, like.dtype)
 
 
@@ -111,13 +118,15 @@ def classical_flow_to(image_from: torch.Tensor, image_to: torch.Tensor, downscal
     return _full_size(dis_flow(*_shrunk_pair(image_from, image_to, downscale)), downscale, image_from)
 
 
-def classical_pair_flows(image0: torch.Tensor, image1: torch.Tensor, downscale: int = 1) -> torch.Tensor:
+def classical_pair_flows(image0: torch.Tensor, image1: torch.Tensor, downscale: int = 1,
+                         needed: np.ndarray | None = None) -> torch.Tensor:
     """``[P,4,H,W]``: F_0->1 and F_1->0 of each pair as v2 uses them (the ONNX graph's ``pair_flows``).
 
     The second frame is first brought to the first one's brightness (fades, flashes), the pair is
     shrunk ``downscale`` times (large frames move many pixels), dark pairs are contrast-stretched,
     DIS runs on the picture as it is (the network pads the flows to its stride afterwards), and the
-    flows are enlarged and cropped back.
+    flows are enlarged and cropped back. ``needed`` (``[P,2]`` bool, optional): which of each pair's
+    two directions to measure (a caller that kept the others); the rest come back zero.
     """
-    flows = ClassicalFlowEstimator()(*_shrunk_pair(image0, image1, downscale))
-    return _full_size(torch.cat([flows.flow_0to1, flows.flow_1to0], dim=1), downscale, image0)
+    flow_0to1, flow_1to0 = dis_flows(*stretch_dark_pairs(*_shrunk_pair(image0, image1, downscale)), needed)
+    return _full_size(torch.cat([flow_0to1, flow_1to0], dim=1), downscale, image0)
