@@ -183,6 +183,24 @@ def test_the_eager_stretch_for_dis_skips_lit_batches_and_matches_the_graph_one_o
     assert brightness_change(lit[0], lit[0] * 0.6 + 0.1).changes_anything()
 
 
+def test_a_pan_that_reveals_a_black_border_is_not_a_fade() -> None:
+    """The camera pans 24 px right past the picture's black left border: the mean drops by 0.1, more
+    than a fade needs, yet nothing got darker. Measured on pixels black in neither frame, no map."""
+    from fpsboost.models.pairs import brightness_change
+
+    picture = CelScene(3, 96, 128).render(0.0)
+
+    def panned(shift: int) -> torch.Tensor:
+        frame = torch.zeros_like(picture)
+        frame[:, :, 8 + shift:] = picture[:, :, 8:128 - shift]
+        return frame[None]
+
+    first, last = panned(0), panned(24)
+    assert (first.mean() - last.mean()).item() > 0.05
+    assert not brightness_change(first, last).changes_anything()
+    assert brightness_change(first, first * 0.6 + 0.1).changes_anything()  # a fade of the same picture still is one
+
+
 @needs_shipped_weights
 def test_a_still_dark_scene_gets_no_motion_from_its_noise() -> None:
     """Night scenes: before the pair was stretched, noise on a still picture at 0.12 brightness

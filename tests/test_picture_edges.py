@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from fpsboost.models.classical_flow import classical_pair_flows
-from fpsboost.models.visibility import in_frame_weight, keep_in_frame
+from fpsboost.models.visibility import camera_agreement, in_frame_weight, keep_in_frame
 
 HEIGHT, WIDTH = 70, 100  # neither a multiple of the network's stride (32)
 
@@ -74,6 +74,23 @@ def test_keep_in_frame_gives_the_pixel_to_the_frame_that_shows_it() -> None:
     assert torch.all(flipped[0, 0, 16:20] == 1)
 
 
+def test_the_camera_form_moves_only_sources_that_leave_with_the_camera() -> None:
+    """The same warps with a camera moving 4 rows down: frame 0's out-of-frame source moves with it and
+    gives way; with the camera moving sideways instead (the 4-row motion is then the object's own, at
+    the picture's edge, where DIS is least sure of it) the blend is left as it was."""
+    mask = torch.full((1, 1, 32, 8), 0.3)
+    down = torch.zeros(1, 2, 32, 8)
+    down[:, 1] = 4.0
+    still = torch.zeros(1, 2, 32, 8)
+    camera_down, camera_across = torch.tensor([0.0, 4.0]).view(1, 2, 1, 1), torch.tensor([4.0, 0.0]).view(1, 2, 1, 1)
+    assert torch.allclose(camera_agreement(down, camera_down), torch.ones(1, 1, 32, 8))
+    assert torch.all(camera_agreement(down, camera_across) == 0)
+    with_camera = keep_in_frame(mask, down, still, 20, 8, camera_down, torch.zeros(1, 2, 1, 1))
+    assert torch.all(with_camera[0, 0, 16:20] == 0)
+    against_camera = keep_in_frame(mask, down, still, 20, 8, camera_across, camera_across)
+    assert torch.allclose(against_camera, mask)
+
+
 def test_with_the_in_frame_rule_the_network_draws_scrolling_content_down_to_the_last_row() -> None:
     """Credits scrolling up 4 rows a frame, frames 0 and 2 in, frame 1 the truth, through the shipped
     weights: with the in-frame rule the in-between's last 8 rows, where new content enters from below,
@@ -88,9 +105,10 @@ def test_with_the_in_frame_rule_the_network_draws_scrolling_content_down_to_the_
         return 10 * np.log10(1 / np.mean((drawn[:, rows, 8:-8] - frames[1][:, rows, 8:-8]) ** 2))
 
     last_rows = {}
-    for rule in (False, True):
+    for rule in ("off", "everywhere", "camera"):
         backend.model.synthesizer.in_frame_rule = rule
         drawn = backend.interpolate(frames[0][None], frames[2][None], np.zeros(1, np.int64), np.array([0.5], np.float32))[0]
         assert psnr(drawn, slice(20, 50)) > 35
         last_rows[rule] = psnr(drawn, slice(HEIGHT - 8, HEIGHT))
-    assert last_rows[True] > 30 and last_rows[True] > last_rows[False] + 5, last_rows
+    for rule in ("everywhere", "camera"):  # scrolling credits move with the picture's dominant translation
+        assert last_rows[rule] > 30 and last_rows[rule] > last_rows["off"] + 5, last_rows

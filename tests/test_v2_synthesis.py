@@ -144,9 +144,10 @@ def test_classical_pair_flows_find_a_known_shift_both_ways() -> None:
     assert torch.allclose(inside, torch.tensor([3.0, -2.0, -3.0, 2.0]), atol=0.3)
 
 
-def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("in_frame_rule", ["everywhere", "camera"])
+def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule) -> None:
     """The exported v2 graph has a sixth input, pair_flows; both backends measure the pairs alike and
-    their in-betweens agree (>= 45 dB, as the issue asks)."""
+    their in-betweens agree (>= 45 dB, as the issue asks), with either form of the in-frame rule."""
     import onnxruntime as ort
 
     from fpsboost.backends import ModelSettings, create_backend
@@ -155,8 +156,8 @@ def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypat
 
     monkeypatch.setenv("FPSBOOST_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
-    # With the in-frame rule, as shipped: the 70x100 frames are padded, so it acts at the edges.
-    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical", "in_frame_rule": True}))
+    # With the in-frame rule: the 70x100 frames are padded, so it acts at the edges.
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical", "in_frame_rule": in_frame_rule}))
     with torch.no_grad():
         model.synthesizer.head.out.weight.normal_(0, 0.01)  # the learnt path active, as after training
     weights = tmp_path / "v2.safetensors"
@@ -233,3 +234,12 @@ def test_a_flow_that_does_not_come_back_gives_way_to_the_translation() -> None:
     assert without_check[inside].min() < 0.5
     assert with_check[inside].min() > 0.99
     assert torch.allclose(chosen[inside], torch.tensor([0.0, 2.0]).view(1, 2, 1, 1).expand(1, 2, 44, 48))
+
+
+def test_files_from_when_the_in_frame_rule_was_a_flag_still_load() -> None:
+    """The shipped file's config says ``in_frame_rule: false``; written before the rule had a camera form."""
+    assert CelFlowConfig.from_dict({"in_frame_rule": False}).in_frame_rule == "off"
+    assert CelFlowConfig.from_dict({"in_frame_rule": True}).in_frame_rule == "everywhere"
+    assert CelFlowConfig(in_frame_rule="camera").to_dict()["in_frame_rule"] == "camera"
+    with pytest.raises(ValueError, match="in-frame rule"):
+        CelFlowConfig(in_frame_rule="sometimes")

@@ -213,7 +213,7 @@ class CelFlow(nn.Module):
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
             translated = translated0 * translated1
         # v1's synthesiser has no notion of the picture inside the padding.
-        inside = {"frame_size": (height, width)} if self.config.synthesis == "visibility" else {}
+        inside = {"frame_size": (height, width), "camera": global_shift} if self.config.synthesis == "visibility" else {}
         chunk = self.query_chunk
         if chunk is None or len(timesteps) <= chunk:
             frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps, translated, **inside)[0]

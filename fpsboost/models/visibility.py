@@ -45,6 +45,11 @@ QUADRATIC_CHANNELS = 3 + 3 + 1  # both frames warped along quadratic motion, the
 TRUST_PRIOR_LOGIT = -2.0  # untrained, the acceleration is trusted sigmoid(-2) = 12 %: close to two-frame motion
 IN_FRAME_EPSILON = 1e-4  # below this the two in-frame weights together count as none
 EDGE_TIMESTEP = 0.01  # t is clamped to [EDGE_TIMESTEP, 1 - EDGE_TIMESTEP] before its logit is taken
+# The in-frame rule's "camera" form trusts an out-of-frame source only where the warp's flow is the
+# camera's (the pair's dominant translation): within this many pixels plus this share of the camera's
+# own motion, fading to nothing at twice that.
+CAMERA_AGREEMENT_PX = 1.0
+CAMERA_AGREEMENT_SHARE = 0.1
 
 
 def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,12 +96,32 @@ def in_frame_weight(flow: torch.Tensor, height, width) -> torch.Tensor:
     return torch.minimum(inside_x, inside_y).clamp(0, 1).unsqueeze(1).to(working_dtype)
 
 
-def keep_in_frame(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor, height, width) -> torch.Tensor:
+def camera_agreement(flow: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+    """``[Q,1,H,W]``: 1 where ``flow`` (``[Q,2,H,W]``) is within :data:`CAMERA_AGREEMENT_PX` plus
+    :data:`CAMERA_AGREEMENT_SHARE` of ``camera`` (``[Q,2,1,1]``, the camera's motion over the same
+    time), falling linearly to 0 at twice that distance."""
+    difference = flow - camera
+    distance = (difference * difference).sum(dim=1, keepdim=True).sqrt()
+    tolerance = CAMERA_AGREEMENT_PX + CAMERA_AGREEMENT_SHARE * (camera * camera).sum(dim=1, keepdim=True).sqrt()
+    return (2 - distance / tolerance).clamp(0, 1)
+
+
+def keep_in_frame(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor, height, width,
+                  camera_t0: torch.Tensor | None = None, camera_t1: torch.Tensor | None = None) -> torch.Tensor:
     """The blend weight of frame 0 with each warp's weight scaled by :func:`in_frame_weight` and the
     two renormalised: where one frame's source leaves the picture, the other frame draws it. Where
-    both leave it, the weight stays as it was."""
-    weight0 = mask * in_frame_weight(flow_t0, height, width)
-    total = weight0 + (1 - mask) * in_frame_weight(flow_t1, height, width)
+    both leave it, the weight stays as it was. With ``camera_t0``/``camera_t1`` (``[Q,2,1,1]``, the
+    camera's motion from t to each frame), the rule acts only where both warps move with the camera
+    (:func:`camera_agreement`): DIS's motion is least reliable at the picture's edge, and handing a
+    pixel to a warp whose motion there is wrong cost more than the edge repeat it replaced (a pan
+    drawn on twos: DIS gave the entering column 27-50 px of vertical motion in a horizontal pan)."""
+    leaving0 = 1 - in_frame_weight(flow_t0, height, width)
+    leaving1 = 1 - in_frame_weight(flow_t1, height, width)
+    if camera_t0 is not None and camera_t1 is not None:
+        with_camera = camera_agreement(flow_t0, camera_t0) * camera_agreement(flow_t1, camera_t1)
+        leaving0, leaving1 = leaving0 * with_camera, leaving1 * with_camera
+    weight0 = mask * (1 - leaving0)
+    total = weight0 + (1 - mask) * (1 - leaving1)
     return torch.where(total > IN_FRAME_EPSILON, weight0 / total.clamp(min=IN_FRAME_EPSILON), mask)
 
 
@@ -158,7 +183,7 @@ class VisibilitySynthesizer(nn.Module):
     COARSE_OUT = FLOW_CHANNELS + 1 + CONTEXT_CHANNELS  # flow residuals, mask logit, context
 
     def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True,
-                 quadratic: bool = False, in_frame_rule: bool = False) -> None:
+                 quadratic: bool = False, in_frame_rule: str = "off") -> None:
         super().__init__()
         self.scale = scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -173,13 +198,14 @@ class VisibilitySynthesizer(nn.Module):
         self.sharpen = EdgeSharpener()
         # Whether the coarse block's flow corrections are applied (CelFlowConfig.flow_correction).
         self.correct_flows = correct_flows
-        # Whether a warp whose source leaves the picture gives way to the other (keep_in_frame;
-        # CelFlowConfig.in_frame_rule).
+        # Where a warp whose source leaves the picture gives way to the other (keep_in_frame;
+        # CelFlowConfig.in_frame_rule): "off", "everywhere", or "camera" (where it moves with the camera).
         self.in_frame_rule = in_frame_rule
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
         plain: torch.Tensor | None = None, return_mask: bool = False, frame_size: tuple | None = None,
+        camera: torch.Tensor | None = None,
     ):
         """Frames for queries ``(pair_index[q], t[q])``; see the class docstring.
 
@@ -187,6 +213,8 @@ class VisibilitySynthesizer(nn.Module):
         ``plain`` (``[P,1,H,W]``, optional): where to draw the plain blend of linear-motion warps.
         With ``return_mask`` the fourth element is the blend weight of frame 0 (``[Q,1,H,W]``).
         ``frame_size`` (``(height, width)``): the picture inside the padding (None: all of it).
+        ``camera`` (``[P,2]``, optional): each pair's dominant translation F_0->1, for the in-frame
+        rule's "camera" form (without it that form applies nowhere).
         """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
         # Per pair: shrink and measure once, however many timesteps use it.
@@ -231,9 +259,13 @@ class VisibilitySynthesizer(nn.Module):
             keep = plain[pair_index]
             mask = keep * (1 - t) + (1 - keep) * mask
             residual = (1 - keep) * residual
-        if self.in_frame_rule:
+        if self.in_frame_rule == "everywhere" or (self.in_frame_rule == "camera" and camera is not None):
             height, width = frame_size if frame_size is not None else image0.shape[-2:]
-            mask = keep_in_frame(mask, flow_t0, flow_t1, height, width)
+            cameras = (None, None)
+            if self.in_frame_rule == "camera":
+                shift = camera[pair_index].to(t.dtype).view(-1, 2, 1, 1)
+                cameras = (-t * shift, (1 - t) * shift)  # linear motion from t back to frame 0, on to frame 1
+            mask = keep_in_frame(mask, flow_t0, flow_t1, height, width, *cameras)
         frames = (full0 * mask + full1 * (1 - mask) + residual).clamp(0, 1)
         if return_mask:
             return frames, flow_t0, flow_t1, mask
