@@ -8,7 +8,8 @@ the flow of its own side) and small sub-pixel nudges, and keeps whichever best m
 frames over a small window.
 
 Chosen on the training validation seeds (``VALIDATION_SEED_BASE`` .. +15, 160x160 sequences),
-not on the extrapolation benchmark's: see weights/EXTRAPOLATOR.md.
+not on the extrapolation benchmark's: see weights/EXTRAPOLATOR.md. With v2's DIS flows one pass
+is enough (:data:`REFINEMENT_PASSES`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -
 AXES = DIRECTIONS[:4]
 # Ties (flat regions, where every candidate matches equally) keep the network's own flow.
 KEEP_BIAS = 1e-3
+# Two passes were chosen for v1's learnt flow. On v2's DIS flow, on the same validation seeds, the
+# second pass changed the extrapolated tail at t+0.25/0.5/0.75 by 0.00/+0.03/-0.01 dB and whole steps
+# t+1..8 by -0.41..0.00 dB (one pass was the better), at 1.8x the cost: the job's one tail frame took
+# about 0.8 s of refinement at 854x480 (benchmarks/speed/RESULTS.md).
+REFINEMENT_PASSES = 1
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class CandidateRefinement:
     neighbour_radii: tuple[int, ...] = (1, 2, 4)  # pixels away, in each of 8 directions
     subpixel_step: float = 0.5  # pixels added to / taken from the flow along x and y
     cost_window: int = 7  # odd: the matching error is averaged over this square
-    iterations: int = 2
+    iterations: int = REFINEMENT_PASSES
     # Also try no motion: where a still part of the picture matches itself exactly, the network's
     # small spurious flow (up to ~0.4 px between identical frames) would otherwise be kept, and
     # extrapolation multiplies it by the horizon.
