@@ -36,10 +36,10 @@ class CelFlowConfig:
     four_frame_motion: bool = False
     # v2: where a warp's source lies outside the picture (content entering or leaving the frame),
     # the other frame's warp draws the pixel (fpsboost.models.visibility.keep_in_frame). A rule, not
-    # weights: "off", "everywhere", or "camera" (only where that warp moves with the pair's dominant
-    # translation). "everywhere" gained 0.28 dB on the held-out film at 1280x720, but re-timing held
-    # drawings lost 0.30 dB with it, 2.2 dB on a panning scene (benchmarks/edges/). Files written
-    # when this was a flag say true or false: "everywhere" or "off".
+    # weights: "off", "everywhere", or "camera" (only where both warps move with the pair's dominant
+    # translation). The shipped file says "camera": +0.27 dB on the held-out film at 1280x720, +0.12
+    # on synthetic cels, +0.14 re-timing held drawings (benchmarks/edges/). Files written when this
+    # was a flag say true or false: "everywhere" or "off".
     in_frame_rule: str = "off"
 
     def __post_init__(self) -> None:
