@@ -244,27 +244,3 @@ def test_files_from_when_the_in_frame_rule_was_a_flag_still_load() -> None:
     with pytest.raises(ValueError, match="in-frame rule"):
         CelFlowConfig(in_frame_rule="sometimes")
 
-
-def test_the_cpu_backend_runs_channels_last_and_draws_what_the_default_layout_draws(tmp_path) -> None:
-    """The torch backend keeps its convolution weights channels-last on the CPU (faster there); the
-    layout must not change a single 8-bit value of the in-betweens."""
-    from fpsboost.backends import ModelSettings
-    from fpsboost.backends.torch_backend import TorchBackend
-    from fpsboost.models.presets import save_weights
-
-    torch.manual_seed(1)
-    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"}))
-    with torch.no_grad():
-        model.synthesizer.head.out.weight.normal_(0, 0.05)
-    weights = tmp_path / "v2.safetensors"
-    save_weights(model, weights, model.config.to_dict(), "test-v2")
-    backend = TorchBackend(ModelSettings(device="cpu", weights=str(weights)))
-    conv = backend.model.synthesizer.head.out.weight
-    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
-    scene = CelScene(5, 70, 100)
-    frames0, frames1 = scene.render(0.0)[None].numpy(), scene.render(1.0)[None].numpy()
-    index, times = np.zeros(2, np.int64), np.array([0.25, 0.5], np.float32)
-    channels_last = backend.interpolate(frames0, frames1, index, times)
-    backend.model.to(memory_format=torch.contiguous_format)
-    default = backend.interpolate(frames0, frames1, index, times)
-    assert np.abs(channels_last - default).max() < 0.5 / 255

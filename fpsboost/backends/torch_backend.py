@@ -12,11 +12,6 @@ from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_
 from .base import resolve_device as resolve_any_device
 
 CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
-# On the CPU the convolutions run in channels-last layout: oneDNN's direct kernels for it took the
-# v2 synthesis's blocks at 854x480 (2 in-betweens, 2 threads) from 38 / 39 / 37 ms to 22 / 24 / 10 ms
-# (visibility head, coarse block, full-resolution edge sharpener); in-betweens agree with the
-# default layout to 160 dB. Only the weights change layout: the tensors around them follow.
-CPU_MEMORY_FORMAT = torch.channels_last
 
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -42,8 +37,6 @@ class TorchBackend(InterpolationBackend):
         self.default_batch_size = default_batch_size(settings, self.device)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
-        if self.device == "cpu":
-            self.model = self.model.to(memory_format=CPU_MEMORY_FORMAT)
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
         flow_downscale(self.flow_scale, 1)  # an unknown value fails here, before any work
