@@ -30,6 +30,7 @@ FADE_MAX_GAIN = 4.0
 # gain 1.27, offset -0.25, and the in-betweens drawn from the second frame came out grey there. So the
 # map is measured on the pixels that are black (every channel at most BLACK_LEVEL) in neither frame.
 BLACK_LEVEL = 2 / 255
+MIN_MEASURED_SHARE = 1e-3  # below this share of the picture left to measure, the statistics read as none
 
 
 @dataclass
@@ -64,10 +65,11 @@ def mean_and_spread(image: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.T
 
 def masked_mean_and_spread(image: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image and channel (``[P,C,1,1]``), the mean and standard deviation of ``image`` over the
-    pixels ``weight`` (``[P,1,H,W]``, 0 or 1) keeps; 0 and 0 where it keeps none."""
-    count = weight.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
-    mean = (image * weight).sum(dim=(2, 3), keepdim=True) / count
-    variance = (image * image * weight).sum(dim=(2, 3), keepdim=True) / count - mean * mean
+    pixels ``weight`` (``[P,1,H,W]``, 0 or 1) keeps; 0 and 0 where it keeps (almost) none."""
+    # Means, not sums: a half-precision sum over a 4K frame would overflow.
+    share = weight.mean(dim=(2, 3), keepdim=True).clamp(min=MIN_MEASURED_SHARE)
+    mean = (image * weight).mean(dim=(2, 3), keepdim=True) / share
+    variance = (image * image * weight).mean(dim=(2, 3), keepdim=True) / share - mean * mean
     return mean, variance.clamp(min=0).sqrt()
 
 
