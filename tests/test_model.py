@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -199,6 +200,24 @@ def test_a_pan_that_reveals_a_black_border_is_not_a_fade() -> None:
     assert (first.mean() - last.mean()).item() > 0.05
     assert not brightness_change(first, last).changes_anything()
     assert brightness_change(first, first * 0.6 + 0.1).changes_anything()  # a fade of the same picture still is one
+
+
+def test_the_brightness_map_read_on_a_quarter_of_the_pixels_is_the_whole_picture_s() -> None:
+    """Global statistics read every second row and column (STATISTICS_STEP): a fade is still
+    measured as the map it is, and DIS's 8-bit luma is OpenCV's to within one code value."""
+    import cv2
+
+    from fpsboost.models.classical_flow import _luma_u8
+    from fpsboost.models.pairs import STATISTICS_STEP, brightness_change
+
+    assert STATISTICS_STEP > 1
+    picture = CelScene(3, 95, 127).render(0.0)[None]  # odd sizes: the grid misses the last row and column
+    change = brightness_change(picture, picture * 0.7 + 0.05)
+    torch.testing.assert_close(change.gain, torch.full_like(change.gain, 0.7), atol=1e-4, rtol=0)
+    torch.testing.assert_close(change.offset, torch.full_like(change.offset, 0.05), atol=1e-4, rtol=0)
+    rgb = (picture[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    ours = _luma_u8(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0]
+    assert np.abs(ours.astype(int) - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(int)).max() <= 1
 
 
 @needs_shipped_weights

@@ -31,6 +31,11 @@ FADE_MAX_GAIN = 4.0
 # map is measured on the pixels that are black (every channel at most BLACK_LEVEL) in neither frame.
 BLACK_LEVEL = 2 / 255
 MIN_MEASURED_SHARE = 1e-3  # below this share of the picture left to measure, the statistics read as none
+# A pair's brightness statistics are read from every STATISTICS_STEP-th row and column: a quarter of
+# the pixels gives the same means and spreads to within 6e-4 (on a 854x480 cel pair, against the
+# 0.03 a fade must move the mean) and cut the map's cost from a tenth of the job's measuring to a
+# third of that (it runs twice per pair: before DIS and in the network).
+STATISTICS_STEP = 2
 
 
 @dataclass
@@ -55,6 +60,11 @@ class BrightnessChange:
         return (frames * (1 + t * (gain - 1)) + t * offset).clamp(0, 1)
 
 
+def sampled(image: torch.Tensor) -> torch.Tensor:
+    """Every :data:`STATISTICS_STEP`-th row and column of ``image`` (a view): what global statistics read."""
+    return image[..., ::STATISTICS_STEP, ::STATISTICS_STEP]
+
+
 def mean_and_spread(image: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation over ``dims`` (kept), from the means of x and x^2: one cheap pass
     each (``torch.std`` took 8.4 ms on a 480p frame on one CPU thread, this 1 ms)."""
@@ -75,7 +85,9 @@ def masked_mean_and_spread(image: torch.Tensor, weight: torch.Tensor) -> tuple[t
 
 def brightness_change(image0: torch.Tensor, image1: torch.Tensor) -> BrightnessChange:
     """The global brightness map from ``image0`` to ``image1`` (``[P,3,H,W]``) where it is clear,
-    measured where neither frame is black (:data:`BLACK_LEVEL`)."""
+    measured where neither frame is black (:data:`BLACK_LEVEL`), on a grid of every
+    :data:`STATISTICS_STEP`-th pixel."""
+    image0, image1 = sampled(image0), sampled(image1)
     lit = ((image0.amax(dim=1, keepdim=True) > BLACK_LEVEL) & (image1.amax(dim=1, keepdim=True) > BLACK_LEVEL)).to(image0.dtype)
     (mean0, spread0), (mean1, spread1) = masked_mean_and_spread(image0, lit), masked_mean_and_spread(image1, lit)
     gain = spread1 / spread0.clamp(min=FADE_MIN_CONTRAST)
@@ -109,8 +121,9 @@ def stretch_dark_pairs(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torc
 
 
 def _dark_stretch(image0: torch.Tensor, image1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per pair ``[B,1,1,1]``: the pair's mean, the stretch's gain and new centre, and whether it is dark."""
+    """Per pair ``[B,1,1,1]``: the pair's mean (on the :func:`sampled` grid), the stretch's gain and new centre, and whether it is dark."""
     # Both frames' pixels together, without copying them into one tensor.
+    image0, image1 = sampled(image0), sampled(image1)
     mean = (image0.mean(dim=(1, 2, 3), keepdim=True) + image1.mean(dim=(1, 2, 3), keepdim=True)) / 2
     square = ((image0 * image0).mean(dim=(1, 2, 3), keepdim=True) + (image1 * image1).mean(dim=(1, 2, 3), keepdim=True)) / 2
     spread = (square - mean * mean).clamp(min=0).sqrt()
