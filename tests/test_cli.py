@@ -64,6 +64,15 @@ def test_default_command_runs_the_job_and_prints_a_summary(clip, tiny_weights, t
     assert files_in(tmp_path) == ["in.mp4", "out.mp4"]
 
 
+def test_the_fast_network_is_chosen_by_name(clip, tmp_path):
+    """``--model celflow-v2-fast``: the shipped faster network, named in the summary, same timing."""
+    source = clip("in.mp4", frames=5)
+    result = run_cli(source, tmp_path / "out.mp4", "--factor", "2", "--model", "celflow-v2-fast", "--tail", "hold")
+    assert result.exit_code == 0, result.stderr
+    assert "5 in -> 10 out" in result.stderr and "celflow-v2-fast" in result.stderr
+    assert len(read_video(tmp_path / "out.mp4").times) == 10
+
+
 def test_summary_gives_each_shots_cadence(tiny_weights, tmp_path):
     """The shipped sample: two shots drawn on twos, cut at frame 24."""
     sample = Path(__file__).resolve().parent / "data" / "sample.mp4"

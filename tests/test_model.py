@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,8 @@ from fpsboost.data.celgen import CelScene
 from fpsboost.errors import ModelError
 from fpsboost.models.global_motion import dominant_translation
 from fpsboost.models.interpolator import CelFlow, CelFlowConfig
-from fpsboost.models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, save_weights, weights_dir
+from fpsboost.models.presets import (DEFAULT_INTERPOLATOR_WEIGHTS, FAST_INTERPOLATOR_WEIGHTS, find_weights, load_interpolator,
+                                     save_weights, weights_dir)
 
 SHIPPED = weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
 V1 = weights_dir() / "celflow-s-v1.safetensors"  # the previous network, kept for comparison
@@ -79,6 +82,20 @@ def _square_positions(model: CelFlow, shift: float) -> list[float]:
 def test_shipped_model_moves_a_square_to_the_right_place() -> None:
     """A 20 px square moving 8 px: t = 0.25, 0.5, 0.75 put it 2, 4 and 6 px along."""
     assert _square_positions(load_interpolator(), 8) == pytest.approx([2, 4, 6], abs=1.0)
+
+
+@pytest.mark.skipif(not (weights_dir() / FAST_INTERPOLATOR_WEIGHTS).exists(), reason="fast weights not present")
+def test_the_fast_network_is_found_by_name_synthesises_at_a_quarter_and_moves_the_square(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a name is looked up among the shipped files, wherever the job runs
+    assert find_weights("celflow-v2-fast") == find_weights("celflow-v2-fast.safetensors") == weights_dir() / FAST_INTERPOLATOR_WEIGHTS
+    fast = load_interpolator("celflow-v2-fast")
+    assert fast.config.synth_scale == 4 and load_interpolator().config.synth_scale == 2
+    assert _square_positions(fast, 8) == pytest.approx([2, 4, 6], abs=1.0)
+    with pytest.raises(ModelError, match="not found"):
+        load_interpolator("celflow-v9")
+    own = tmp_path / "celflow-v2-fast.safetensors"  # a file of that name where the user is wins
+    own.write_bytes(b"not weights")
+    assert find_weights("celflow-v2-fast.safetensors") == Path("celflow-v2-fast.safetensors")
 
 
 @pytest.mark.skipif(not V1.exists(), reason="v1 weights not present")

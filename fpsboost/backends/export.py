@@ -114,7 +114,7 @@ def export_onnx(
     check_opset(opset)
     out = Path(out)
     if model is None:
-        weights_path = Path(weights) if weights else default_weights_path()
+        weights_path = find_weights(weights) if weights else default_weights_path()
         network = load_interpolator(weights_path)
         model_version = read_metadata(weights_path).get("version", "unknown")
         weights_hash = file_sha256(weights_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -39,6 +41,8 @@ class TorchBackend(InterpolationBackend):
         self.model = network.to(self.device, self.dtype).eval()
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
+        # Named in the summary when it is not the shipped default (e.g. celflow-v2-fast).
+        self.weights_name = Path(settings.weights).stem if settings.weights and model is None else None
         flow_downscale(self.flow_scale, 1)  # an unknown value fails here, before any work
         self.wants_neighbours = self.model.config.four_frame_motion
 
@@ -53,7 +57,8 @@ class TorchBackend(InterpolationBackend):
 
     def describe(self) -> str:
         scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
-        return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale})"
+        weights = f", {self.weights_name}" if self.weights_name else ""
+        return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale}{weights})"
 
     @torch.inference_mode()
     def interpolate(

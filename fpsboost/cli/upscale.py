@@ -27,7 +27,8 @@ def job_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fps", "fps_text", metavar="RATE", help="Output rate in frames per second: 60, 59.94 (= 60000/1001) or 60000/1001."),
         click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND, show_default=True,
                      help="Inference engine" + (" (auto: torch, the faster one on the CPU as measured; an .onnx --model means onnx)." if "auto" in BACKENDS else ".")),
-        click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors) or an ONNX model (.onnx). Default: the shipped model."),
+        click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors, or a shipped network's name: celflow-v2-fast is faster, see README) "
+                                                                       "or an ONNX model (.onnx). Default: the shipped model."),
         click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True, help="Where the network runs (auto: CUDA when present)."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True, help="auto: fp16 on CUDA, fp32 on the CPU."),
         click.option("--batch-size", type=int, metavar="N", help="Frame pairs per network call (default: the backend's choice)."),
@@ -73,9 +74,14 @@ def job_choices(factor_text: str | None, fps_text: str | None, backend: str, mod
     fps = parse_rate(fps_text) if fps_text is not None else None
     if batch_size is not None and batch_size < 1:
         raise OptionError(f"--batch-size must be at least 1, got {batch_size}")
+    weights = None
+    if model_path is not None and not is_onnx_model:
+        from ..models.presets import find_weights  # loads torch: only when a network is named
+
+        weights = str(find_weights(model_path))
     model = ModelSettings(
         backend=backend, device=device, precision=precision, batch_size=batch_size, flow_scale=flow_scale,
-        weights=None if is_onnx_model else model_path,
+        weights=weights,
         onnx_path=model_path if is_onnx_model else None,
     )
     encode = encode_settings(codec, crf, preset, pix_fmt, encoder_options, overwrite)

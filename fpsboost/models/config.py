@@ -72,6 +72,10 @@ PRESETS: dict[str, CelFlowConfig] = {
     # v2 with motion from four frames: each pair's neighbours offer a quadratic-motion candidate.
     "celflow-v2-four-frame": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
                                            four_frame_motion=True),
+    # The four-frame network with its synthesis's learnt blocks at 1/4 of the frame instead of 1/2, for
+    # speed: shipped as weights/celflow-v2-fast.safetensors (benchmarks/v2/fast/).
+    "celflow-v2-four-frame-quarter": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
+                                                   four_frame_motion=True, synth_scale=4),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

@@ -20,8 +20,12 @@ from ..errors import ModelError
 from .config import PRESETS, CelFlowConfig
 from .interpolator import CelFlow
 
-__all__ = ["PRESETS", "CelFlowConfig", "load_interpolator", "save_weights", "read_metadata", "weights_dir"]
+__all__ = ["PRESETS", "CelFlowConfig", "find_weights", "load_interpolator", "save_weights", "read_metadata", "weights_dir"]
 DEFAULT_INTERPOLATOR_WEIGHTS = "celflow-v2.safetensors"  # v1 (celflow-s-v1) stays beside it for comparison
+# The faster network a user can name instead (`--model celflow-v2-fast`): its synthesis at 1/4 of the
+# frame instead of 1/2, 0.1 dB below the default on the synthetic set (weights/README.md).
+FAST_INTERPOLATOR_WEIGHTS = "celflow-v2-fast.safetensors"
+WEIGHTS_SUFFIX = ".safetensors"
 WEIGHTS_ENV = "FPSBOOST_WEIGHTS_DIR"
 INSTALLED_WEIGHTS = Path("share") / "fpsboost" / "weights"  # under the install prefix (setup.cfg's data_files)
 
@@ -37,6 +41,16 @@ def weights_dir() -> Path:
     if (checkout / "setup.cfg").is_file() and (checkout / "weights").is_dir():
         return checkout / "weights"
     return Path(sysconfig.get_path("data")) / INSTALLED_WEIGHTS
+
+
+def find_weights(name_or_path: str | os.PathLike) -> Path:
+    """A weights file given as a path, or by the name of a shipped one (``celflow-v2-fast``, with or
+    without ``.safetensors``), which is looked up in :func:`weights_dir` when no such path exists."""
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = weights_dir() / (path.name if path.name.endswith(WEIGHTS_SUFFIX) else path.name + WEIGHTS_SUFFIX)
+    return shipped if shipped.is_file() else path
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike, config: dict, version: str, extra: dict | None = None) -> None:
@@ -68,8 +82,8 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load_interpolator(path: str | os.PathLike | None = None) -> CelFlow:
-    """Build a :class:`CelFlow` from a weights file (default: the shipped model), in eval mode."""
-    path = Path(path) if path else weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
+    """Build a :class:`CelFlow` from a weights file (:func:`find_weights`; default: the shipped model), in eval mode."""
+    path = find_weights(path) if path else weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS
     if not path.is_file():
         raise ModelError(f"weights file not found: {path}")
     metadata = read_metadata(path)

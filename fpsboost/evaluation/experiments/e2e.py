@@ -8,6 +8,9 @@ Jobs, each in its own process, interleaved round by round: fpsboost ``--factor 2
 (shipped model, default options: extrapolated tail, torch on the CPU) and ``ffmpeg -vf
 minterpolate=fps=...:mi_mode=mci`` to the same rate (libx264 defaults), median wall time of
 ``--repeats`` rounds. Ratios > 1 mean fpsboost is faster. Writes ``e2e.json``.
+
+``--models celflow-v2-fast`` (repeatable; ``default`` is the shipped default) times other networks
+in the same rounds, each as ``fpsboost ... --model NAME``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ HELD_OUT_START = 12_000  # a frame inside Big Buck Bunny's held-out last fifth (
 FRAMES = 48
 SIZES = {"480p": (854, 480), "720p": (1280, 720)}
 JOBS = [("480p", 2), ("480p", 4), ("720p", 2)]
+DEFAULT_MODEL = "default"  # --models entry for the job without --model
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Settings:
     repeats: int = 2
     work: str = field(default="/tmp/fpsboost-e2e", metadata={"help": "scratch folder for the clips and outputs"})
     out_dir: str = "benchmarks/speed"
+    models: tuple[str, ...] = field(default=(DEFAULT_MODEL,), metadata={
+        "help": "networks to time (repeatable): 'default', or a --model value such as celflow-v2-fast"})
 
 
 def make_clip(path: Path, width: int, height: int) -> None:
@@ -56,6 +62,11 @@ def make_clip(path: Path, width: int, height: int) -> None:
         out.mux(stream.encode(None))
 
 
+def _key(model: str, size: str, factor: int) -> str:
+    """The name of one fpsboost job's times in the report (the default keeps the old name)."""
+    return f"fpsboost {size} x{factor}" + ("" if model == DEFAULT_MODEL else f" --model {model}")
+
+
 def run(settings: Settings) -> None:
     work = work_folder(settings.work)
     for name, (width, height) in SIZES.items():
@@ -65,17 +76,20 @@ def run(settings: Settings) -> None:
     for _ in range(settings.repeats):
         for size, factor in JOBS:
             clip = work / f"{size}.mp4"
-            ours = [*fpsboost_command(), str(clip), str(work / "ours.mp4"), "--factor", str(factor), "--overwrite", "-q"]
+            for model in settings.models:
+                ours = [*fpsboost_command(), str(clip), str(work / "ours.mp4"), "--factor", str(factor), "--overwrite", "-q",
+                        *([] if model == DEFAULT_MODEL else ["--model", model])]
+                times.setdefault(_key(model, size, factor), []).append(timed(ours, stderr=subprocess.DEVNULL))
             theirs = ["ffmpeg", "-y", "-v", "error", "-i", str(clip), "-vf", f"minterpolate=fps={factor * RATE}:mi_mode=mci",
                       str(work / "minterpolate.mp4")]
-            times.setdefault(f"fpsboost {size} x{factor}", []).append(timed(ours, stderr=subprocess.DEVNULL))
             times.setdefault(f"minterpolate {size} x{factor}", []).append(timed(theirs, stderr=subprocess.DEVNULL))
     rows, lines = [], []
     for size, factor in JOBS:
-        ours = statistics.median(times[f"fpsboost {size} x{factor}"])
         theirs = statistics.median(times[f"minterpolate {size} x{factor}"])
-        rows.append({"clip": size, "factor": factor, "fpsboost_s": round(ours, 2), "minterpolate_s": round(theirs, 2),
-                     "speed_vs_minterpolate": round(theirs / ours, 3)})
-        lines.append(f"{size} x{factor}: fpsboost {ours:.2f} s, minterpolate {theirs:.2f} s -> {theirs / ours:.2f}x")
+        for model in settings.models:
+            ours = statistics.median(times[_key(model, size, factor)])
+            rows.append({"clip": size, "factor": factor, "model": model, "fpsboost_s": round(ours, 2),
+                         "minterpolate_s": round(theirs, 2), "speed_vs_minterpolate": round(theirs / ours, 3)})
+            lines.append(f"{size} x{factor} ({model}): fpsboost {ours:.2f} s, minterpolate {theirs:.2f} s -> {theirs / ours:.2f}x")
     write_report(settings.out_dir, {"platform": platform.platform(), "load_average_end": load_average(), "frames_in": FRAMES,
                                     "rows": rows, "all_s": times}, lines, json_name="e2e.json", markdown_name=None)
