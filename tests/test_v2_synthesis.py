@@ -244,3 +244,32 @@ def test_files_from_when_the_in_frame_rule_was_a_flag_still_load() -> None:
     with pytest.raises(ValueError, match="in-frame rule"):
         CelFlowConfig(in_frame_rule="sometimes")
 
+
+
+def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(monkeypatch) -> None:
+    """Inference on the CPU concatenates the convolution blocks' inputs into channels-last memory
+    (faster there); training keeps the default layout (``out=`` has no gradient). The layout must
+    not change the in-betweens."""
+    import fpsboost.models.visibility as visibility
+    from fpsboost.models.blocks import cat_for_convolution
+
+    parts = [torch.rand(2, 3, 8, 12), torch.rand(2, 1, 8, 12)]
+    with torch.inference_mode():
+        fast = cat_for_convolution(parts)
+    assert fast.is_contiguous(memory_format=torch.channels_last) and not fast.is_contiguous()
+    assert torch.equal(fast, torch.cat(parts, dim=1))
+    assert cat_for_convolution([part.requires_grad_() for part in parts]).is_contiguous()
+
+    torch.manual_seed(3)
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"})).eval()
+    with torch.no_grad():
+        for block in (model.synthesizer.head.out, model.synthesizer.sharpen.conv, model.synthesizer.coarse.decode[0]):
+            block.weight.normal_(0, 0.05)
+    scene = CelScene(5, 70, 100)
+    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
+    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    with torch.inference_mode():
+        channels_last = model(image0, image1, index, times)
+        monkeypatch.setattr(visibility, "cat_for_convolution", lambda tensors: torch.cat(tensors, dim=1))
+        default = model(image0, image1, index, times)
+    assert (channels_last - default).abs().max().item() < 1e-5

@@ -27,7 +27,7 @@ import torch
 from .. import __version__
 from ..errors import ModelError, OptionError
 from ..models.interpolator import CelFlow
-from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, load_interpolator, read_metadata, weights_dir
+from ..models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, find_weights, load_interpolator, read_metadata, weights_dir
 from .onnx_graph import (DEFAULT_ONNX_NAME, DEFAULT_OPSET, FLOW_DOWNSCALE_KEY, FLOW_SOURCE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY,
                          INPUT_LAYOUT, NETWORK_STRIDE_KEY, OUTPUT_NAME, PAIR_ACCELERATIONS_INPUT, PAIR_FLOWS_INPUT, PRECISION_KEY,
                          UNTRAINED_VERSION, VALUE_RANGE, WEIGHTS_HASH_KEY, check_opset, input_names)

@@ -7,6 +7,23 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def cat_for_convolution(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat`` along channels, for a block of convolutions to read: on the CPU written straight
+    into channels-last memory, where oneDNN's 3x3 kernels with few output channels are faster (854x480,
+    2 in-betweens, 2 threads: edge sharpener 34 -> 13 ms, visibility head 55 -> 42 ms, coarse block
+    36 -> 28 ms, cat included; same numbers to 2e-6). Weights stay in the default layout (turning the
+    whole network channels-last converted tensors back and forth and gained nothing in the job), and
+    CUDA, ONNX export and training (``out=`` has no gradient) get the plain concatenation."""
+    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    if tensors[0].device.type != "cpu" or exporting or torch.is_grad_enabled():
+        return torch.cat(tensors, dim=1)
+    first = tensors[0]
+    channels = sum(tensor.shape[1] for tensor in tensors)
+    out = torch.empty((first.shape[0], channels, *first.shape[2:]), dtype=first.dtype, device=first.device,
+                      memory_format=torch.channels_last)
+    return torch.cat(tensors, dim=1, out=out)
+
+
 def conv_prelu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
     """3x3 convolution followed by a per-channel PReLU."""
     return nn.Sequential(

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import quadratic_correction
-from .blocks import RefineBlock, backward_warp, conv_prelu, downsample, downsample_flow, upsample_flow
+from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv_prelu, downsample, downsample_flow,
+                     upsample_flow)
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
@@ -228,7 +229,8 @@ class VisibilitySynthesizer(nn.Module):
         warped0, warped1 = backward_warp(small0, flow_t0), backward_warp(small1, flow_t1)
         cues_t0, cues_t1 = backward_warp(cues0[pair_index], flow_t0), backward_warp(cues1[pair_index], flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
-        out = self.coarse(torch.cat([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1], dim=1))
+        out = self.coarse(cat_for_convolution([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1]))
+        out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
         correction = out[:, :FLOW_CHANNELS] if self.correct_flows else torch.zeros_like(out[:, :FLOW_CHANNELS])
         if plain is not None:
             correction = correction * (1 - downsample(plain, self.scale)[pair_index])
@@ -239,7 +241,7 @@ class VisibilitySynthesizer(nn.Module):
         if quadratic is not None:
             far0, far1 = backward_warp(small0, small_t[:, 0:2] + quadratic[:, 0:2]), backward_warp(small1, small_t[:, 2:4] + quadratic[:, 2:4])
             head_inputs += [far0, far1, (far0 - far1).abs().mean(dim=1, keepdim=True)]
-        head = self.head(torch.cat(head_inputs, dim=1))
+        head = self.head(cat_for_convolution(head_inputs)).contiguous()
         if quadratic is not None:
             trust = torch.sigmoid(head[:, 4:6] + TRUST_PRIOR_LOGIT)
             if plain is not None:
@@ -254,7 +256,7 @@ class VisibilitySynthesizer(nn.Module):
         flow_t0, flow_t1 = flows_t[:, 0:2], flows_t[:, 2:4]
         full0, full1 = backward_warp(image0[pair_index], flow_t0), backward_warp(image1[pair_index], flow_t1)
         disagreement = (full0 - full1).abs().mean(dim=1, keepdim=True)
-        mask = torch.sigmoid(logit + self.sharpen(torch.cat([full0, full1, disagreement, logit], dim=1)))
+        mask = torch.sigmoid(logit + self.sharpen(cat_for_convolution([full0, full1, disagreement, logit])).contiguous())
         if plain is not None:
             keep = plain[pair_index]
             mask = keep * (1 - t) + (1 - keep) * mask
