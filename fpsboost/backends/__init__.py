@@ -5,10 +5,9 @@ from __future__ import annotations
 from .base import InterpolationBackend, ModelSettings
 
 BACKENDS = ("auto", "torch", "onnx")
-# Measured in benchmarks/backends/RESULTS.md: onnxruntime takes about half of torch's time per
-# in-between on the CPU at 480p and 720p. On CUDA torch stays the default until a GPU run says otherwise.
 # Measured side by side on an idle 2-core CPU (benchmarks/backends/RESULTS.md): PyTorch was
-# 1.1-2.0x faster than onnxruntime at 480p and 720p.
+# 1.1-2.0x faster than onnxruntime at 480p and 720p. On CUDA torch stays the default until a GPU run
+# says otherwise.
 CPU_DEFAULT_BACKEND = "torch"
 CUDA_DEFAULT_BACKEND = "torch"
 
