@@ -33,8 +33,8 @@ BLACK_LEVEL = 2 / 255
 MIN_MEASURED_SHARE = 1e-3  # below this share of the picture left to measure, the statistics read as none
 # A pair's brightness statistics are read from every STATISTICS_STEP-th row and column: a quarter of
 # the pixels gives the same means and spreads to within 6e-4 (on a 854x480 cel pair, against the
-# 0.03 a fade must move the mean) and cut the map's cost from a tenth of the job's measuring to a
-# third of that (it runs twice per pair: before DIS and in the network).
+# 0.03 a fade must move the mean), and the map for 8 pairs at 854x480 took 91 ms instead of 309 (it
+# runs twice per pair: before DIS and in the network).
 STATISTICS_STEP = 2
 
 
