@@ -164,9 +164,9 @@ def test_consecutive_batches_measure_each_dis_direction_once_with_the_same_numbe
     measured_directions = []
     real_dis = classical_flow._dis
 
-    def counting_dis(luma_from, luma_to, like, needed=None):
+    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS):
         measured_directions.append(len(luma_from) if needed is None else int(np.sum(needed)))
-        return real_dis(luma_from, luma_to, like, needed)
+        return real_dis(luma_from, luma_to, like, needed, refinement_iterations)
 
     class Measurer(InterpolationBackend):
         def interpolate(self, *args, **kwargs):
