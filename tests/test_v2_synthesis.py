@@ -213,27 +213,47 @@ def test_weights_from_before_a_layer_gained_inputs_load_with_zeros_for_the_new_o
     assert torch.equal(loaded[:, :-4], state[name]) and not loaded[:, -4:].any()
 
 
+def _stripes(offset: float) -> torch.Tensor:
+    rows = torch.arange(64, dtype=torch.float32).view(1, 1, 64, 1)
+    return (0.5 + 0.4 * torch.sin(2 * torch.pi * (rows - offset) / 8)).expand(1, 3, 64, 64).clone()
+
+
 def test_a_flow_that_does_not_come_back_gives_way_to_the_translation() -> None:
     """Lines that look alike (credits): a flow matching each line to the next warps as well as the true
-    scroll. Without its backward flow the translation is not reliably taken (it has no clear advantage:
-    the tie falls either way); with it, the failed round trip hands every pixel to the translation."""
+    scroll. In a pair the translation does not explain as a whole (here a patch that changes on its
+    own), the failed round trip through the backward flow hands the stripes to the translation."""
     from fpsboost.models.global_motion import prefer_translation, shrink_luma
 
-    rows = torch.arange(64, dtype=torch.float32).view(1, 1, 64, 1)
-    stripes = lambda offset: (0.5 + 0.4 * torch.sin(2 * torch.pi * (rows - offset) / 8)).expand(1, 3, 64, 64)  # noqa: E731
-    frame_a, frame_b = stripes(0), stripes(2)  # the picture moved 2 px down: F_a->b = (0, 2)
+    frame_a, frame_b = _stripes(0), _stripes(2)  # the picture moved 2 px down: F_a->b = (0, 2)
+    generator = torch.Generator().manual_seed(0)
+    frame_a[..., 32:, :] = torch.rand(1, 3, 32, 64, generator=generator)  # something no translation explains
+    frame_b[..., 32:, :] = torch.rand(1, 3, 32, 64, generator=generator)
     aliased = torch.zeros(1, 2, 64, 64)
     aliased[:, 1] = 2.0 - 8.0  # matched to the neighbouring stripe: warps just as well
     back = torch.zeros(1, 2, 64, 64)
     back[:, 1] = -2.0  # the backward flow got it right
     shift = torch.tensor([[0.0, 2.0]])
     small_a, small_b = shrink_luma(frame_a), shrink_luma(frame_b)
-    _, without_check = prefer_translation(small_a, small_b, aliased, shift)
-    chosen, with_check = prefer_translation(small_a, small_b, aliased, shift, back)
-    inside = (..., slice(8, -12), slice(8, -8))  # the bottom rows: the scroll brings in what frame b lacks
-    assert without_check[inside].min() < 0.5
-    assert with_check[inside].min() > 0.99
-    assert torch.allclose(chosen[inside], torch.tensor([0.0, 2.0]).view(1, 2, 1, 1).expand(1, 2, 44, 48))
+    chosen, with_check = prefer_translation(small_a, small_b, aliased, shift, back, frame_size=(64, 64))
+    stripes_only = (..., slice(14, 22), slice(8, -8))  # away from the top rows and the patch (the choice's window)
+    assert with_check[stripes_only].min() > 0.99
+    assert torch.allclose(chosen[stripes_only], torch.tensor([0.0, 2.0]).view(1, 2, 1, 1).expand(1, 2, 8, 48))
+
+
+def test_a_pair_the_translation_explains_as_a_whole_keeps_it_without_a_round_trip() -> None:
+    """The same stripes alone: the translation explains the whole pair (RIGID_SHARE), so it carries every
+    pixel even when the aliased flow comes back through an equally aliased backward flow (DIS at 4-8 px
+    a frame on credits) and where the scroll brings in rows that frame b lacks."""
+    from fpsboost.models.global_motion import prefer_translation, shrink_luma
+
+    frame_a, frame_b = _stripes(0), _stripes(2)
+    aliased, aliased_back = torch.zeros(1, 2, 64, 64), torch.zeros(1, 2, 64, 64)
+    aliased[:, 1], aliased_back[:, 1] = 2.0 - 8.0, 8.0 - 2.0  # a consistent round trip, one stripe off
+    small_a, small_b = shrink_luma(frame_a), shrink_luma(frame_b)
+    _, rigid = prefer_translation(small_a, small_b, aliased, torch.tensor([[0.0, 2.0]]), aliased_back, frame_size=(64, 64))
+    assert rigid.min() > 0.99
+    _, without_size = prefer_translation(small_a, small_b, aliased, torch.tensor([[0.0, 2.0]]), aliased_back)
+    assert without_size[..., 8:-12, 8:-8].min() > 0.99  # the rows the scroll brings in are the frame size's to decide
 
 
 def test_files_from_when_the_in_frame_rule_was_a_flag_still_load() -> None:

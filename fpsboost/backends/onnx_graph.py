@@ -31,8 +31,10 @@ GRAPH_VERSION_KEY = "graph_version"
 # both ways, the in-between is a plain blend of the linear-motion warps; 6: CelFlow v2, whose pair
 # flows come from DIS outside the graph as a sixth input, pair_flows (v1 graphs keep five inputs);
 # 7: v2 checks its DIS flows' round trip before choosing the translation candidate; 8: a network
-# with motion from four frames takes each pair's accelerations as a seventh input (others keep six).
-GRAPH_VERSION = 8
+# with motion from four frames takes each pair's accelerations as a seventh input (others keep six);
+# 9: a pair the translation explains as a whole keeps it wherever it is not clearly worse (rolling
+# credits), and a brightness map needs mostly the same lit pixels in both frames.
+GRAPH_VERSION = 9
 
 
 def input_names(classical_flow: bool, four_frame_motion: bool = False) -> tuple[str, ...]:

@@ -37,6 +37,12 @@ CHOICE_WINDOW = 7
 # also lifted 6-8 px credits (10 -> 24 dB) but cost 0.16 dB on synthetic: not kept.
 ROUND_TRIP_PX = 1.0
 TIE_TOLERANCE = 0.01
+# A pair the translation explains as a whole (its warping error, over the picture, at most RIGID_SHARE
+# of the frames' own difference and no more than the flow's) is a camera move or credits rolling: there
+# the translation is kept wherever it is not clearly worse (the advantage turned round). Lines of credits
+# look alike, and DIS matched each to the next one: at 4-8 px a frame it warped almost as well as the
+# true scroll on most of the picture and the in-betweens scored 10 dB.
+RIGID_SHARE = 0.2
 # Phase correlation's peak height (0..1): two unrelated noise images gave 0.05, a flat picture 0 (its
 # "peak" then lands at half the frame size); held-out synthetic pairs 0.04-1.0, credits 0.5-0.95.
 # Below this the translation is not trusted and the candidate is no motion at all.
@@ -73,7 +79,7 @@ def shrink_luma(image: torch.Tensor) -> torch.Tensor:
 
 def prefer_translation(
     small_a: torch.Tensor, small_b: torch.Tensor, flow: torch.Tensor, shift: torch.Tensor,
-    flow_back: torch.Tensor | None = None,
+    flow_back: torch.Tensor | None = None, frame_size: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``flow`` (a -> b, ``[P, 2, H, W]``, H and W even) with ``shift`` (``[P, 2]``) put in wherever
     the translation warps frame b onto frame a clearly better (see ``CHOICE_ADVANTAGE``), and where
@@ -84,6 +90,10 @@ def prefer_translation(
     ``ROUND_TRIP_PX``), the translation needs only to warp about as well (within
     ``TIE_TOLERANCE``). Lines of credits look alike, so DIS may match each to the next one: that
     warps as well as the true scroll, but the backward flow says otherwise.
+
+    A pair the translation explains as a whole (``RIGID_SHARE``) keeps it wherever it is not clearly
+    worse, and also where its source lies outside the picture (``frame_size``, ``(height, width)`` before
+    padding): content the camera brings in, which no flow can warp from frame b.
     """
     small_flow = flow[:, :, ::CHOICE_SCALE, ::CHOICE_SCALE] / CHOICE_SCALE  # flows are smooth: sampling will do
     translation = shift.to(flow.dtype).view(-1, 2, 1, 1)
@@ -101,8 +111,34 @@ def prefer_translation(
         round_trip = small_flow + backward_warp(small_back, small_flow)
         astray = (round_trip * round_trip).sum(dim=1, keepdim=True) > (ROUND_TRIP_PX / CHOICE_SCALE) ** 2
         margin = torch.where(astray, translation_error - flow_error - TIE_TOLERANCE, margin)
+    # Whether the translation explains the pair as a whole, judged where its source lies inside the picture.
+    outside = None if frame_size is None else _source_outside(small_a, translation, frame_size)
+    inside = torch.ones_like(translation_error) if outside is None else (~outside).to(translation_error.dtype)
+
+    def whole(error: torch.Tensor) -> torch.Tensor:
+        return (error * inside).mean(dim=(1, 2, 3), keepdim=True)
+
+    whole_translation = whole(translation_error)
+    rigid = (whole_translation <= RIGID_SHARE * whole((small_b - small_a).abs())) & (whole_translation <= whole(flow_error))
+    rigid_margin = CHOICE_ADVANTAGE * translation_error - flow_error - TIE_TOLERANCE
+    if outside is not None:
+        rigid_margin = torch.where(outside, -torch.ones_like(rigid_margin), rigid_margin)
+    margin = torch.where(rigid, rigid_margin, margin)
     box = torch.full((1, 1, CHOICE_WINDOW, 1), 1.0 / CHOICE_WINDOW, dtype=small_a.dtype, device=small_a.device)
     margin = F.conv2d(F.conv2d(margin, box, padding=(CHOICE_WINDOW // 2, 0)), box.transpose(2, 3), padding=(0, CHOICE_WINDOW // 2))
     better = (margin < 0).to(flow.dtype)
     better = F.interpolate(better, scale_factor=float(CHOICE_SCALE), mode="bilinear", align_corners=False)
     return better * translation + (1 - better) * flow, better
+
+
+def _source_outside(small: torch.Tensor, translation: torch.Tensor, frame_size: tuple[int, int]) -> torch.Tensor:
+    """``[P, 1, h, w]``: where, at ``small``'s resolution (1 / CHOICE_SCALE), the translation
+    (``[P, 2, 1, 1]``, full-resolution pixels) samples outside a picture of ``frame_size``."""
+    height, width = frame_size
+    centre = (CHOICE_SCALE - 1) / 2  # a small pixel's centre, in full-resolution pixels
+    # In float32 whatever the network's precision (ONNX has no float16 Range).
+    rows = torch.arange(small.shape[-2], dtype=torch.float32, device=small.device).view(1, 1, -1, 1) * CHOICE_SCALE + centre
+    columns = torch.arange(small.shape[-1], dtype=torch.float32, device=small.device).view(1, 1, 1, -1) * CHOICE_SCALE + centre
+    translation = translation.float()
+    source_y, source_x = rows + translation[:, 1:2], columns + translation[:, 0:1]
+    return (source_y < 0) | (source_y > height - 1) | (source_x < 0) | (source_x > width - 1)

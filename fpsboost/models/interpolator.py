@@ -206,8 +206,8 @@ class CelFlow(nn.Module):
             small0, small1 = shrink_luma(padded0), shrink_luma(padded1)
             # v2's DIS flows are checked against each other (see prefer_translation); v1's are not.
             back0, back1 = (flows.flow_1to0, flows.flow_0to1) if self.classical_flow else (None, None)
-            flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift, back0)
-            flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift, back1)
+            flow_0to1, translated0 = prefer_translation(small0, small1, flows.flow_0to1, global_shift, back0, (height, width))
+            flow_1to0, translated1 = prefer_translation(small1, small0, flows.flow_1to0, -global_shift, back1, (height, width))
             flows = PairFlows(flow_0to1, flow_1to0, acceleration=flows.acceleration)
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
