@@ -357,3 +357,21 @@ def test_shipped_model_lands_scrolling_text_on_its_strokes() -> None:
     with torch.no_grad():
         middle = load_interpolator()(first[None], last[None], torch.zeros(1, dtype=torch.long), torch.tensor([0.5]), shift)[0]
     assert (middle - truth).abs().mean().item() < 1 / 255
+
+
+def test_the_fast_edge_pad_and_flow_enlargement_give_the_same_numbers() -> None:
+    """pad_bottom_right (the network's stride padding) is F.pad's replication bit for bit, and flows
+    enlarged after scaling equal flows scaled after enlarging (a power of two changes no bits)."""
+    import torch.nn.functional as F
+
+    from fpsboost.models.blocks import pad_bottom_right, upsample_flow
+
+    generator = torch.Generator().manual_seed(0)
+    for shape, bottom, right in [((2, 3, 48, 85), 0, 11), ((1, 4, 27, 48), 5, 0), ((2, 3, 7, 9), 9, 3), ((1, 2, 8, 8), 0, 0)]:
+        image = torch.rand(shape, generator=generator)
+        with torch.inference_mode():
+            assert torch.equal(pad_bottom_right(image, bottom, right), F.pad(image, (0, right, 0, bottom), mode="replicate"))
+    flow = torch.randn(2, 4, 12, 20, generator=generator) * 7
+    for factor in (2, 4):
+        enlarged = F.interpolate(flow, scale_factor=float(factor), mode="bilinear", align_corners=False) * factor
+        assert torch.equal(upsample_flow(flow, factor), enlarged)

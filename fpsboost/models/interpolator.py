@@ -21,7 +21,7 @@ from torch import nn
 from .config import CelFlowConfig
 from .classical_flow import ClassicalFlowEstimator, classical_pair_flows
 from .pairs import BrightnessChange, PairFlows, brightness_change, mean_and_spread, stretch_dark_contrast
-from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, upsample_flow
+from .blocks import RefineBlock, backward_warp, downsample, downsample_flow, pad_bottom_right, upsample_flow
 from .global_motion import prefer_translation, shrink_luma
 from .visibility import VisibilitySynthesizer, linear_motion_flows
 
@@ -174,7 +174,7 @@ class CelFlow(nn.Module):
         height, width = image.shape[-2], image.shape[-1]
         pad_bottom = (stride - height % stride) % stride
         pad_right = (stride - width % stride) % stride
-        return F.pad(image, (0, pad_right, 0, pad_bottom), mode="replicate")
+        return pad_bottom_right(image, pad_bottom, pad_right)
 
     def estimate_flows(self, padded0: torch.Tensor, padded1: torch.Tensor) -> PairFlows:
         """The pair's flows at full resolution, estimated at ``1 / flow_downscale`` of it."""
