@@ -5,12 +5,16 @@ or an in-between of two keys at time t. :class:`PairBatcher` gathers the in-betw
 ``backend.batch_size`` key pairs (and at most :data:`TIMESTEPS_PER_PAIR_IN_BATCH` timesteps per
 pair) into one call, so each pair's flow is estimated once however many timesteps use it, and
 hands every frame on in order: originals are passed through as decoded, never re-synthesised.
+
+A backend that can ``prepare`` (measure) a batch apart from running its network has the next batch
+measured on a worker thread while the network runs on this one (:class:`PairBatcher`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Protocol
@@ -84,6 +88,8 @@ class BatchBackend(Protocol):
     def interpolate(self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
                     flow_scale: str | None = None, neighbours: PairNeighbours | None = None) -> np.ndarray: ...
 
+    # Optional (InterpolationBackend.prepare / complete): measure a batch, then run the network on it.
+
 
 @dataclass
 class _Batch:
@@ -119,6 +125,12 @@ class PairBatcher:
     ``after_call()`` runs after each batch (progress reports). ``neighbours_of(key_a, key_b)``: the
     keys before and after a pair (None where none belongs), asked only for a backend that
     ``wants_neighbours``; the caller must know both when it adds the pair's frames.
+
+    With a backend that can ``prepare`` (measure DIS flows and the rest apart from its network), a
+    flushed batch is measured on a worker thread and run when the next batch is flushed, so that the
+    measuring of one batch and the network of the one before it share the CPU's cores (480p, x2, 24
+    pairs in calls of 2: 10.3 s sequential against 8.3 s overlapped; benchmarks/speed/RESULTS.md).
+    Frames still leave in display order. :meth:`finish` runs whatever is left: call it at the end.
     """
 
     def __init__(self, backend: BatchBackend, send: Callable[[Fraction, Any], None],
@@ -132,6 +144,9 @@ class PairBatcher:
         self._stream = next(_STREAMS)
         self._batch = _Batch()
         self.pairs_by_flow_scale: Counter[str | None] = Counter()
+        self._overlap = callable(getattr(backend, "prepare", None)) and callable(getattr(backend, "complete", None))
+        self._measurer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[_Batch, Future] | None = None  # flushed, being measured, network not run yet
 
     def add(self, frame: OutputFrame, keys: dict[int, KeyImage]) -> None:
         """Queue one output frame; ``keys`` holds (at least) the keys it refers to."""
@@ -141,6 +156,7 @@ class PairBatcher:
             if batch.entries:
                 batch.entries.append((frame, source, None))
             else:
+                self._run_in_flight()  # its frames come first
                 self._send(frame.time, source)
             return
         pair = (frame.key_a, frame.key_b)
@@ -161,15 +177,51 @@ class PairBatcher:
             self.flush()
 
     def flush(self) -> None:
-        """Run the pending call (if any) and hand on every queued frame."""
+        """Close the pending batch: run it (or, with a backend that can prepare, start measuring it and
+        run the batch flushed before), and hand on every frame whose batch has run."""
         batch, self._batch = self._batch, _Batch()
-        results = None
+        if not batch.pairs or not self._overlap:
+            self._run_in_flight()
+            self._hand_on(batch, self._interpolate(batch) if batch.pairs else None)
+            return
+        frames0, frames1 = stack_pairs(batch.pairs)
+        if self._measurer is None:
+            self._measurer = ThreadPoolExecutor(1, thread_name_prefix="fpsboost-measure")
+        # Submitted before the batch in flight runs: this batch's measuring overlaps that batch's network.
+        prepared = self._measurer.submit(self.backend.prepare, frames0, frames1, batch.flow_scale, self._neighbours(batch))
+        self._run_in_flight()
+        self._in_flight = (batch, prepared)
+
+    def finish(self) -> None:
+        """Flush, run the batch in flight and stop the measuring thread: every frame added has been handed on."""
+        try:
+            self.flush()
+            self._run_in_flight()
+        finally:
+            if self._measurer is not None:
+                self._measurer.shutdown(wait=True, cancel_futures=True)
+                self._measurer = None
+
+    def _neighbours(self, batch: _Batch) -> PairNeighbours | None:
+        return gather_neighbours(batch.pairs, batch.around, self._stream) if self._neighbours_of is not None else None
+
+    def _interpolate(self, batch: _Batch) -> np.ndarray:
+        frames0, frames1 = stack_pairs(batch.pairs)
+        neighbours = self._neighbours(batch)
+        extra = {"neighbours": neighbours} if neighbours is not None else {}
+        return self.backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
+                                        np.asarray(batch.timesteps, np.float32), batch.flow_scale, **extra)
+
+    def _run_in_flight(self) -> None:
+        if self._in_flight is None:
+            return
+        (batch, prepared), self._in_flight = self._in_flight, None
+        results = self.backend.complete(prepared.result(), np.asarray(batch.pair_index, np.int64),
+                                        np.asarray(batch.timesteps, np.float32))
+        self._hand_on(batch, results)
+
+    def _hand_on(self, batch: _Batch, results: np.ndarray | None) -> None:
         if batch.pairs:
-            frames0, frames1 = stack_pairs(batch.pairs)
-            extra = ({"neighbours": gather_neighbours(batch.pairs, batch.around, self._stream)}
-                     if self._neighbours_of is not None else {})
-            results = self.backend.interpolate(frames0, frames1, np.asarray(batch.pair_index, np.int64),
-                                               np.asarray(batch.timesteps, np.float32), batch.flow_scale, **extra)
             self.pairs_by_flow_scale[batch.flow_scale] += len(batch.pairs)
         for frame, source, query in batch.entries:
             self._send(frame.time, source if query is None else results[query])

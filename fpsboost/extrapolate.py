@@ -180,7 +180,7 @@ def extrapolate_file(
                     if batcher is None and state.frames_in % QUERIES_PER_CALL == 0:
                         report()
                 if batcher is not None:
-                    batcher.flush()
+                    batcher.finish()
                 if state.frames_in < MIN_CONTEXT_FRAMES or planner is None:
                     raise InputError(f"{input_path}: extrapolation needs at least {MIN_CONTEXT_FRAMES} frames, it has {state.frames_in}")
                 last_time, last_source, _ = history[-1]

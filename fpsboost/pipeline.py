@@ -27,7 +27,7 @@ import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
 from .batching import KeyImage, PairBatcher
-from .backends.base import resolve_flow_scale
+from .backends.base import PreparedPairs, resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
 from .chunking import MIN_INPUT_FRAMES, Chunk, PlannedKey, SegmentRule, VideoPlan
 from .errors import InputError, ModelError, OptionError, OutputError
@@ -195,6 +195,21 @@ class ResilientBackend:
     @property
     def wants_neighbours(self) -> bool:
         return getattr(self.backend, "wants_neighbours", False)
+
+    def prepare(self, frames0: np.ndarray, frames1: np.ndarray, flow_scale: str | None = None,
+                neighbours: Any = None) -> PreparedPairs:
+        """:meth:`InterpolationBackend.prepare` (measuring needs no device memory)."""
+        return self.backend.prepare(frames0, frames1, flow_scale, neighbours)
+
+    def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        """:meth:`InterpolationBackend.complete`; out of memory, the batch is split as in :meth:`interpolate`."""
+        try:
+            return self.backend.complete(prepared, pair_index, timesteps)
+        except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
+            if not is_out_of_memory(error):
+                raise
+        return self.interpolate(prepared.frames0, prepared.frames1, pair_index, timesteps, prepared.flow_scale,
+                                prepared.neighbours)
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
@@ -487,7 +502,7 @@ class _Scheduler:
         for output, horizon in zip(last, horizons):
             if horizon == 0:
                 self.batcher.add(output, self.keys)
-        self.batcher.flush()
+        self.batcher.finish()
         future = [(output, horizon) for output, horizon in zip(last, horizons) if horizon > 0]
         if future:
             for (output, _), picture in zip(future, self.tail.predict([horizon for _, horizon in future])):
@@ -611,7 +626,7 @@ class UpscaleJob:
                         self._tail_predicted = scheduler.tail_predicted
                     else:
                         scheduler.release(after_end.keyframe if after_end else None)
-                        scheduler.batcher.flush()
+                        scheduler.batcher.finish()
                     self._count_pairs(scheduler, backend)
                     return plan.end_time
 

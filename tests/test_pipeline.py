@@ -118,6 +118,52 @@ def test_originals_unchanged_and_inbetweens_from_the_right_pair_and_t(frames_cli
     assert np.array_equal(decoded_out[13], decoded_in[4]) and np.array_equal(decoded_out[14], decoded_in[4])
 
 
+class _RecordingBlend(LinearBlendBackend):
+    """The blend, recording which thread measures (prepares) and runs (completes) each batch, and whether
+    the next batch's measuring had begun when a batch's network ran (waiting up to 5 s for it to)."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.batches = batches
+        self.prepared: list[str] = []  # thread names, in call order
+        self.completed: list[tuple[str, bool]] = []  # thread name, next batch already being measured
+
+    def prepare(self, frames0, frames1, flow_scale=None, neighbours=None):
+        self.prepared.append(threading.current_thread().name)
+        return super().prepare(frames0, frames1, flow_scale, neighbours)
+
+    def complete(self, prepared, pair_index, timesteps):
+        import time
+
+        batch = len(self.completed)
+        deadline = time.monotonic() + 5
+        while batch + 1 < self.batches and len(self.prepared) <= batch + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        overlapped = batch + 1 == self.batches or len(self.prepared) > batch + 1
+        self.completed.append((threading.current_thread().name, overlapped))
+        return super().complete(prepared, pair_index, timesteps)
+
+
+def test_the_next_batch_is_measured_beside_the_network_and_frames_stay_in_order(frames_clip, tmp_path):
+    """Each batch is prepared (measured) on the measuring thread, and its measuring has begun before
+    the batch flushed before it runs its network on the job's thread; the output is still every
+    original and in-between in order."""
+    pictures = [pattern_rgb24(index * 5, 64, 48) for index in range(9)]
+    source = frames_clip("in.mkv", pictures, [Fraction(i, 24) for i in range(9)], Fraction(24), pix_fmt="yuv444p")
+    output = tmp_path / "out.mkv"
+    backend = _RecordingBlend(batches=4)  # 8 pairs in calls of 2
+    upscale(source, output, UpscaleSettings(factor=2, tail="hold"), encode=LOSSLESS, cadence=EVERY_FRAME, backend=backend)
+    assert backend.prepared == ["fpsboost-measure_0"] * 4
+    assert len(backend.completed) == 4
+    assert all(not thread.startswith("fpsboost-measure") and overlapped for thread, overlapped in backend.completed)
+    decoded_in, decoded_out = read_video(source).pictures, read_video(output).pictures
+    assert len(decoded_out) == 18
+    for k in range(8):
+        assert np.array_equal(decoded_out[2 * k], decoded_in[k])
+        expected = 0.5 * decoded_in[k].astype(np.float64) + 0.5 * decoded_in[k + 1].astype(np.float64)
+        assert psnr(decoded_out[2 * k + 1], expected) >= 40
+
+
 def test_ten_bit_input_keeps_more_than_eight_bits_through_the_whole_pipeline(tmp_path):
     height, width = 16, 64
     ramp = np.tile(np.arange(200, 200 + width * 9, 9, dtype=np.uint16), (height, 1))  # 10-bit luma codes

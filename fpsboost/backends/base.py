@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 from dataclasses import dataclass
+import threading
 
 import numpy as np
 
@@ -114,6 +115,22 @@ def resolve_precision(requested: str, device: str, supported: tuple[str, ...], e
     return requested
 
 
+_MEASURE_LOCK = threading.Lock()
+
+
+@dataclass
+class PreparedPairs:
+    """A batch of frame pairs made ready by :meth:`InterpolationBackend.prepare`: the pairs, their
+    flow scale and neighbours, and what the backend measured (None: measured in ``complete``)."""
+
+    frames0: np.ndarray
+    frames1: np.ndarray
+    flow_scale: str | None = None
+    neighbours: Any = None
+    measured: dict[str, np.ndarray] | None = None
+    downscale: int = 1
+
+
 class InterpolationBackend(ABC):
     """Runs the interpolation network on batches of frame pairs.
 
@@ -136,6 +153,20 @@ class InterpolationBackend(ABC):
         flow_scale: str | None = None,
     ) -> np.ndarray:
         """``flow_scale``: this call's ``--flow-scale`` (``1``, ``0.5``, ``0.25``), None: the backend's setting."""
+
+    def prepare(self, frames0: np.ndarray, frames1: np.ndarray, flow_scale: str | None = None,
+                neighbours: Any = None) -> "PreparedPairs":
+        """The part of :meth:`interpolate` that does not depend on the queries: a backend that can
+        measures the pairs here (DIS, translations, accelerations; numpy, no device), so that a caller
+        may measure the next batch while :meth:`complete` runs the network on this one. The default
+        measures nothing and leaves everything to ``complete``. Calls must come in batch order (a
+        batch's neighbour flows come from the batches before it) and from one thread at a time."""
+        return PreparedPairs(frames0, frames1, flow_scale, neighbours)
+
+    def complete(self, prepared: "PreparedPairs", pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        """:meth:`interpolate` of the pairs :meth:`prepare` made ready."""
+        extra = {"neighbours": prepared.neighbours} if prepared.neighbours is not None else {}
+        return self.interpolate(prepared.frames0, prepared.frames1, pair_index, timesteps, prepared.flow_scale, **extra)
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
@@ -182,6 +213,11 @@ class InterpolationBackend(ABC):
         flow to a neighbour is the neighbouring pair's own, and a batch's last pair measures the flow
         from its second frame to the one after, which is the next batch's first flow. So at a steady
         rate each pair costs two DIS directions, as without neighbours."""
+        with _MEASURE_LOCK:  # the flow cache is shared by a backend's calls (prepare on a worker thread)
+            return self._measure(frames0, frames1, classical_flow, downscale, neighbours)
+
+    def _measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int,
+                 neighbours: Any = None) -> dict[str, np.ndarray]:
         cache = self._flow_cache(neighbours) if neighbours is not None and classical_flow else None
         known = None
         if cache is not None:

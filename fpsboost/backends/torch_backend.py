@@ -10,7 +10,7 @@ import torch
 from ..batching import PairNeighbours
 from ..models.interpolator import CelFlow
 from ..models.presets import load_interpolator
-from .base import InterpolationBackend, ModelSettings, default_batch_size, flow_downscale, resolve_precision
+from .base import InterpolationBackend, ModelSettings, PreparedPairs, default_batch_size, flow_downscale, resolve_precision
 from .base import resolve_device as resolve_any_device
 
 CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
@@ -60,17 +60,28 @@ class TorchBackend(InterpolationBackend):
         weights = f", {self.weights_name}" if self.weights_name else ""
         return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale}{weights})"
 
-    @torch.inference_mode()
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
         flow_scale: str | None = None, neighbours: PairNeighbours | None = None,
     ) -> np.ndarray:
+        return self.complete(self.prepare(frames0, frames1, flow_scale, neighbours), pair_index, timesteps)
+
+    @torch.inference_mode()
+    def prepare(self, frames0: np.ndarray, frames1: np.ndarray, flow_scale: str | None = None,
+                neighbours: PairNeighbours | None = None) -> PreparedPairs:
+        factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
+        measured = self.measure(frames0, frames1, self.model.classical_flow, factor, neighbours)
+        return PreparedPairs(frames0, frames1, flow_scale, neighbours, measured, factor)
+
+    @torch.inference_mode()
+    def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        frames0, frames1, measured = prepared.frames0, prepared.frames1, prepared.measured
+        if measured is None:  # made ready by another backend's prepare (one that measures nothing)
+            return super().complete(prepared, pair_index, timesteps)
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
-        factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
-        self.model.flow_downscale = factor
-        measured = self.measure(frames0, frames1, self.model.classical_flow, factor, neighbours)
+        self.model.flow_downscale = prepared.downscale  # set here, on the network's thread, not in prepare
         shifts = torch.from_numpy(measured["global_shift"]).to(self.device, self.dtype)
         pair_flows = self._to_device(measured["pair_flows"]) if "pair_flows" in measured else None
         accelerations = self._to_device(measured["pair_accelerations"]) if "pair_accelerations" in measured else None
