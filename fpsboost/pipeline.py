@@ -4,7 +4,9 @@ Three threads, joined by bounded queues so memory does not grow with the length 
 
 * the decode thread iterates :class:`~fpsboost.video.reader.VideoReader`;
 * the calling thread runs cadence/cut analysis, :class:`~fpsboost.timing.FramePlanner`, batching and
-  the backend (the backend releases the GIL while it computes);
+  the backend's network (the backend releases the GIL while it computes); a backend that can prepare
+  a batch apart from its network has it measured on the batcher's measuring thread meanwhile
+  (:class:`~fpsboost.batching.PairBatcher`);
 * the encode thread converts results to uint16 and feeds :class:`~fpsboost.video.writer.VideoWriter`.
 
 A source frame is referenced only until the analyser has decided whether it is a keyframe, and a
