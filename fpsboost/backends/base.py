@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import Any
-from dataclasses import dataclass
 import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +128,7 @@ class PreparedPairs:
     flow_scale: str | None = None
     neighbours: Any = None
     measured: dict[str, np.ndarray] | None = None
-    downscale: int = 1
+    downscale: int = 1  # the flow downscale the backend resolved for the batch (flow_downscale)
 
 
 class InterpolationBackend(ABC):

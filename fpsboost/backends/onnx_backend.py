@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OptionError
-from .base import (FLOW_SCALE_NAMES, NO_GPU, InterpolationBackend, ModelSettings, default_batch_size, flow_downscale,
-                   resolve_device, resolve_precision)
+from .base import (FLOW_SCALE_NAMES, NO_GPU, InterpolationBackend, ModelSettings, PreparedPairs, default_batch_size,
+                   flow_downscale, resolve_device, resolve_precision)
 from .export import cache_dir, default_onnx_model
 from .onnx_graph import (FLOW_DOWNSCALE_KEY, GRAPH_VERSION, GRAPH_VERSION_KEY, INPUT_NAMES, OUTPUT_NAME,
                          PAIR_ACCELERATIONS_INPUT, PAIR_FLOWS_INPUT)
@@ -208,15 +208,27 @@ class OnnxBackend(InterpolationBackend):
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
         flow_scale: str | None = None, neighbours: Any = None,
     ) -> np.ndarray:
+        return self.complete(self.prepare(frames0, frames1, flow_scale, neighbours), pair_index, timesteps)
+
+    def prepare(self, frames0: np.ndarray, frames1: np.ndarray, flow_scale: str | None = None,
+                neighbours: Any = None) -> PreparedPairs:
         factor = flow_downscale(flow_scale or self.flow_scale, frames0.shape[-1])
         session = self._session_for(factor)
         inputs = {node.name for node in session.get_inputs()}
         metadata = session.get_modelmeta().custom_metadata_map
-        classical = PAIR_FLOWS_INPUT in inputs
         # A graph given as --model runs at the flow scale it was exported with.
         downscale = int(metadata.get(FLOW_DOWNSCALE_KEY, "1")) if self.fixed_flow_scale else factor
         four_frame = PAIR_ACCELERATIONS_INPUT in inputs
-        measured = self.measure(frames0, frames1, classical, downscale, neighbours if four_frame else None)
+        measured = self.measure(frames0, frames1, PAIR_FLOWS_INPUT in inputs, downscale, neighbours if four_frame else None)
+        return PreparedPairs(frames0, frames1, flow_scale, neighbours, measured, factor)
+
+    def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        if prepared.measured is None:  # made ready by another backend's prepare (one that measures nothing)
+            return super().complete(prepared, pair_index, timesteps)
+        frames0, frames1, measured = prepared.frames0, prepared.frames1, prepared.measured
+        session = self._session_for(prepared.downscale)
+        inputs = {node.name for node in session.get_inputs()}
+        classical, four_frame = PAIR_FLOWS_INPUT in inputs, PAIR_ACCELERATIONS_INPUT in inputs
         feeds = {
             "image0": np.ascontiguousarray(frames0, dtype=np.float32),
             "image1": np.ascontiguousarray(frames1, dtype=np.float32),
