@@ -210,8 +210,7 @@ class ResilientBackend:
         except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
             if not is_out_of_memory(error):
                 raise
-        return self.interpolate(prepared.frames0, prepared.frames1, pair_index, timesteps, prepared.flow_scale,
-                                prepared.neighbours)
+        return self._split(prepared.frames0, prepared.frames1, pair_index, timesteps, prepared.flow_scale, prepared.neighbours)
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
@@ -224,6 +223,13 @@ class ResilientBackend:
         except Exception as error:  # noqa: BLE001 - anything but out-of-memory is re-raised
             if not is_out_of_memory(error):
                 raise
+        return self._split(frames0, frames1, pair_index, timesteps, flow_scale, neighbours)
+
+    def _split(
+        self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,
+        flow_scale: str | None, neighbours: Any,
+    ) -> np.ndarray:
+        """A call that ran out of memory, in halves (pairs first, then timesteps), or on the CPU."""
         _release_device_memory()
         pairs, queries = frames0.shape[0], timesteps.shape[0]
         if pairs > 1:
