@@ -7,6 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def eager_cpu_inference(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is on the CPU outside ONNX export, tracing and training: where the CPU-only
+    fast paths below may write into tensors of their own making (a traced graph would record them
+    wrongly, autograd cannot follow ``out=``, CUDA gains nothing)."""
+    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    return tensor.device.type == "cpu" and not exporting and not torch.is_grad_enabled()
+
+
 def cat_for_convolution(tensors: list[torch.Tensor]) -> torch.Tensor:
     """``torch.cat`` along channels, for a block of convolutions to read: on the CPU written straight
     into channels-last memory, where oneDNN's 3x3 kernels with few output channels are faster (854x480,
@@ -14,8 +22,7 @@ def cat_for_convolution(tensors: list[torch.Tensor]) -> torch.Tensor:
     36 -> 28 ms, cat included; same numbers to 2e-6). Weights stay in the default layout (turning the
     whole network channels-last converted tensors back and forth and gained nothing in the job), and
     CUDA, ONNX export and training (``out=`` has no gradient) get the plain concatenation."""
-    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    if tensors[0].device.type != "cpu" or exporting or torch.is_grad_enabled():
+    if not eager_cpu_inference(tensors[0]):
         return torch.cat(tensors, dim=1)
     first = tensors[0]
     channels = sum(tensor.shape[1] for tensor in tensors)
@@ -28,8 +35,7 @@ def pad_bottom_right(image: torch.Tensor, bottom: int, right: int) -> torch.Tens
     """``F.pad(image, (0, right, 0, bottom), mode="replicate")``, the same numbers; on the CPU outside
     export and training, copied into a new tensor with the last row and column repeated (oneDNN's
     replication pad took 3.0 ms for two 854x480 frames on one thread, this 0.6)."""
-    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    if image.device.type != "cpu" or exporting or torch.is_grad_enabled() or image.dim() != 4:
+    if not eager_cpu_inference(image) or image.dim() != 4:
         return F.pad(image, (0, right, 0, bottom), mode="replicate")
     if bottom == 0 and right == 0:
         return image
