@@ -191,3 +191,33 @@ def test_consecutive_batches_measure_each_dis_direction_once_with_the_same_numbe
     # First batch: 2 pairs x 2 directions, F_1->0 (to before) and F_3->4 (to after) for the neighbours.
     # Second: F_3->4 kept, so 3 directions, F_4->3 kept as the first pair's flow to before, F_5->6 to after.
     assert sum(measured_directions) == (4 + 2) + (3 + 1)
+
+
+def test_each_backend_measures_under_its_own_lock() -> None:
+    """Two backends (two jobs in one process) measure side by side: one busy measuring does not
+    hold the other up, while a backend's own calls still wait for each other (its flow cache)."""
+    import threading
+
+    from fpsboost.backends.base import InterpolationBackend
+
+    class Measurer(InterpolationBackend):
+        def interpolate(self, *args, **kwargs):
+            raise NotImplementedError
+
+    busy, free = Measurer(), Measurer()
+    frames = np.zeros((1, 3, 16, 16), np.float32)
+    results = {}
+
+    def measure(backend, name):
+        results[name] = backend.measure(frames, frames, False, 1)
+
+    with busy._measure_lock():  # busy is in the middle of a measurement
+        other = threading.Thread(target=measure, args=(free, "free"))
+        other.start()
+        other.join(timeout=30)
+        same = threading.Thread(target=measure, args=(busy, "busy"))
+        same.start()
+        same.join(timeout=0.5)
+        assert "free" in results and "busy" not in results
+    same.join(timeout=30)
+    assert np.array_equal(results["busy"]["global_shift"], results["free"]["global_shift"])

@@ -115,7 +115,7 @@ def resolve_precision(requested: str, device: str, supported: tuple[str, ...], e
     return requested
 
 
-_MEASURE_LOCK = threading.Lock()
+_LOCK_CREATION = threading.Lock()  # guards the first use of each backend's own measuring lock
 
 
 @dataclass
@@ -164,7 +164,19 @@ class InterpolationBackend(ABC):
         return PreparedPairs(frames0, frames1, flow_scale, neighbours)
 
     def complete(self, prepared: "PreparedPairs", pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
-        """:meth:`interpolate` of the pairs :meth:`prepare` made ready."""
+        """:meth:`interpolate` of the pairs :meth:`prepare` made ready: :meth:`complete_measured`
+        where ``prepare`` measured them, ``interpolate`` where it did not (``measured`` None: made
+        ready by a backend that measures nothing)."""
+        if prepared.measured is not None:
+            return self.complete_measured(prepared, pair_index, timesteps)
+        return self._interpolate_prepared(prepared, pair_index, timesteps)
+
+    def complete_measured(self, prepared: "PreparedPairs", pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+        """The network on pairs whose measurements ``prepared.measured`` holds; a backend that
+        measures in ``prepare`` overrides this (the default ignores them and runs ``interpolate``)."""
+        return self._interpolate_prepared(prepared, pair_index, timesteps)
+
+    def _interpolate_prepared(self, prepared: "PreparedPairs", pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
         extra = {"neighbours": prepared.neighbours} if prepared.neighbours is not None else {}
         return self.interpolate(prepared.frames0, prepared.frames1, pair_index, timesteps, prepared.flow_scale, **extra)
 
@@ -213,8 +225,17 @@ class InterpolationBackend(ABC):
         flow to a neighbour is the neighbouring pair's own, and a batch's last pair measures the flow
         from its second frame to the one after, which is the next batch's first flow. So at a steady
         rate each pair costs two DIS directions, as without neighbours."""
-        with _MEASURE_LOCK:  # the flow cache is shared by a backend's calls (prepare on a worker thread)
+        with self._measure_lock():  # the flow cache is shared by a backend's calls (prepare on a worker thread)
             return self._measure(frames0, frames1, classical_flow, downscale, neighbours)
+
+    def _measure_lock(self) -> threading.Lock:
+        """This backend's lock around its flow cache, made on first use (subclasses need not call
+        an ``__init__`` here); two backends measure side by side without waiting for each other."""
+        lock = self.__dict__.get("_measure_lock_instance")
+        if lock is None:
+            with _LOCK_CREATION:
+                lock = self.__dict__.setdefault("_measure_lock_instance", threading.Lock())
+        return lock
 
     def _measure(self, frames0: np.ndarray, frames1: np.ndarray, classical_flow: bool, downscale: int,
                  neighbours: Any = None) -> dict[str, np.ndarray]:

@@ -222,9 +222,7 @@ class OnnxBackend(InterpolationBackend):
         measured = self.measure(frames0, frames1, PAIR_FLOWS_INPUT in inputs, downscale, neighbours if four_frame else None)
         return PreparedPairs(frames0, frames1, flow_scale, neighbours, measured, factor)
 
-    def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
-        if prepared.measured is None:  # made ready by another backend's prepare (one that measures nothing)
-            return super().complete(prepared, pair_index, timesteps)
+    def complete_measured(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
         frames0, frames1, measured = prepared.frames0, prepared.frames1, prepared.measured
         session = self._session_for(prepared.downscale)
         inputs = {node.name for node in session.get_inputs()}

@@ -74,10 +74,8 @@ class TorchBackend(InterpolationBackend):
         return PreparedPairs(frames0, frames1, flow_scale, neighbours, measured, factor)
 
     @torch.inference_mode()
-    def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+    def complete_measured(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
         frames0, frames1, measured = prepared.frames0, prepared.frames1, prepared.measured
-        if measured is None:  # made ready by another backend's prepare (one that measures nothing)
-            return super().complete(prepared, pair_index, timesteps)
         image0, image1 = self._to_device(frames0), self._to_device(frames1)
         index = torch.from_numpy(np.asarray(pair_index, dtype=np.int64)).to(self.device)
         times = torch.from_numpy(np.asarray(timesteps, dtype=np.float32)).to(self.device, self.dtype)
