@@ -74,6 +74,29 @@ def test_keep_in_frame_gives_the_pixel_to_the_frame_that_shows_it() -> None:
     assert torch.all(flipped[0, 0, 16:20] == 1)
 
 
+def test_keep_in_frame_near_the_edges_only_matches_the_whole_frame() -> None:
+    """On the CPU the rule is worked out only within the motion's reach of the picture's edges (and
+    in the padding): the same weights as over the whole frame, whether the motion reaches a few
+    pixels, most of the picture, or beyond it."""
+    from fpsboost.models import visibility
+
+    generator = torch.Generator().manual_seed(3)
+    padded_height, padded_width, height, width = 96, 128, 70, 100
+    mask = torch.rand(2, 1, padded_height, padded_width, generator=generator)
+    noise = lambda: torch.rand(2, 2, padded_height, padded_width, generator=generator) * 2 - 1  # noqa: E731
+    direction = torch.tensor([[0.8, -0.6], [0.0, 1.0]]).view(2, 2, 1, 1)
+    for reach in (1.5, 6.0, 60.0):
+        flows = (noise() * reach, noise() * reach)
+        camera_t0, camera_t1 = direction * reach, -direction * reach  # flows that move with it agree
+        with_camera = (camera_t0 + noise() * 0.5, camera_t1 + noise() * 0.5, camera_t0, camera_t1)
+        for flow_t0, flow_t1, *camera in (flows, with_camera):
+            with torch.inference_mode():
+                near_edges = keep_in_frame(mask, flow_t0, flow_t1, height, width, *camera)
+                whole = visibility._keep_in_frame(mask, flow_t0, flow_t1, height, width, *camera)
+            assert torch.allclose(near_edges, whole, atol=1e-6, rtol=0), reach
+            assert not torch.allclose(whole, mask, atol=1e-3)  # the rule acted somewhere: the test can fail
+
+
 def test_the_camera_form_moves_only_sources_that_leave_with_the_camera() -> None:
     """The same warps with a camera moving 4 rows down: frame 0's out-of-frame source moves with it and
     gives way; with the camera moving sideways instead (the 4-row motion is then the object's own, at

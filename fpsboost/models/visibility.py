@@ -30,13 +30,15 @@ from it.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import quadratic_correction
 from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv_prelu, downsample, downsample_flow,
-                     upsample_flow)
+                     eager_cpu_inference, upsample_flow)
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
@@ -80,18 +82,19 @@ def occlusion_cues(image0: torch.Tensor, image1: torch.Tensor, flow_0to1: torch.
     return cues[0], cues[1]
 
 
-def in_frame_weight(flow: torch.Tensor, height, width) -> torch.Tensor:
+def in_frame_weight(flow: torch.Tensor, height, width, top: int = 0, left: int = 0) -> torch.Tensor:
     """``[Q,1,H,W]``: 1 where ``pixel + flow`` lands inside the frame's first ``height`` rows and
     ``width`` columns (the picture, not the stride's padding), falling linearly to 0 one pixel
     outside. A pixel whose source lies outside a frame cannot be visible in it: its warp there
-    only repeats the frame's edge."""
+    only repeats the frame's edge. ``top``, ``left``: where ``flow``'s first pixel lies in the frame
+    (a strip of it)."""
     # In float32 as backward_warp samples (and ONNX's Range has no float16). Measured from the
     # picture's centre, how far a source lies outside is |x - centre| - half size: one pass each way
     # (a third cheaper than testing both edges apart, at full resolution on every in-between).
     working_dtype, flow = flow.dtype, flow.float()
     half_width, half_height = (width - 1) / 2, (height - 1) / 2
-    xs = torch.arange(flow.shape[-1], dtype=torch.float32, device=flow.device).view(1, 1, -1) - half_width
-    ys = torch.arange(flow.shape[-2], dtype=torch.float32, device=flow.device).view(1, -1, 1) - half_height
+    xs = torch.arange(flow.shape[-1], dtype=torch.float32, device=flow.device).view(1, 1, -1) + (left - half_width)
+    ys = torch.arange(flow.shape[-2], dtype=torch.float32, device=flow.device).view(1, -1, 1) + (top - half_height)
     inside_x = (half_width + 1) - (flow[:, 0] + xs).abs()
     inside_y = (half_height + 1) - (flow[:, 1] + ys).abs()
     return torch.minimum(inside_x, inside_y).clamp(0, 1).unsqueeze(1).to(working_dtype)
@@ -116,14 +119,45 @@ def keep_in_frame(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tens
     (:func:`camera_agreement`): DIS's motion is least reliable at the picture's edge, and handing a
     pixel to a warp whose motion there is wrong cost more than the edge repeat it replaced (a pan
     drawn on twos: DIS gave the entering column 27-50 px of vertical motion in a horizontal pan)."""
-    leaving0 = 1 - in_frame_weight(flow_t0, height, width)
-    leaving1 = 1 - in_frame_weight(flow_t1, height, width)
+    if eager_cpu_inference(mask):
+        return _keep_in_frame_near_edges(mask, flow_t0, flow_t1, height, width, camera_t0, camera_t1)
+    return _keep_in_frame(mask, flow_t0, flow_t1, height, width, camera_t0, camera_t1)
+
+
+def _keep_in_frame(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor, height, width,
+                   camera_t0: torch.Tensor | None = None, camera_t1: torch.Tensor | None = None,
+                   top: int = 0, left: int = 0) -> torch.Tensor:
+    """:func:`keep_in_frame` on a strip of the frame whose first pixel lies at (``top``, ``left``)."""
+    leaving0 = 1 - in_frame_weight(flow_t0, height, width, top, left)
+    leaving1 = 1 - in_frame_weight(flow_t1, height, width, top, left)
     if camera_t0 is not None and camera_t1 is not None:
         with_camera = camera_agreement(flow_t0, camera_t0) * camera_agreement(flow_t1, camera_t1)
         leaving0, leaving1 = leaving0 * with_camera, leaving1 * with_camera
     weight0 = mask * (1 - leaving0)
     total = weight0 + (1 - mask) * (1 - leaving1)
     return torch.where(total > IN_FRAME_EPSILON, weight0 / total.clamp(min=IN_FRAME_EPSILON), mask)
+
+
+def _keep_in_frame_near_edges(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor, height, width,
+                              camera_t0: torch.Tensor | None, camera_t1: torch.Tensor | None) -> torch.Tensor:
+    """:func:`keep_in_frame` worked out only where a source can leave the picture: within the
+    largest motion of the picture's edges (and in the stride's padding). Elsewhere both weights are
+    1 and the rule leaves the mask as it is. The same numbers to within float rounding; at 854x480
+    it cost 42 ms of CPU per 2 in-betweens over the whole frame, about a tenth of the network."""
+    reach = float(torch.maximum(flow_t0.abs().amax(), flow_t1.abs().amax()))
+    # One pixel beyond the reach keeps every inside test at 2 or more, clear of float rounding.
+    margin = math.ceil(reach) + 2 if math.isfinite(reach) else height + width
+    if 2 * margin >= min(height, width):
+        return _keep_in_frame(mask, flow_t0, flow_t1, height, width, camera_t0, camera_t1)
+    result = mask.clone()
+    full_height, full_width = mask.shape[-2:]
+    strips = ((0, full_width, 0, margin), (0, full_width, height - margin, full_height),  # (left, right, top, bottom)
+              (0, margin, margin, height - margin), (width - margin, full_width, margin, height - margin))
+    for left, right, top, bottom in strips:
+        part = (Ellipsis, slice(top, bottom), slice(left, right))
+        result[part] = _keep_in_frame(mask[part], flow_t0[part], flow_t1[part], height, width,
+                                      camera_t0, camera_t1, top, left)
+    return result
 
 
 def prior_mask_logit(t: torch.Tensor) -> torch.Tensor:
