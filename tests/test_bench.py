@@ -128,6 +128,7 @@ def test_quick_bench_end_to_end_doubles_the_frames_and_measures_memory(quick_rep
     job = ours[0]
     assert job["frames_in"] == clip_frames and job["frames_out"] == 2 * clip_frames
     assert 0 < job["inbetweens"] <= clip_frames and job["network_s"] > 0
+    assert job["measure_s"] > 0  # the job measured its pairs ahead of the network, as a user's job does
     assert job["decode_s"] > 0 and job["encode_s"] > 0 and job["peak_rss_mb"] > 0
     ceiling = next(row for row in report["end_to_end"]["rows"] if row["backend"] == "no-network")
     assert ceiling["frames_out"] == 2 * clip_frames and ceiling["inbetweens"] == job["inbetweens"]
