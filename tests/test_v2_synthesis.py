@@ -293,3 +293,22 @@ def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(mon
         monkeypatch.setattr(visibility, "cat_for_convolution", lambda tensors: torch.cat(tensors, dim=1))
         default = model(image0, image1, index, times)
     assert (channels_last - default).abs().max().item() < 1e-5
+
+
+def test_one_in_between_per_pair_draws_what_the_gathered_queries_draw() -> None:
+    """With query q asking for pair q (a x2 job), the CPU skips gathering per-pair tensors by
+    ``pair_index``: the same frames as when another query makes the gather necessary, and each
+    pair's in-between its own, not its neighbour's."""
+    torch.manual_seed(4)
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"})).eval()
+    with torch.no_grad():
+        for block in (model.synthesizer.head.out, model.synthesizer.sharpen.conv, model.synthesizer.coarse.decode[0]):
+            block.weight.normal_(0, 0.05)
+    scene = CelScene(6, 70, 100)
+    image0 = torch.stack([scene.render(0.0), scene.render(2.0)])
+    image1 = torch.stack([scene.render(1.0), scene.render(3.0)])
+    with torch.inference_mode():
+        in_order = model(image0, image1, torch.tensor([0, 1]), torch.tensor([0.5, 0.5]))
+        gathered = model(image0, image1, torch.tensor([0, 1, 1]), torch.tensor([0.5, 0.5, 0.25]))
+    assert torch.allclose(in_order, gathered[:2], atol=1e-5, rtol=0)  # batch sizes round convolutions apart by ~2e-6
+    assert (in_order[0] - in_order[1]).abs().mean() > 0.01
