@@ -221,3 +221,45 @@ def test_each_backend_measures_under_its_own_lock() -> None:
         assert "free" in results and "busy" not in results
     same.join(timeout=30)
     assert np.array_equal(results["busy"]["global_shift"], results["free"]["global_shift"])
+
+
+def test_kept_neighbour_flows_stay_few_however_long_the_video() -> None:
+    """Batch after batch of drawings held three frames each (key indices 0, 3, 6, ...): the backend keeps
+    only the flows the next batch reads, so memory does not grow with the video (64 frames' worth of
+    flows once held 1 GB at 1280x720), and each batch after the first still measures two DIS directions
+    per pair."""
+    from fpsboost.backends.base import InterpolationBackend
+    from fpsboost.batching import KeyImage, gather_neighbours
+    from fpsboost.data.celgen import CelScene
+    from fpsboost.models import classical_flow
+
+    class Measurer(InterpolationBackend):
+        def interpolate(self, *args, **kwargs):
+            raise NotImplementedError
+
+    directions = []
+    real_dis = classical_flow._dis
+
+    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS):
+        directions.append(len(luma_from) if needed is None else int(np.sum(needed)))
+        return real_dis(luma_from, luma_to, like, needed, refinement_iterations)
+
+    scene = CelScene(12, 48, 64)
+    keys = [KeyImage(3 * i, Fraction(3 * i, 24), scene.render(i / 4).numpy(), None) for i in range(15)]
+    backend = Measurer()
+    original, classical_flow._dis = classical_flow._dis, counting_dis
+    try:
+        for start in range(1, 12, 2):
+            batch = [(start, start + 1), (start + 1, start + 2)]
+            pairs = [(keys[a], keys[b]) for a, b in batch]
+            neighbours = gather_neighbours(pairs, [(keys[a - 1], keys[b + 1]) for a, b in batch])
+            frames0, frames1 = np.stack([keys[a].chw for a, _ in batch]), np.stack([keys[b].chw for _, b in batch])
+            before = sum(directions)
+            backend.measure(frames0, frames1, True, 1, neighbours)
+            kept = backend._neighbour_flows
+            newest_first = keys[start + 1].index
+            assert len(kept) <= 3 and all(min(key[:2]) >= newest_first for key in kept), sorted(kept)
+            if start > 1:
+                assert sum(directions) - before == 2 * len(batch)
+    finally:
+        classical_flow._dis = original

@@ -79,8 +79,6 @@ class ModelSettings:
     flow_scale: str = "auto"
 
 
-# Source frames back from the newest pair whose flows stay kept for the next call's neighbours.
-NEIGHBOUR_FLOW_MEMORY = 64
 BACKWARD_ONLY = np.array([[False, True]])  # of a pair's two DIS directions, measure F_1->0 only
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -283,8 +281,12 @@ class InterpolationBackend(ABC):
                         flow = classical_flow_to(this, that, downscale)[0]
                     cache[(own, other, downscale)] = flow.numpy()
                 target[pair] = cache[(own, other, downscale)]
-        newest = max(keys[2] for keys in neighbours.keys)
-        for key in [key for key in cache if min(key[:2]) < newest - NEIGHBOUR_FLOW_MEMORY]:
+        # The next call starts where this one ended: its first pair is this call's last pair's second
+        # frame and the one after it, with this call's last first frame before it. No flow from or to an
+        # older frame is read again (a call that is not the next one measures what it misses, the same
+        # way). Keeping them cost memory in proportion to the frame: 64 frames' worth was 1 GB at 1280x720.
+        oldest_needed = max(keys[1] for keys in neighbours.keys)
+        for key in [key for key in cache if min(key[:2]) < oldest_needed]:
             del cache[key]
         as_tensor = torch.from_numpy
         return pair_accelerations(
