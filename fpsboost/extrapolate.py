@@ -131,7 +131,7 @@ def extrapolate_file(
         if out_rate == info.average_rate:
             backend = None
         else:
-            backend = _interpolation_backend(settings, warn, backend)
+            backend = _interpolation_backend(settings, warn, backend, (info.width, info.height))
         total_out = None
         if info.duration:
             total_out = round(settings.steps * out_rate / info.average_rate)
@@ -218,10 +218,11 @@ class _JobState:
     last_time: Fraction | None = None
 
 
-def _interpolation_backend(settings: ExtrapolateSettings, warn: WarningCallback, backend: Any = None) -> Any:
+def _interpolation_backend(settings: ExtrapolateSettings, warn: WarningCallback, backend: Any = None,
+                           frame_size: tuple[int, int] | None = None) -> Any:
     """The interpolation network for the input part, as the main job runs it (a ResilientBackend)."""
     from .backends import ModelSettings, create_backend
     from .pipeline import ResilientBackend
 
     model = ModelSettings(device=settings.device, weights=settings.interpolator_weights, flow_scale=settings.flow_scale)
-    return ResilientBackend(backend or create_backend(model), model, warn)
+    return ResilientBackend(backend or create_backend(model), model, warn, frame_size)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .backends import InterpolationBackend, ModelSettings, create_backend
 from .batching import KeyImage, PairBatcher
-from .backends.base import PreparedPairs, resolve_flow_scale
+from .backends.base import PreparedPairs, batch_size_for_frames, resolve_flow_scale
 from .cadence import CadenceAnalyzer, CadenceSettings, Shot, frame_signature
 from .chunking import MIN_INPUT_FRAMES, Chunk, PlannedKey, SegmentRule, VideoPlan
 from .errors import InputError, ModelError, OptionError, OutputError
@@ -177,10 +177,16 @@ class ResilientBackend:
     smaller size; a single in-between that still does not fit moves the job to the CPU backend.
     """
 
-    def __init__(self, backend: InterpolationBackend, settings: ModelSettings, warn: WarningCallback) -> None:
+    def __init__(self, backend: InterpolationBackend, settings: ModelSettings, warn: WarningCallback,
+                 frame_size: tuple[int, int] | None = None) -> None:
+        """``frame_size`` (``(width, height)``): the job's frames, for the CPU's pairs per call
+        (:func:`~fpsboost.backends.base.batch_size_for_frames`); None: the backend's default."""
         self.backend = backend
         self.settings = settings
-        self.batch_size = max(1, settings.batch_size or backend.default_batch_size)
+        default = settings.batch_size or backend.default_batch_size
+        if frame_size is not None:
+            default = batch_size_for_frames(settings, backend.device, default, *frame_size)
+        self.batch_size = max(1, default)
         self._warn = warn
 
     def describe(self) -> str:
@@ -565,7 +571,7 @@ class UpscaleJob:
                 raise InputError(f"{self.input_path}: needs at least {MIN_INPUT_FRAMES} frames, it has {info.frame_count}")
             out_rate = self.settings.output_rate(info.average_rate)
             total_out = output_frame_count(info.duration, out_rate) if info.duration else None
-            model, backend = self._backend_for(info.width)
+            model, backend = self._backend_for(info.width, info.height)
             with VideoWriter(self.output_path, info, out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()  # progress rates leave model loading out
 
@@ -608,7 +614,7 @@ class UpscaleJob:
         wanted = plan.keys[max(chunk.first - 1, 0):chunk.end + (0 if last else 2)]
         with VideoReader(self.input_path, on_warning=self.warn) as reader:
             info = reader.info
-            model, backend = self._backend_for(info.width)
+            model, backend = self._backend_for(info.width, info.height)
             video_only = replace(info, audio_streams=0, subtitle_streams=0)
             with VideoWriter(self.output_path, video_only, plan.out_rate, self.encode, on_warning=self.warn) as writer:
                 streaming_started = wallclock.monotonic()
@@ -652,11 +658,12 @@ class UpscaleJob:
             flow_scale=model.flow_scale, pairs_by_flow_scale=dict(self._pairs_by_flow_scale),
         )
 
-    def _backend_for(self, width: int) -> tuple[ModelSettings, ResilientBackend]:
+    def _backend_for(self, width: int, height: int) -> tuple[ModelSettings, ResilientBackend]:
         """The model settings for frames ``width`` pixels wide (``--flow-scale auto`` becomes the fixed
-        scale for this width, for every backend the job uses) and the job's backend."""
+        scale for this width, for every backend the job uses) and the job's backend, with as many
+        pairs per call as frames of this size allow."""
         model = model_for_width(self.model, width)
-        return model, ResilientBackend(self._backend or create_backend(model), model, self.warn)
+        return model, ResilientBackend(self._backend or create_backend(model), model, self.warn, (width, height))
 
     def _count_pairs(self, scheduler: _Scheduler, backend: ResilientBackend) -> None:
         """Add the pairs the scheduler's batcher interpolated to the summary, by flow scale (None: the job's)."""
