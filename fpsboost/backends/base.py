@@ -235,7 +235,7 @@ class InterpolationBackend(ABC):
         ``pair_accelerations`` (``[P,4,H,W]``, :func:`~fpsboost.models.acceleration.pair_accelerations`)
         from each frame's flow to its other neighbour.
 
-        Every DIS flow of a job is kept for a while, by the key indices of its two frames: a frame's
+        The DIS flows the next call reads are kept, by the key indices of their two frames: a frame's
         flow to a neighbour is the neighbouring pair's own, and a batch's last pair measures the flow
         from its second frame to the one after, which is the next batch's first flow. So at a steady
         rate each pair costs two DIS directions, as without neighbours."""
