@@ -266,6 +266,17 @@ def test_files_from_when_the_in_frame_rule_was_a_flag_still_load() -> None:
 
 
 
+def _tiny_v2_with_random_outputs(seed: int) -> CelFlow:
+    """A tiny classical-flow v2 whose zero-initialised output layers are given random weights, so
+    that every learnt part draws something (an untrained one draws the plain blend)."""
+    torch.manual_seed(seed)
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"})).eval()
+    with torch.no_grad():
+        for block in (model.synthesizer.head.out, model.synthesizer.sharpen.conv, model.synthesizer.coarse.decode[0]):
+            block.weight.normal_(0, 0.05)
+    return model
+
+
 def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(monkeypatch) -> None:
     """Inference on the CPU concatenates the convolution blocks' inputs into channels-last memory
     (faster there); training keeps the default layout (``out=`` has no gradient). The layout must
@@ -280,11 +291,7 @@ def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(mon
     assert torch.equal(fast, torch.cat(parts, dim=1))
     assert cat_for_convolution([part.requires_grad_() for part in parts]).is_contiguous()
 
-    torch.manual_seed(3)
-    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"})).eval()
-    with torch.no_grad():
-        for block in (model.synthesizer.head.out, model.synthesizer.sharpen.conv, model.synthesizer.coarse.decode[0]):
-            block.weight.normal_(0, 0.05)
+    model = _tiny_v2_with_random_outputs(3)
     scene = CelScene(5, 70, 100)
     image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
     index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
@@ -299,11 +306,7 @@ def test_one_in_between_per_pair_draws_what_the_gathered_queries_draw() -> None:
     """With query q asking for pair q (a x2 job), the CPU skips gathering per-pair tensors by
     ``pair_index``: the same frames as when another query makes the gather necessary, and each
     pair's in-between its own, not its neighbour's."""
-    torch.manual_seed(4)
-    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical"})).eval()
-    with torch.no_grad():
-        for block in (model.synthesizer.head.out, model.synthesizer.sharpen.conv, model.synthesizer.coarse.decode[0]):
-            block.weight.normal_(0, 0.05)
+    model = _tiny_v2_with_random_outputs(4)
     scene = CelScene(6, 70, 100)
     image0 = torch.stack([scene.render(0.0), scene.render(2.0)])
     image1 = torch.stack([scene.render(1.0), scene.render(3.0)])
