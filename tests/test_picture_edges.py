@@ -2,9 +2,9 @@
 
 Rolling credits at 1280x720 showed both: DIS run on the stride-padded pair read the padding as a
 still strip and stopped the last 16 rows, and a warp whose source lay below the picture only repeated
-its bottom row (``benchmarks/edges/RESULTS.md``). The in-frame rule is off in the shipped file (re-timing
-held drawings lost 0.30 dB with it, 2.2 dB on a panning scene), so the tests turn it on where they
-measure it.
+its bottom row (``benchmarks/edges/RESULTS.md``). The shipped files apply the in-frame rule only in its
+camera form (everywhere, re-timing held drawings lost 0.30 dB, 2.2 dB on a panning scene), so the tests
+choose the form where they measure it.
 """
 
 from __future__ import annotations
