@@ -315,3 +315,23 @@ def test_one_in_between_per_pair_draws_what_the_gathered_queries_draw() -> None:
         gathered = model(image0, image1, torch.tensor([0, 1, 1]), torch.tensor([0.5, 0.5, 0.25]))
     assert torch.allclose(in_order, gathered[:2], atol=1e-5, rtol=0)  # batch sizes round convolutions apart by ~2e-6
     assert (in_order[0] - in_order[1]).abs().mean() > 0.01
+
+
+def test_queries_split_over_calls_measure_each_pair_once(monkeypatch) -> None:
+    """Many in-betweens of a pair go through the synthesis a few at a time (CelFlow.query_chunk on the
+    CPU); the per-pair part (shrinking, occlusion cues) is measured once for all of them, and the frames
+    are those of one call with every query."""
+    import fpsboost.models.visibility as visibility
+
+    model = _tiny_v2_with_random_outputs(5)
+    scene = CelScene(7, 70, 100)
+    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
+    index, times = torch.zeros(5, dtype=torch.long), torch.tensor([0.125, 0.25, 0.5, 0.75, 0.875])
+    real_cues, measured = visibility.occlusion_cues, []
+    monkeypatch.setattr(visibility, "occlusion_cues", lambda *args: measured.append(1) or real_cues(*args))
+    with torch.inference_mode():
+        whole = model(image0, image1, index, times)
+        model.query_chunk = 2
+        chunked = model(image0, image1, index, times)
+    assert len(measured) == 2  # once per forward, not once per chunk (3 chunks)
+    assert torch.allclose(whole, chunked, atol=1e-5, rtol=0)

@@ -218,6 +218,8 @@ class CelFlow(nn.Module):
         if chunk is None or len(timesteps) <= chunk:
             frames = self.synthesizer(padded0, padded1, flows, pair_index, timesteps, translated, **inside)[0]
         else:
+            if isinstance(self.synthesizer, VisibilitySynthesizer):  # measured once, not once per chunk
+                inside["pairs"] = self.synthesizer.measure_pairs(padded0, padded1, flows)
             frames = torch.cat([
                 self.synthesizer(padded0, padded1, flows, pair_index[start:start + chunk], timesteps[start:start + chunk],
                                  translated, **inside)[0]

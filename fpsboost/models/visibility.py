@@ -31,6 +31,7 @@ from it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -177,6 +178,21 @@ def _pair_gather(pair_index: torch.Tensor, like: torch.Tensor) -> Callable[[torc
     return lambda tensor: tensor[pair_index]
 
 
+@dataclass
+class SynthesisPairs:
+    """What the synthesis measures once per pair at its own scale, however many in-betweens use it
+    (and however many calls they are split into): both frames and both flows shrunk, each frame's
+    occlusion cues (:func:`occlusion_cues`), and each frame's acceleration (None without one)."""
+
+    small0: torch.Tensor
+    small1: torch.Tensor
+    flow_0to1: torch.Tensor
+    flow_1to0: torch.Tensor
+    cues0: torch.Tensor
+    cues1: torch.Tensor
+    acceleration: torch.Tensor | None
+
+
 class VisibilityHead(nn.Module):
     """Mask and colour residual at the synthesis scale.
 
@@ -251,7 +267,7 @@ class VisibilitySynthesizer(nn.Module):
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
         plain: torch.Tensor | None = None, return_mask: bool = False, frame_size: tuple | None = None,
-        camera: torch.Tensor | None = None,
+        camera: torch.Tensor | None = None, pairs: SynthesisPairs | None = None,
     ):
         """Frames for queries ``(pair_index[q], t[q])``; see the class docstring.
 
@@ -260,18 +276,17 @@ class VisibilitySynthesizer(nn.Module):
         With ``return_mask`` the fourth element is the blend weight of frame 0 (``[Q,1,H,W]``).
         ``frame_size`` (``(height, width)``): the picture inside the padding (None: all of it).
         ``camera`` (``[P,2]``, optional): each pair's dominant translation F_0->1, for the in-frame
-        rule's "camera" form (without it that form applies nowhere).
+        rule's "camera" form (without it that form applies nowhere). ``pairs``: :meth:`measure_pairs`
+        of these pairs, where a caller splits their queries over several calls (None: measured here).
         """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
-        # Per pair: shrink and measure once, however many timesteps use it.
-        small0, small1 = downsample(image0, self.scale), downsample(image1, self.scale)
-        small_01 = downsample_flow(flows.flow_0to1, self.scale)
-        small_10 = downsample_flow(flows.flow_1to0, self.scale)
-        cues0, cues1 = occlusion_cues(small0, small1, small_01, small_10)
+        pairs = pairs if pairs is not None else self.measure_pairs(image0, image1, flows)
+        cues0, cues1 = pairs.cues0, pairs.cues1
         gather = _pair_gather(pair_index, image0)
-        small0, small1, small_01, small_10 = gather(small0), gather(small1), gather(small_01), gather(small_10)
+        small0, small1 = gather(pairs.small0), gather(pairs.small1)
+        small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
         flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
-        quadratic = self._quadratic_correction(flows, gather, flow_t0, flow_t1, t) if self.quadratic else None
+        quadratic = self._quadratic_correction(pairs, gather, flow_t0, flow_t1, t) if self.quadratic else None
         warped0, warped1 = backward_warp(small0, flow_t0), backward_warp(small1, flow_t1)
         cues_t0, cues_t1 = backward_warp(gather(cues0), flow_t0), backward_warp(gather(cues1), flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
@@ -321,12 +336,23 @@ class VisibilitySynthesizer(nn.Module):
             return frames, flow_t0, flow_t1, mask
         return frames, flow_t0, flow_t1
 
-    def _quadratic_correction(self, flows, gather: Callable[[torch.Tensor], torch.Tensor], flow_t0: torch.Tensor,
+    def measure_pairs(self, image0: torch.Tensor, image1: torch.Tensor, flows) -> SynthesisPairs:
+        """The per-pair part of :meth:`forward` (``image0``, ``image1``: ``[P,3,H,W]`` padded; ``flows``: a ``PairFlows``)."""
+        small0, small1 = downsample(image0, self.scale), downsample(image1, self.scale)
+        small_01 = downsample_flow(flows.flow_0to1, self.scale)
+        small_10 = downsample_flow(flows.flow_1to0, self.scale)
+        cues0, cues1 = occlusion_cues(small0, small1, small_01, small_10)
+        acceleration = None
+        if self.quadratic and flows.acceleration is not None:
+            acceleration = downsample_flow(flows.acceleration, self.scale)
+        return SynthesisPairs(small0, small1, small_01, small_10, cues0, cues1, acceleration)
+
+    def _quadratic_correction(self, pairs: SynthesisPairs, gather: Callable[[torch.Tensor], torch.Tensor], flow_t0: torch.Tensor,
                               flow_t1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``[Q,4,h,w]``: what each frame's acceleration adds to ``(F_t->0, F_t->1)`` at the synthesis
         scale, the acceleration read where each pixel of time t comes from (zero without one)."""
-        if flows.acceleration is None:
+        if pairs.acceleration is None:
             return torch.zeros_like(torch.cat([flow_t0, flow_t1], dim=1))
-        small = gather(downsample_flow(flows.acceleration, self.scale))
+        small = gather(pairs.acceleration)
         sampled = torch.cat([backward_warp(small[:, 0:2], flow_t0), backward_warp(small[:, 2:4], flow_t1)], dim=1)
         return quadratic_correction(sampled, t)
