@@ -62,7 +62,7 @@ from ...data.celgen import CelScene, Layer
 from ...errors import OptionError
 from ...models.blocks import backward_warp
 from ...models.interpolator import linear_motion_flows
-from ...models.presets import weights_dir
+from ...models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, weights_dir
 from ...timing import Keyframe, plan_all
 from ..metrics import oracle_blend
 from ..report import git_commit, write_report
@@ -549,7 +549,7 @@ class Settings:
     threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     flow_scale: str = field(default="auto", metadata={
         "help": "CelFlow's flow scale: auto = per pair, as the pipeline (width x source frames between the keys); or 1, 0.5, 0.25"})
-    weights: str = str(weights_dir() / "celflow-s-v1.safetensors")
+    weights: str = field(default=str(weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS), metadata={"help": "CelFlow weights (default: the shipped network)"})
     output: str | None = field(default=None, metadata={"help": "the JSON file to update (default: OUT_DIR/RESULTS.json)"})
     out_dir: str = "benchmarks/cadence"
 

@@ -26,7 +26,7 @@ import torch
 
 from ...cadence import CadenceAnalyzer, CadenceSettings
 from ...data.celgen import CelScene
-from ...models.presets import weights_dir
+from ...models.presets import DEFAULT_INTERPOLATOR_WEIGHTS, weights_dir
 from ...timing import plan_all
 from ..report import write_report
 from .cadence import network_interpolator, psnr
@@ -48,7 +48,7 @@ def dot(time: float, speed_px: float, brightness: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Settings:
-    weights: str = field(default=str(weights_dir() / "celflow-s-v1.safetensors"), metadata={"help": "CelFlow weights"})
+    weights: str = field(default=str(weights_dir() / DEFAULT_INTERPOLATOR_WEIGHTS), metadata={"help": "CelFlow weights (default: the shipped network)"})
     out_dir: str = "benchmarks/cadence"
 
 
