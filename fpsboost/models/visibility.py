@@ -293,8 +293,10 @@ class VisibilitySynthesizer(nn.Module):
         out = self.coarse(cat_for_convolution([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1]))
         out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
         correction = out[:, :FLOW_CHANNELS] if self.correct_flows else torch.zeros_like(out[:, :FLOW_CHANNELS])
-        if plain is not None:
-            correction = correction * (1 - downsample(plain, self.scale)[pair_index])
+        # Where the learnt parts give way to the plain blend, per query, at the synthesis scale (used twice).
+        learnt_share = None if plain is None else 1 - gather(downsample(plain, self.scale))
+        if learnt_share is not None:
+            correction = correction * learnt_share
         small_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
         near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
         logit, context = out[:, FLOW_CHANNELS:FLOW_CHANNELS + 1], out[:, FLOW_CHANNELS + 1:]
@@ -305,8 +307,8 @@ class VisibilitySynthesizer(nn.Module):
         head = self.head(cat_for_convolution(head_inputs)).contiguous()
         if quadratic is not None:
             trust = torch.sigmoid(head[:, 4:6] + TRUST_PRIOR_LOGIT)
-            if plain is not None:
-                trust = trust * (1 - downsample(plain, self.scale)[pair_index])
+            if learnt_share is not None:
+                trust = trust * learnt_share
             small_t = small_t + quadratic * trust.repeat_interleave(2, dim=1)
         logit = prior_mask_logit(t) + logit + head[:, 0:1]
         residual = torch.tanh(head[:, 1:4]) * 0.5
@@ -320,14 +322,14 @@ class VisibilitySynthesizer(nn.Module):
         disagreement = difference.abs().mean(dim=1, keepdim=True)
         mask = torch.sigmoid(logit + self.sharpen(cat_for_convolution([full0, full1, disagreement, logit])).contiguous())
         if plain is not None:
-            keep = plain[pair_index]
+            keep = gather(plain)
             mask = keep * (1 - t) + (1 - keep) * mask
             residual = (1 - keep) * residual
         if self.in_frame_rule == "everywhere" or (self.in_frame_rule == "camera" and camera is not None):
             height, width = frame_size if frame_size is not None else image0.shape[-2:]
             cameras = (None, None)
             if self.in_frame_rule == "camera":
-                shift = camera[pair_index].to(t.dtype).view(-1, 2, 1, 1)
+                shift = gather(camera).to(t.dtype).view(-1, 2, 1, 1)
                 cameras = (-t * shift, (1 - t) * shift)  # linear motion from t back to frame 0, on to frame 1
             mask = keep_in_frame(mask, flow_t0, flow_t1, height, width, *cameras)
         # full0 * mask + full1 * (1 - mask) in one pass over the frames (the same to within float rounding).
