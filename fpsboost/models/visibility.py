@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import quadratic_correction
-from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv_prelu, downsample, downsample_flow,
-                     eager_cpu_inference, upsample_flow)
+from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv3x3_one_output, conv_prelu, downsample,
+                     downsample_flow, eager_cpu_inference, upsample_flow)
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
@@ -220,8 +220,8 @@ class VisibilityHead(nn.Module):
 
 class EdgeSharpener(nn.Module):
     """One 3x3 convolution at full resolution: a mask logit correction along the edges that the
-    upsampled mask blurs. Input ``[Q,8,H,W]`` (both warps, their difference, the upsampled logit);
-    output ``[Q,1,H,W]``, zero before training."""
+    upsampled mask blurs. Input: the 8 channels of both warps, their difference and the upsampled
+    logit, as the four ``[Q,C,H,W]`` tensors; output ``[Q,1,H,W]``, zero before training."""
 
     IN_CHANNELS = 3 + 3 + 1 + 1
 
@@ -231,8 +231,11 @@ class EdgeSharpener(nn.Module):
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+    def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """``parts``: the input's channels in order, as separate tensors (concatenated here)."""
+        if eager_cpu_inference(parts[0]):
+            return conv3x3_one_output(torch.cat(parts, dim=1), self.conv.weight, self.conv.bias)
+        return self.conv(torch.cat(parts, dim=1))
 
 
 class VisibilitySynthesizer(nn.Module):
@@ -320,7 +323,7 @@ class VisibilitySynthesizer(nn.Module):
         full0, full1 = backward_warp(gather(image0), flow_t0), backward_warp(gather(image1), flow_t1)
         difference = full0 - full1
         disagreement = difference.abs().mean(dim=1, keepdim=True)
-        mask = torch.sigmoid(logit + self.sharpen(cat_for_convolution([full0, full1, disagreement, logit])).contiguous())
+        mask = torch.sigmoid(logit + self.sharpen([full0, full1, disagreement, logit]))
         if plain is not None:
             keep = gather(plain)
             mask = keep * (1 - t) + (1 - keep) * mask
