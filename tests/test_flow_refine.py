@@ -45,3 +45,17 @@ def test_a_still_textured_picture_gets_zero_motion() -> None:
     flow = 0.4 * torch.randn(1, 2, 40, 48, generator=torch.Generator().manual_seed(1))
     assert torch.equal(refine_flow(flow, picture, picture), torch.zeros_like(flow))
     assert not refine_flow(flow, picture, picture, CandidateRefinement(try_zero=False)).eq(0).all()
+
+
+def test_the_cpu_window_mean_is_the_pooled_mean_of_the_pixels_inside() -> None:
+    """The refinement's matching cost averages over a square, counting only pixels inside the
+    picture; the CPU takes OpenCV's box sums, elsewhere two average pools: the same numbers."""
+    from fpsboost.models.flow_refine import _window_mean
+
+    error = torch.rand(2, 1, 11, 17, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        by_opencv = _window_mean(error, 7)
+    pooled = _window_mean(error.clone().requires_grad_(), 7).detach()
+    assert torch.allclose(by_opencv, pooled, atol=1e-6, rtol=0)
+    # A corner's square holds 4 x 4 of the picture's pixels, not 7 x 7 with zeros.
+    assert abs(by_opencv[0, 0, 0, 0].item() - error[0, 0, :4, :4].mean().item()) < 1e-6

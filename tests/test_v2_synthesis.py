@@ -335,3 +335,27 @@ def test_queries_split_over_calls_measure_each_pair_once(monkeypatch) -> None:
         chunked = model(image0, image1, index, times)
     assert len(measured) == 2  # once per forward, not once per chunk (3 chunks)
     assert torch.allclose(whole, chunked, atol=1e-5, rtol=0)
+
+
+def test_the_cpu_form_of_a_one_channel_convolution_is_the_convolution() -> None:
+    """The edge sharpener's 3x3 convolution to one channel runs on the CPU as a channel mix per tap
+    plus shifted adds (oneDNN is slow there); it must be the convolution, zero padding at every edge
+    included, and the synthesis must draw the same frames with it as with the convolution."""
+    from fpsboost.models.blocks import conv3x3_one_output
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 8, 9, 13, generator=generator)
+    weight, bias = torch.randn(1, 8, 3, 3, generator=generator), torch.randn(1, generator=generator)
+    reference = torch.nn.functional.conv2d(x, weight, bias, padding=1)
+    assert (conv3x3_one_output(x, weight, bias) - reference).abs().max().item() < 1e-5
+
+    model = _tiny_v2_with_random_outputs(6)
+    scene = CelScene(8, 70, 100)
+    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
+    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    with torch.inference_mode():
+        on_cpu = model(image0, image1, index, times)
+    with torch.no_grad(), torch.enable_grad():  # not eager inference: the plain convolution
+        plain = model(image0, image1, index, times).detach()
+    assert (on_cpu - plain).abs().max().item() < 1e-5
+    assert model.synthesizer.sharpen.conv.weight.abs().sum() > 0  # the sharpener drew something

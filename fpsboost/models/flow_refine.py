@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blocks import backward_warp
+from .blocks import backward_warp, eager_cpu_inference
 
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 AXES = DIRECTIONS[:4]
@@ -50,19 +52,37 @@ class CandidateRefinement:
         return 1 + int(self.try_zero) + len(DIRECTIONS) * len(self.neighbour_radii) + (len(AXES) if self.subpixel_step else 0)
 
 
-def _neighbour_flow(flow: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
-    """The flow of the pixel ``(dx, dy)`` away, for every pixel (edges replicated)."""
-    pad = max(abs(dx), abs(dy))
+def _neighbour_flows(flow: torch.Tensor, radius: int) -> Iterator[torch.Tensor]:
+    """For each of :data:`DIRECTIONS`, the flow of the pixel ``radius`` steps that way, for every
+    pixel (edges replicated): one padded copy per radius, sliced eight ways."""
     height, width = flow.shape[-2:]
-    padded = F.pad(flow, (pad, pad, pad, pad), mode="replicate")
-    return padded[..., pad + dy:pad + dy + height, pad + dx:pad + dx + width]
+    padded = F.pad(flow, (radius, radius, radius, radius), mode="replicate")
+    for dx, dy in DIRECTIONS:
+        top, left = radius + dy * radius, radius + dx * radius
+        yield padded[..., top:top + height, left:left + width]
 
 
 def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tensor, window: int) -> torch.Tensor:
-    """Mean absolute RGB difference of ``target`` and ``source`` warped by ``flow``, over the window."""
+    """Mean absolute RGB difference of ``target`` and ``source`` warped by ``flow``, over the window
+    (the part of it inside the picture)."""
     error = (target - backward_warp(source, flow)).abs().sum(dim=1, keepdim=True)
+    return _window_mean(error, window)
+
+
+def _window_mean(error: torch.Tensor, window: int) -> torch.Tensor:
+    """The mean of ``error`` (``[B,1,H,W]``) over each ``window`` x ``window`` square, counting only
+    the pixels inside the picture."""
+    if eager_cpu_inference(error):
+        # OpenCV's running box sums, divided by how many pixels each square holds: the same numbers
+        # to within float rounding, at 854x480 1.0 ms against 3.7 for the two pools below (2 threads);
+        # the tail's refinement takes this mean for each of its ~30 candidates.
+        sums = [cv2.boxFilter(plane, -1, (window, window), normalize=False, borderType=cv2.BORDER_CONSTANT)
+                for plane in error[:, 0].numpy()]
+        counts = cv2.boxFilter(np.ones(error.shape[-2:], np.float32), -1, (window, window), normalize=False,
+                               borderType=cv2.BORDER_CONSTANT)
+        return torch.from_numpy(np.stack(sums) / counts).unsqueeze(1)
     # The square's mean as a column mean of row means: at 854x480 with a 7 px window 3.7 ms against
-    # 6.1 for the square pool (the tail's refinement pools each of its ~20 candidates).
+    # 6.1 for the square pool.
     rows = F.avg_pool2d(error, (window, 1), stride=1, padding=(window // 2, 0), count_include_pad=False)
     return F.avg_pool2d(rows, (1, window), stride=1, padding=(0, window // 2), count_include_pad=False)
 
@@ -72,8 +92,7 @@ def _candidates(flow: torch.Tensor, settings: CandidateRefinement) -> Iterator[t
     if settings.try_zero:
         yield torch.zeros_like(flow)
     for radius in settings.neighbour_radii:
-        for dx, dy in DIRECTIONS:
-            yield _neighbour_flow(flow, dx * radius, dy * radius)
+        yield from _neighbour_flows(flow, radius)
     if settings.subpixel_step:
         for dx, dy in AXES:
             yield flow + flow.new_tensor([dx, dy]).view(1, 2, 1, 1) * settings.subpixel_step
