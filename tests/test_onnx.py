@@ -88,7 +88,7 @@ def queries(pairs: int) -> tuple[np.ndarray, np.ndarray]:
 def test_onnx_matches_torch_on_cel_frames(weights_file, onnx_file, height, width):
     frames0, frames1 = cel_pairs(height, width)
     pair_index, timesteps = queries(len(frames0))
-    torch_out = TorchBackend(ModelSettings(device="cpu", weights=weights_file)).interpolate(frames0, frames1, pair_index, timesteps)
+    torch_out = TorchBackend(ModelSettings(device="cpu", precision="fp32", weights=weights_file)).interpolate(frames0, frames1, pair_index, timesteps)
     onnx_backend = OnnxBackend(ModelSettings(backend="onnx", device="cpu", onnx_path=onnx_file))
     onnx_out = onnx_backend.interpolate(frames0, frames1, pair_index, timesteps)
     assert onnx_out.shape == (len(pair_index), 3, height, width)

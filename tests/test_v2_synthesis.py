@@ -359,3 +359,38 @@ def test_the_cpu_form_of_a_one_channel_convolution_is_the_convolution() -> None:
         plain = model(image0, image1, index, times).detach()
     assert (on_cpu - plain).abs().max().item() < 1e-5
     assert model.synthesizer.sharpen.conv.weight.abs().sum() > 0  # the sharpener drew something
+
+
+def test_mixed_precision_runs_the_learnt_blocks_in_bf16_and_draws_what_fp32_draws(monkeypatch) -> None:
+    """``--precision auto`` on a CPU with native bf16 is ``mixed``: the synthesis's coarse block and
+    visibility head run in bf16, everything else (DIS, warps, the blend) in fp32. Its frames must be
+    those of fp32 to far below an 8-bit level; without native bf16, auto stays fp32."""
+    import copy
+
+    import fpsboost.backends.base as base
+    from fpsboost.backends.base import ModelSettings, resolve_precision
+    from fpsboost.backends.torch_backend import TorchBackend
+    from fpsboost.errors import OptionError
+
+    monkeypatch.setattr(base, "cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto", "cpu", ("fp32", "mixed"), "torch") == "mixed"
+    assert resolve_precision("auto", "cpu", ("fp32", "fp16"), "onnx") == "fp32"
+    assert resolve_precision("auto", "cuda", ("fp32", "fp16", "mixed"), "torch") == "fp16"
+    with pytest.raises(OptionError, match="for the CPU"):
+        resolve_precision("mixed", "cuda", ("fp32", "fp16", "mixed"), "torch")
+    monkeypatch.setattr(base, "cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto", "cpu", ("fp32", "mixed"), "torch") == "fp32"
+
+    model = _tiny_v2_with_random_outputs(7)
+    full = TorchBackend(ModelSettings(device="cpu", precision="fp32"), model=copy.deepcopy(model))
+    mixed = TorchBackend(ModelSettings(device="cpu", precision="mixed"), model=model)
+    synthesizer = mixed.model.synthesizer
+    assert synthesizer.coarse.encode[0][0].weight.dtype == torch.bfloat16 and synthesizer.head.out.weight.dtype == torch.bfloat16
+    assert synthesizer.sharpen.conv.weight.dtype == torch.float32 and "bfloat16" in mixed.describe()
+    scene = CelScene(9, 70, 100)
+    frames0, frames1 = scene.render(0.0)[None].numpy(), scene.render(1.0)[None].numpy()
+    index, times = np.zeros(2, np.int64), np.array([0.25, 0.5], np.float32)
+    reference = full.interpolate(frames0, frames1, index, times)
+    drawn = mixed.interpolate(frames0, frames1, index, times)
+    difference = np.abs(drawn - reference)
+    assert 0 < difference.max() < 0.5 / 255 and difference.mean() < 0.02 / 255

@@ -18,7 +18,7 @@ def resolve_backend_name(settings: ModelSettings) -> str:
         return settings.backend
     if settings.onnx_path:
         return "onnx"
-    if settings.precision == "bf16":
+    if settings.precision in ("bf16", "mixed"):
         return "torch"  # the ONNX export is fp32 or fp16 only
     if settings.device == "cuda":
         return CUDA_DEFAULT_BACKEND

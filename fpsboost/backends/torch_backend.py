@@ -16,7 +16,9 @@ from .base import resolve_device as resolve_any_device
 CPU_QUERY_CHUNK = 4  # in-betweens per synthesizer call on the CPU (see CelFlow.query_chunk)
 
 
-TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# The network's dtype per precision; "mixed" is fp32 with the learnt convolution blocks in BLOCK_DTYPES'.
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "mixed": torch.float32}
+BLOCK_DTYPES = {"mixed": torch.bfloat16}
 
 
 def resolve_device(requested: str) -> str:
@@ -24,8 +26,9 @@ def resolve_device(requested: str) -> str:
     return resolve_any_device(requested, torch.cuda.is_available())
 
 
-def resolve_dtype(precision: str, device: str) -> torch.dtype:
-    return TORCH_DTYPES[resolve_precision(precision, device, tuple(TORCH_DTYPES), "torch")]
+def resolve_torch_precision(precision: str, device: str) -> str:
+    """``--precision`` for this backend on ``device`` (:func:`~fpsboost.backends.base.resolve_precision`)."""
+    return resolve_precision(precision, device, tuple(TORCH_DTYPES), "torch")
 
 
 class TorchBackend(InterpolationBackend):
@@ -35,10 +38,13 @@ class TorchBackend(InterpolationBackend):
 
     def __init__(self, settings: ModelSettings = ModelSettings(), model: CelFlow | None = None) -> None:
         self.device = resolve_device(settings.device)
-        self.dtype = resolve_dtype(settings.precision, self.device)
+        self.precision = resolve_torch_precision(settings.precision, self.device)
+        self.dtype = TORCH_DTYPES[self.precision]
         self.default_batch_size = default_batch_size(settings, self.device)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
+        if self.precision in BLOCK_DTYPES:
+            self.model.run_blocks_in(BLOCK_DTYPES[self.precision])
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
         # Named in the summary when it is not the shipped default (e.g. celflow-v2-fast).
@@ -58,7 +64,10 @@ class TorchBackend(InterpolationBackend):
     def describe(self) -> str:
         scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
         weights = f", {self.weights_name}" if self.weights_name else ""
-        return f"torch on {self.device} ({str(self.dtype).removeprefix('torch.')}{scale}{weights})"
+        dtype = str(self.dtype).removeprefix('torch.')
+        if self.precision in BLOCK_DTYPES:
+            dtype += f", convolutions in {str(BLOCK_DTYPES[self.precision]).removeprefix('torch.')}"
+        return f"torch on {self.device} ({dtype}{scale}{weights})"
 
     def interpolate(
         self, frames0: np.ndarray, frames1: np.ndarray, pair_index: np.ndarray, timesteps: np.ndarray,

@@ -71,7 +71,7 @@ def experiment_command(experiment: Experiment) -> click.Command:
 @click.option("--resolutions", help=f"Comma-separated, from {', '.join(RESOLUTIONS)}.")
 @click.option("--backends", help="Comma-separated: torch, onnx.")
 @click.option("--batch-sizes", help="Comma-separated pairs per network call, e.g. 1,2,4.")
-@click.option("--precisions", help="Comma-separated: fp32, bf16, fp16 (each where the device has it).")
+@click.option("--precisions", help="Comma-separated: fp32, mixed, bf16, fp16 (each where the device has it).")
 @click.option("--repeats", type=int, help="Timed rounds per network configuration.")
 @click.option("--clip-frames", type=int, help="Input frames of each end-to-end clip.")
 @click.option("--e2e-repeats", type=int, help="Runs of each end-to-end job.")
@@ -122,9 +122,9 @@ def bench_command(ctx: click.Context, quick: bool, quality: bool, speed: bool, r
             raise OptionError("--batch-sizes must be whole numbers >= 1")
     if precisions:
         overrides["precisions"] = _split(precisions)
-        unknown = set(overrides["precisions"]) - {"fp32", "bf16", "fp16"}
+        unknown = set(overrides["precisions"]) - {"fp32", "mixed", "bf16", "fp16"}
         if unknown:
-            raise OptionError(f"unknown precision {sorted(unknown)[0]!r}: use fp32, bf16 or fp16")
+            raise OptionError(f"unknown precision {sorted(unknown)[0]!r}: use fp32, mixed, bf16 or fp16")
     for name, value, minimum in (("repeats", repeats, 1), ("clip_frames", clip_frames, 2),
                                  ("e2e_repeats", e2e_repeats, 1), ("rss_frames", rss_frames, 2)):
         if value is not None:
@@ -185,11 +185,13 @@ def bench_command(ctx: click.Context, quick: bool, quality: bool, speed: bool, r
 @click.option("--threads", type=int, help="CPU threads for torch and OpenCV (default: theirs).")
 @click.option("--compare", multiple=True, metavar="NAME=WEIGHTS",
               help="Another network measured side by side in the same run (repeatable).")
+@click.option("--compare-precision", multiple=True, type=click.Choice(["mixed", "bf16"]),
+              help="The measured network also at this CPU precision, side by side (it runs fp32 itself; repeatable).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the tables as Markdown.")
 def quality_command(real_dir: str | None, weights: str | None, pairs: int | None, size: str | None, real_triplets: int | None,
-                    threads: int | None,
-                    compare: tuple[str, ...], json_path: str | None, markdown_path: str | None) -> None:
+                    threads: int | None, compare: tuple[str, ...], compare_precision: tuple[str, ...],
+                    json_path: str | None, markdown_path: str | None) -> None:
     """In-between quality against ground truth: the network and the baselines on the held-out test sets
     (recorded in benchmarks/quality.md)."""
     from ..evaluation.quality import QualitySettings, record_quality
@@ -197,6 +199,7 @@ def quality_command(real_dir: str | None, weights: str | None, pairs: int | None
     pairs_compared = tuple(tuple(item.split("=", 1)) for item in compare)
     if any(len(item) != 2 or not all(item) for item in pairs_compared):
         raise OptionError("--compare wants NAME=WEIGHTS")
+    pairs_compared += tuple((precision, None, precision) for precision in compare_precision)
     chosen: dict[str, Any] = {"real_dir": real_dir, "weights": weights, "compare": pairs_compared}
     if size is not None:
         try:

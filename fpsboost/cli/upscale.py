@@ -30,7 +30,8 @@ def job_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", "model_path", metavar="PATH", help="Weights (.safetensors, or a shipped network's name: celflow-v2-fast is faster, see README) "
                                                                        "or an ONNX model (.onnx). Default: the shipped model."),
         click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True, help="Where the network runs (auto: CUDA when present)."),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True, help="auto: fp16 on CUDA, fp32 on the CPU."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16", "mixed"]), default="auto", show_default=True,
+                     help="auto: fp16 on CUDA; on the CPU mixed (fp32, the learnt convolutions in bf16) where it has native bf16, else fp32."),
         click.option("--batch-size", type=int, metavar="N", help="Frame pairs per network call (default: the backend's choice)."),
         click.option("--flow-scale", type=click.Choice(FLOW_SCALE_CHOICES), default="auto", show_default=True,
                      help="Resolution motion is estimated at, as a fraction of the frame's (like RIFE's --scale); "

@@ -48,7 +48,9 @@ class QualitySettings:
     device: str = "cpu"
     methods: tuple[str, ...] = (FPSBOOST, "dis", "minterpolate", "blend", "duplicate")
     scan_limit: int = SYNTHETIC_SCAN_LIMIT
-    compare: tuple[tuple[str, str], ...] = ()  # (name, weights): other networks measured side by side
+    # (name, weights) or (name, weights, precision): other networks, or the same at another precision
+    # (weights None: the measured network's), side by side; the measured network itself runs fp32.
+    compare: tuple[tuple[str, ...], ...] = ()
 
 
 # -- methods --------------------------------------------------------------------------------------
@@ -66,8 +68,8 @@ def build_methods(settings: QualitySettings) -> tuple[list[Method], list[str]]:
             notes.append(f"minterpolate skipped: {FFMPEG} not found")
             continue
         methods.append(factories[name]())
-    for name, weights in settings.compare:
-        method = NetworkMethod(weights, settings.device)
+    for name, weights, *precision in settings.compare:
+        method = NetworkMethod(weights or settings.weights, settings.device, *precision)
         method.name = name
         methods.insert(1, method)
     return methods, notes

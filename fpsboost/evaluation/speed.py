@@ -76,7 +76,7 @@ class BenchSettings:
 
     resolutions: tuple[str, ...] = ("480p", "720p", "1080p")
     backends: tuple[str, ...] = ("torch", "onnx")
-    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    precisions: tuple[str, ...] = ("fp32", "mixed", "bf16", "fp16")
     batch_sizes: tuple[int, ...] = (1, 2)
     repeats: int = 3
     clip_frames: int = 12
@@ -114,25 +114,18 @@ def frame_size(resolution: str) -> tuple[int, int]:
 
 # -- the machine ----------------------------------------------------------------------------------
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU has native bfloat16 arithmetic (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def supported_precisions(backend: str, device: str, wanted: tuple[str, ...]) -> list[str]:
     """Which of ``wanted`` the backend can run on ``device``."""
     import torch
+
+    from ..backends.base import cpu_has_bf16
 
     if backend == "onnx":
         available = ["fp32", "fp16"] if device == "cuda" else ["fp32"]
     elif device == "cuda":
         available = ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
     else:
-        available = ["fp32"] + (["bf16"] if cpu_has_bf16() else [])
+        available = ["fp32"] + (["bf16", "mixed"] if cpu_has_bf16() else [])
     return [precision for precision in wanted if precision in available]
 
 
@@ -283,11 +276,14 @@ def network_section(settings: BenchSettings, device: str, progress: Callable[[st
                "precision": "fp32", "batch": 1, "describe": "random weights, anchor"}
         entries.append(_Timed(key, _rife_runner(width, height, device), 1))
     factor_entries = []
-    torch_backend = backends.get(("torch", "fp32"))
+    # At the precision a user's job runs: mixed where the CPU has it, else fp32.
+    factor_precision = "mixed" if ("torch", "mixed") in backends else "fp32"
+    torch_backend = backends.get(("torch", factor_precision))
     if torch_backend is not None:
         width, height = frame_size(settings.factor_resolution)
         for factor in FACTORS:
-            key = {"resolution": settings.factor_resolution, "factor": factor, "timesteps_per_pair": factor - 1}
+            key = {"resolution": settings.factor_resolution, "factor": factor, "timesteps_per_pair": factor - 1,
+                   "precision": factor_precision}
             factor_entries.append(_Timed(key, _backend_runner(torch_backend, 1, factor - 1, width, height), factor - 1))
     _interleave(entries + factor_entries, settings.repeats, device, progress)
     rows = [{**entry.key, "ms_per_inbetween": _median_ms(entry.seconds, entry.inbetweens),
@@ -555,7 +551,9 @@ def speed_targets(report: dict) -> list[dict]:
     network = report.get("network", {}).get("rows", [])
     e2e = report.get("end_to_end", {}).get("rows", [])
     resolution = TARGET_RESOLUTION if _find(e2e, resolution=TARGET_RESOLUTION) else (e2e[0]["resolution"] if e2e else None)
-    ours = _find(e2e, resolution=resolution, backend="torch", precision="fp32")
+    # The precision a user's job runs here: mixed where the CPU has it (--precision auto), else fp32.
+    precision = "mixed" if _find(e2e, resolution=resolution, backend="torch", precision="mixed") else "fp32"
+    ours = _find(e2e, resolution=resolution, backend="torch", precision=precision)
     if ours:
         minterpolate = _find(e2e, resolution=resolution, backend=MINTERPOLATE_ANCHOR)
         if minterpolate:
@@ -571,7 +569,7 @@ def speed_targets(report: dict) -> list[dict]:
                             "measured": f"job {ours['wall_s']:.2f} s vs {ours['inbetweens']} RIFE-shaped passes {rife_seconds:.2f} s ({ratio:.2f}x)",
                             "met": ratio >= RIFE_SPEEDUP_TARGET})
         torch_batches = [r["batch"] for r in network if r["backend"] == "torch" and r["resolution"] == resolution]
-        alone = _find(network, resolution=resolution, backend="torch", precision="fp32",
+        alone = _find(network, resolution=resolution, backend="torch", precision=precision,
                       batch=max(torch_batches)) if torch_batches else None
         if alone:
             network_only = ours["inbetweens"] * alone["ms_per_inbetween"] / 1000

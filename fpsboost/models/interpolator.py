@@ -163,6 +163,12 @@ class CelFlow(nn.Module):
         # once (1 thread); on a GPU one large call is best.
         self.query_chunk: int | None = None
 
+    def run_blocks_in(self, dtype: torch.dtype) -> None:
+        """Run the synthesis's learnt convolution blocks in ``dtype`` (bf16 on a CPU that has it:
+        "mixed" precision), the rest of the network in its own. v1's synthesis stays as it is."""
+        if isinstance(self.synthesizer, VisibilitySynthesizer):
+            self.synthesizer.run_blocks_in(dtype)
+
     @property
     def classical_flow(self) -> bool:
         """Whether the pair flows come from DIS (v2) rather than the learnt estimator (v1)."""

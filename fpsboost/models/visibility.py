@@ -162,6 +162,12 @@ def _keep_in_frame_near_edges(mask: torch.Tensor, flow_t0: torch.Tensor, flow_t1
     return result
 
 
+def _in_own_dtype(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` computed in the dtype of the block's weights, returned in ``x``'s."""
+    dtype = next(block.parameters()).dtype
+    return block(x) if dtype == x.dtype else block(x.to(dtype)).to(x.dtype)
+
+
 def prior_mask_logit(t: torch.Tensor) -> torch.Tensor:
     """``logit(1 - t)``: the plain blend's weight of frame 0, as a logit (``t``: ``[Q,1,1,1]``)."""
     t = t.clamp(EDGE_TIMESTEP, 1 - EDGE_TIMESTEP)
@@ -293,7 +299,7 @@ class VisibilitySynthesizer(nn.Module):
         warped0, warped1 = backward_warp(small0, flow_t0), backward_warp(small1, flow_t1)
         cues_t0, cues_t1 = backward_warp(gather(cues0), flow_t0), backward_warp(gather(cues1), flow_t1)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
-        out = self.coarse(cat_for_convolution([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1]))
+        out = _in_own_dtype(self.coarse, cat_for_convolution([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1]))
         out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
         correction = out[:, :FLOW_CHANNELS] if self.correct_flows else torch.zeros_like(out[:, :FLOW_CHANNELS])
         # Where the learnt parts give way to the plain blend, per query, at the synthesis scale (used twice).
@@ -307,7 +313,7 @@ class VisibilitySynthesizer(nn.Module):
         if quadratic is not None:
             far0, far1 = backward_warp(small0, small_t[:, 0:2] + quadratic[:, 0:2]), backward_warp(small1, small_t[:, 2:4] + quadratic[:, 2:4])
             head_inputs += [far0, far1, (far0 - far1).abs().mean(dim=1, keepdim=True)]
-        head = self.head(cat_for_convolution(head_inputs)).contiguous()
+        head = _in_own_dtype(self.head, cat_for_convolution(head_inputs)).contiguous()
         if quadratic is not None:
             trust = torch.sigmoid(head[:, 4:6] + TRUST_PRIOR_LOGIT)
             if learnt_share is not None:
@@ -340,6 +346,13 @@ class VisibilitySynthesizer(nn.Module):
         if return_mask:
             return frames, flow_t0, flow_t1, mask
         return frames, flow_t0, flow_t1
+
+    def run_blocks_in(self, dtype: torch.dtype) -> None:
+        """Keep the coarse block and the visibility head (nearly all of the synthesis's arithmetic) in
+        ``dtype``; their inputs are cast to it and their outputs back. The edge sharpener stays: one
+        channel out at full resolution, it gains nothing."""
+        self.coarse.to(dtype)
+        self.head.to(dtype)
 
     def measure_pairs(self, image0: torch.Tensor, image1: torch.Tensor, flows) -> SynthesisPairs:
         """The per-pair part of :meth:`forward` (``image0``, ``image1``: ``[P,3,H,W]`` padded; ``flows``: a ``PairFlows``)."""
