@@ -187,16 +187,19 @@ def _pair_gather(pair_index: torch.Tensor, like: torch.Tensor) -> Callable[[torc
 @dataclass
 class SynthesisPairs:
     """What the synthesis measures once per pair at its own scale, however many in-betweens use it
-    (and however many calls they are split into): both frames and both flows shrunk, each frame's
-    occlusion cues (:func:`occlusion_cues`), and each frame's acceleration (None without one)."""
+    (and however many calls they are split into): both frames and both flows shrunk, and per frame
+    what is carried to time t along the linear motion, stacked so that one sampling warps it all
+    (``along0``, ``along1``: the frame's 3 colours, its :data:`CUE_CHANNELS` occlusion cues from
+    :func:`occlusion_cues`, then with an acceleration its 2 channels; three samplings of one flow
+    cost about twice one of all the channels)."""
 
     small0: torch.Tensor
     small1: torch.Tensor
     flow_0to1: torch.Tensor
     flow_1to0: torch.Tensor
-    cues0: torch.Tensor
-    cues1: torch.Tensor
-    acceleration: torch.Tensor | None
+    along0: torch.Tensor
+    along1: torch.Tensor
+    accelerated: bool
 
 
 class VisibilityHead(nn.Module):
@@ -290,14 +293,20 @@ class VisibilitySynthesizer(nn.Module):
         """
         t = t.view(-1, 1, 1, 1).to(image0.dtype)
         pairs = pairs if pairs is not None else self.measure_pairs(image0, image1, flows)
-        cues0, cues1 = pairs.cues0, pairs.cues1
         gather = _pair_gather(pair_index, image0)
         small0, small1 = gather(pairs.small0), gather(pairs.small1)
         small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
         flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
-        quadratic = self._quadratic_correction(pairs, gather, flow_t0, flow_t1, t) if self.quadratic else None
-        warped0, warped1 = backward_warp(small0, flow_t0), backward_warp(small1, flow_t1)
-        cues_t0, cues_t1 = backward_warp(gather(cues0), flow_t0), backward_warp(gather(cues1), flow_t1)
+        along0, along1 = backward_warp(gather(pairs.along0), flow_t0), backward_warp(gather(pairs.along1), flow_t1)
+        cue_end = 3 + CUE_CHANNELS
+        warped0, warped1 = along0[:, :3], along1[:, :3]
+        cues_t0, cues_t1 = along0[:, 3:cue_end], along1[:, 3:cue_end]
+        quadratic = None
+        if self.quadratic:
+            # The acceleration read where each pixel of time t comes from (zero without one).
+            sampled = (torch.cat([along0[:, cue_end:], along1[:, cue_end:]], dim=1) if pairs.accelerated
+                       else torch.zeros_like(torch.cat([flow_t0, flow_t1], dim=1)))
+            quadratic = quadratic_correction(sampled, t)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
         out = _in_own_dtype(self.coarse, cat_for_convolution([small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1]))
         out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
@@ -360,17 +369,10 @@ class VisibilitySynthesizer(nn.Module):
         small_01 = downsample_flow(flows.flow_0to1, self.scale)
         small_10 = downsample_flow(flows.flow_1to0, self.scale)
         cues0, cues1 = occlusion_cues(small0, small1, small_01, small_10)
-        acceleration = None
-        if self.quadratic and flows.acceleration is not None:
+        along0, along1 = [small0, cues0], [small1, cues1]
+        accelerated = self.quadratic and flows.acceleration is not None
+        if accelerated:
             acceleration = downsample_flow(flows.acceleration, self.scale)
-        return SynthesisPairs(small0, small1, small_01, small_10, cues0, cues1, acceleration)
-
-    def _quadratic_correction(self, pairs: SynthesisPairs, gather: Callable[[torch.Tensor], torch.Tensor], flow_t0: torch.Tensor,
-                              flow_t1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``[Q,4,h,w]``: what each frame's acceleration adds to ``(F_t->0, F_t->1)`` at the synthesis
-        scale, the acceleration read where each pixel of time t comes from (zero without one)."""
-        if pairs.acceleration is None:
-            return torch.zeros_like(torch.cat([flow_t0, flow_t1], dim=1))
-        small = gather(pairs.acceleration)
-        sampled = torch.cat([backward_warp(small[:, 0:2], flow_t0), backward_warp(small[:, 2:4], flow_t1)], dim=1)
-        return quadratic_correction(sampled, t)
+            along0.append(acceleration[:, 0:2])
+            along1.append(acceleration[:, 2:4])
+        return SynthesisPairs(small0, small1, small_01, small_10, torch.cat(along0, dim=1), torch.cat(along1, dim=1), accelerated)
