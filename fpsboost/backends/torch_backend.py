@@ -43,8 +43,10 @@ class TorchBackend(InterpolationBackend):
         self.default_batch_size = default_batch_size(settings, self.device)
         network = model if model is not None else load_interpolator(settings.weights)
         self.model = network.to(self.device, self.dtype).eval()
-        if self.precision in BLOCK_DTYPES:
-            self.model.run_blocks_in(BLOCK_DTYPES[self.precision])
+        # The dtype of the learnt convolution blocks where it differs from the network's (mixed precision).
+        self.block_dtype = BLOCK_DTYPES.get(self.precision)
+        if self.block_dtype is not None and not self.model.run_blocks_in(self.block_dtype):
+            self.block_dtype = None  # v1 has no such blocks: it runs fp32 throughout
         self.model.query_chunk = CPU_QUERY_CHUNK if self.device == "cpu" else None
         self.flow_scale = settings.flow_scale
         # Named in the summary when it is not the shipped default (e.g. celflow-v2-fast).
@@ -65,8 +67,8 @@ class TorchBackend(InterpolationBackend):
         scale = "" if self.flow_scale == "auto" else f", flow at {self.flow_scale}x"
         weights = f", {self.weights_name}" if self.weights_name else ""
         dtype = str(self.dtype).removeprefix('torch.')
-        if self.precision in BLOCK_DTYPES:
-            dtype += f", convolutions in {str(BLOCK_DTYPES[self.precision]).removeprefix('torch.')}"
+        if self.block_dtype is not None:
+            dtype += f", convolutions in {str(self.block_dtype).removeprefix('torch.')}"
         return f"torch on {self.device} ({dtype}{scale}{weights})"
 
     def interpolate(

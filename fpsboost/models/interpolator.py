@@ -163,11 +163,14 @@ class CelFlow(nn.Module):
         # once (1 thread); on a GPU one large call is best.
         self.query_chunk: int | None = None
 
-    def run_blocks_in(self, dtype: torch.dtype) -> None:
+    def run_blocks_in(self, dtype: torch.dtype) -> bool:
         """Run the synthesis's learnt convolution blocks in ``dtype`` (bf16 on a CPU that has it:
-        "mixed" precision), the rest of the network in its own. v1's synthesis stays as it is."""
-        if isinstance(self.synthesizer, VisibilitySynthesizer):
-            self.synthesizer.run_blocks_in(dtype)
+        "mixed" precision), the rest of the network in its own; whether this network has such blocks
+        (v1's synthesis stays as it is)."""
+        if not isinstance(self.synthesizer, VisibilitySynthesizer):
+            return False
+        self.synthesizer.run_blocks_in(dtype)
+        return True
 
     @property
     def classical_flow(self) -> bool:
