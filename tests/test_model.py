@@ -375,3 +375,18 @@ def test_the_fast_edge_pad_and_flow_enlargement_give_the_same_numbers() -> None:
     for factor in (2, 4):
         enlarged = F.interpolate(flow, scale_factor=float(factor), mode="bilinear", align_corners=False) * factor
         assert torch.equal(upsample_flow(flow, factor), enlarged)
+
+
+def test_the_cpu_window_mean_of_the_translation_choice_is_the_zero_padded_box_mean() -> None:
+    """prefer_translation averages its margin over a square with zeros outside the picture: OpenCV's
+    box sums on the CPU, two 1-D convolutions elsewhere; the same numbers."""
+    from fpsboost.models.global_motion import CHOICE_WINDOW, _window_mean
+
+    margin = torch.randn(2, 1, 13, 19, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        by_opencv = _window_mean(margin)
+    by_convolution = _window_mean(margin.clone().requires_grad_()).detach()
+    assert torch.allclose(by_opencv, by_convolution, atol=1e-6, rtol=0)
+    half = CHOICE_WINDOW // 2
+    corner = margin[0, 0, :half + 1, :half + 1].sum() / CHOICE_WINDOW**2  # the zeros count
+    assert abs(by_opencv[0, 0, 0, 0].item() - corner.item()) < 1e-6
