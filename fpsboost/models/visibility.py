@@ -316,12 +316,12 @@ class VisibilitySynthesizer(nn.Module):
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
         out = _run_block(self.coarse, [small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1])
         out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
-        correction = out[:, :FLOW_CHANNELS] if self.correct_flows else torch.zeros_like(out[:, :FLOW_CHANNELS])
         # Where the learnt parts give way to the plain blend, per query, at the synthesis scale (used twice).
         learnt_share = None if plain is None else 1 - gather(downsample(plain, self.scale))
-        if learnt_share is not None:
-            correction = correction * learnt_share
-        small_t = torch.cat([flow_t0, flow_t1], dim=1) + correction
+        small_t = torch.cat([flow_t0, flow_t1], dim=1)
+        if self.correct_flows:
+            correction = out[:, :FLOW_CHANNELS]
+            small_t = small_t + (correction if learnt_share is None else correction * learnt_share)
         near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
         logit, context = out[:, FLOW_CHANNELS:FLOW_CHANNELS + 1], out[:, FLOW_CHANNELS + 1:]
         head_inputs = [near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane, cues_t0, cues_t1]
