@@ -18,8 +18,9 @@ def eager_cpu_inference(tensor: torch.Tensor) -> bool:
 def cat_for_convolution(tensors: list[torch.Tensor]) -> torch.Tensor:
     """``torch.cat`` along channels, for a block of convolutions to read: on the CPU written straight
     into channels-last memory, where oneDNN's 3x3 kernels with few output channels are faster (854x480,
-    2 in-betweens, 2 threads: edge sharpener 34 -> 13 ms, visibility head 55 -> 42 ms, coarse block
-    36 -> 28 ms, cat included; same numbers to 2e-6). Weights stay in the default layout (turning the
+    2 in-betweens, 2 threads: visibility head 55 -> 42 ms, coarse block 36 -> 28 ms, cat included; same
+    numbers to 2e-6; the edge sharpener has since its own form, :func:`conv3x3_one_output`; in bf16
+    the blocks take channels-first input, see ``visibility._run_block``). Weights stay in the default layout (turning the
     whole network channels-last converted tensors back and forth and gained nothing in the job), and
     CUDA, ONNX export and training (``out=`` has no gradient) get the plain concatenation."""
     if not eager_cpu_inference(tensors[0]):
