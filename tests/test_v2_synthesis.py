@@ -277,6 +277,12 @@ def _tiny_v2_with_random_outputs(seed: int) -> CelFlow:
     return model
 
 
+def _two_in_betweens_of_a_pair(scene_seed: int) -> tuple[torch.Tensor, ...]:
+    """``(image0, image1, pair_index, timesteps)``: one 70x100 generated pair, asked at t = 0.25 and 0.5."""
+    scene = CelScene(scene_seed, 70, 100)
+    return scene.render(0.0)[None], scene.render(1.0)[None], torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+
+
 def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(monkeypatch) -> None:
     """Inference on the CPU concatenates the convolution blocks' inputs into channels-last memory
     (faster there); training keeps the default layout (``out=`` has no gradient). The layout must
@@ -291,10 +297,7 @@ def test_the_cpu_layout_for_convolutions_draws_what_the_default_layout_draws(mon
     assert torch.equal(fast, torch.cat(parts, dim=1))
     assert cat_for_convolution([part.requires_grad_() for part in parts]).is_contiguous()
 
-    model = _tiny_v2_with_random_outputs(3)
-    scene = CelScene(5, 70, 100)
-    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
-    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    model, (image0, image1, index, times) = _tiny_v2_with_random_outputs(3), _two_in_betweens_of_a_pair(5)
     with torch.inference_mode():
         channels_last = model(image0, image1, index, times)
         monkeypatch.setattr(visibility, "cat_for_convolution", lambda tensors: torch.cat(tensors, dim=1))
@@ -349,10 +352,7 @@ def test_the_cpu_form_of_a_one_channel_convolution_is_the_convolution() -> None:
     reference = torch.nn.functional.conv2d(x, weight, bias, padding=1)
     assert (conv3x3_one_output(x, weight, bias) - reference).abs().max().item() < 1e-5
 
-    model = _tiny_v2_with_random_outputs(6)
-    scene = CelScene(8, 70, 100)
-    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
-    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    model, (image0, image1, index, times) = _tiny_v2_with_random_outputs(6), _two_in_betweens_of_a_pair(8)
     with torch.inference_mode():
         on_cpu = model(image0, image1, index, times)
     with torch.no_grad(), torch.enable_grad():  # not eager inference: the plain convolution
