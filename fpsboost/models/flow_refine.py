@@ -72,7 +72,7 @@ def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tenso
 def _window_mean(error: torch.Tensor, window: int) -> torch.Tensor:
     """The mean of ``error`` (``[B,1,H,W]``) over each ``window`` x ``window`` square, counting only
     the pixels inside the picture."""
-    if eager_cpu_inference(error):
+    if eager_cpu_inference(error) and error.dtype == torch.float32:
         # OpenCV's running box sums, divided by how many pixels each square holds: the same numbers
         # to within float rounding, at 854x480 1.0 ms against 3.7 for the two pools below (2 threads);
         # the tail's refinement takes this mean for each of its ~30 candidates.
