@@ -39,9 +39,9 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 # for the next batch instead of handing it back to the kernel and faulting it in again, zeroed. By
 # default a block over the mmap threshold (128 KB, rising as such blocks are freed) is mapped and
 # unmapped each time, and the heap is trimmed. Measured on 2 cores, x2 jobs against the defaults
-# (benchmarks/speed/RESULTS.md): 854x480 4 % faster (system time 1.9 -> 1.5 s), 1280x720 5 % (4.5 ->
-# 2.4 s), 1920x1080 9 % (6.7 -> 3.9 s), for about 10 % more peak memory (1.39 -> 1.54 GB at 854x480,
-# 2.81 -> 3.08 GB at 1920x1080). The mmap threshold must be set first: setting any of these turns its
+# (benchmarks/speed/RESULTS.md): 4-12 % faster from 854x480 to 3840x2160 (system time at 854x480 1.9 ->
+# 1.4 s, at 3840x2160 86 -> 68 s), for 1-11 % more peak memory (854x480 1.38 -> 1.54 GB, 1280x720
+# 2.31 -> 2.37 GB, 3840x2160 7.6 -> 8.4 GB). The mmap threshold must be set first: setting any of these turns its
 # adaptation off, and with the trim threshold alone every tensor over 128 KB was mapped anew (the
 # 854x480 job took 17-20 s instead of 11).
 MALLOC_TRIM_THRESHOLD, MALLOC_TOP_PAD, MALLOC_MMAP_THRESHOLD = -1, -2, -3  # mallopt's parameter numbers
