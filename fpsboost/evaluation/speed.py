@@ -371,11 +371,10 @@ def run_job(clip: str, out: str, backend: str, device: str, precision: str, weig
             self.measure_seconds += time.perf_counter() - started
             return prepared
 
-        def complete(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
-            if prepared.measured is None:
-                return super().complete(prepared, pair_index, timesteps)  # through interpolate, counted there
+        def complete_measured(self, prepared: PreparedPairs, pair_index: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+            # Pairs the inner backend measured in prepare; the rest go through interpolate, counted there.
             started = time.perf_counter()
-            result = inner.complete(prepared, pair_index, timesteps)
+            result = inner.complete_measured(prepared, pair_index, timesteps)
             self._count(started, timesteps)
             return result
 
