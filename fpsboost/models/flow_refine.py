@@ -17,12 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blocks import backward_warp, eager_cpu_inference
+from .blocks import backward_warp, opencv_sums_apply, opencv_window_sums
 
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 AXES = DIRECTIONS[:4]
@@ -72,15 +70,10 @@ def _matching_cost(flow: torch.Tensor, target: torch.Tensor, source: torch.Tenso
 def _window_mean(error: torch.Tensor, window: int) -> torch.Tensor:
     """The mean of ``error`` (``[B,1,H,W]``) over each ``window`` x ``window`` square, counting only
     the pixels inside the picture."""
-    if eager_cpu_inference(error) and error.dtype == torch.float32:
-        # OpenCV's running box sums, divided by how many pixels each square holds: the same numbers
-        # to within float rounding, at 854x480 1.0 ms against 3.7 for the two pools below (2 threads);
-        # the tail's refinement takes this mean for each of its ~30 candidates.
-        sums = [cv2.boxFilter(plane, -1, (window, window), normalize=False, borderType=cv2.BORDER_CONSTANT)
-                for plane in error[:, 0].numpy()]
-        counts = cv2.boxFilter(np.ones(error.shape[-2:], np.float32), -1, (window, window), normalize=False,
-                               borderType=cv2.BORDER_CONSTANT)
-        return torch.from_numpy(np.stack(sums) / counts).unsqueeze(1)
+    if opencv_sums_apply(error):
+        # Box sums divided by how many pixels each square holds: the same numbers to within float
+        # rounding as the pools below (the tail's refinement takes this mean for each of its ~30 candidates).
+        return opencv_window_sums(error, window) / opencv_window_sums(torch.ones_like(error[:1]), window)
     # The square's mean as a column mean of row means: at 854x480 with a 7 px window 3.7 ms against
     # 6.1 for the square pool.
     rows = F.avg_pool2d(error, (window, 1), stride=1, padding=(window // 2, 0), count_include_pad=False)

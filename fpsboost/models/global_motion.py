@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blocks import backward_warp, eager_cpu_inference
+from .blocks import backward_warp, opencv_sums_apply, opencv_window_sums
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 # Wider frames are measured on an area-downscaled copy (at 854x480 the FFT took 9 ms, half size 3 ms).
@@ -130,12 +130,10 @@ def prefer_translation(
 
 def _window_mean(margin: torch.Tensor) -> torch.Tensor:
     """``margin`` (``[P,1,h,w]``) averaged over :data:`CHOICE_WINDOW` squares, zeros outside the picture."""
-    if eager_cpu_inference(margin) and margin.dtype == torch.float32:
-        # OpenCV's running box sums: at 427x240, 2 pairs, both directions, one thread about 1 ms against
-        # 6-7 ms for the two one-channel convolutions below (oneDNN is slow with one channel).
-        means = [cv2.boxFilter(plane, -1, (CHOICE_WINDOW, CHOICE_WINDOW), normalize=True, borderType=cv2.BORDER_CONSTANT)
-                 for plane in margin[:, 0].numpy()]
-        return torch.from_numpy(np.stack(means)).unsqueeze(1)
+    if opencv_sums_apply(margin):
+        # At 427x240, 2 pairs, both directions, one thread about 1 ms against 6-7 ms for the two
+        # one-channel convolutions below.
+        return opencv_window_sums(margin, CHOICE_WINDOW) / CHOICE_WINDOW**2
     # Two 1-D convolutions (stride-1 pooling is slow on CPUs).
     box = torch.full((1, 1, CHOICE_WINDOW, 1), 1.0 / CHOICE_WINDOW, dtype=margin.dtype, device=margin.device)
     return F.conv2d(F.conv2d(margin, box, padding=(CHOICE_WINDOW // 2, 0)), box.transpose(2, 3), padding=(0, CHOICE_WINDOW // 2))
