@@ -144,10 +144,11 @@ def test_classical_pair_flows_find_a_known_shift_both_ways() -> None:
     assert torch.allclose(inside, torch.tensor([3.0, -2.0, -3.0, 2.0]), atol=0.3)
 
 
-@pytest.mark.parametrize("in_frame_rule", ["everywhere", "camera"])
-def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule) -> None:
+@pytest.mark.parametrize(("in_frame_rule", "motion_to_t"), [("everywhere", "linear"), ("camera", "linear"), ("camera", "splat")])
+def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule, motion_to_t) -> None:
     """The exported v2 graph has a sixth input, pair_flows; both backends measure the pairs alike and
-    their in-betweens agree (>= 45 dB, as the issue asks), with either form of the in-frame rule."""
+    their in-betweens agree (>= 45 dB, as the issue asks), with either form of the in-frame rule and
+    either motion to t (the splat's sums become ScatterElements)."""
     import onnxruntime as ort
 
     from fpsboost.backends import ModelSettings, create_backend
@@ -157,7 +158,8 @@ def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypat
     monkeypatch.setenv("FPSBOOST_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
     # With the in-frame rule: the 70x100 frames are padded, so it acts at the edges.
-    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical", "in_frame_rule": in_frame_rule}))
+    model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical", "in_frame_rule": in_frame_rule,
+                                     "motion_to_t": motion_to_t}))
     with torch.no_grad():
         model.synthesizer.head.out.weight.normal_(0, 0.01)  # the learnt path active, as after training
     weights = tmp_path / "v2.safetensors"

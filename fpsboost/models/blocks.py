@@ -167,6 +167,40 @@ def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return warped.to(working_dtype)
 
 
+def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Push each pixel's ``values`` ([B,C,H,W]) to ``pixel + flow`` ([B,2,H,W], pixels, x then y) and
+    sum what lands on each pixel, spread bilinearly over the four pixels around where it lands; what
+    lands outside the frame is dropped. Returns ``[B,C,H,W]`` (the dual of :func:`backward_warp`)."""
+    batch, channels, height, width = values.shape
+    size = height * width
+    xs = torch.arange(width, dtype=flow.dtype, device=flow.device).view(1, 1, width)
+    ys = torch.arange(height, dtype=flow.dtype, device=flow.device).view(1, height, 1)
+    x, y = flow[:, 0] + xs, flow[:, 1] + ys
+    left, top = x.floor(), y.floor()
+    right_share, bottom_share = x - left, y - top
+    column_shares, row_shares = (1 - right_share, right_share), (1 - bottom_share, bottom_share)
+    column_inside = ((left >= 0) & (left <= width - 1), (left >= -1) & (left <= width - 2))
+    row_inside = ((top >= 0) & (top <= height - 1), (top >= -1) & (top <= height - 2))
+    offsets = torch.arange(batch, device=flow.device).view(batch, 1, 1) * size
+    first = offsets + (top * width + left).clamp(-width - 1, size).long()  # clamped only to stay in range
+    outside = batch * size  # one extra row takes every share that lands outside the frame
+    rows = values.permute(0, 2, 3, 1).contiguous()  # [B,H,W,C]: one row of channels per pixel
+    eager = eager_cpu_inference(values)
+    sums = values.new_zeros(batch * size + 1, channels)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            inside = row_inside[dy] & column_inside[dx]
+            index = torch.where(inside, first + (dy * width + dx), outside).reshape(-1)
+            share = (rows * (row_shares[dy] * column_shares[dx]).unsqueeze(-1)).reshape(-1, channels)
+            if eager:
+                sums.index_add_(0, index, share)
+            else:
+                # ONNX export writes index_add as a scatter that keeps only one of several shares landing
+                # on a pixel; scatter_add becomes ScatterElements with reduction "add" (opset 16 on).
+                sums = sums.scatter_add(0, index.unsqueeze(1).expand(-1, channels), share)
+    return sums[:outside].view(batch, height, width, channels).permute(0, 3, 1, 2)
+
+
 def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
     """Bilinearly enlarge a flow field by an integer factor, scaling its vectors to match."""
     if factor == 1:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 SYNTHESES = ("linear-blend", "visibility")
 FLOW_SOURCES = ("network", "classical")
 IN_FRAME_RULES = ("off", "everywhere", "camera")  # CelFlowConfig.in_frame_rule
+MOTIONS_TO_T = ("linear", "splat")  # CelFlowConfig.motion_to_t
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class CelFlowConfig:
     # on synthetic cels, +0.14 re-timing held drawings (benchmarks/edges/). Files written when this
     # was a flag say true or false: "everywhere" or "off".
     in_frame_rule: str = "off"
+    # v2: how the pair flows become the flows from time t to each frame. "linear": read at the pixel of
+    # time t itself (Super SloMo's formula), wrong along moving edges; "splat": each frame's pixels
+    # pushed forward to t along their flow carry it there (fpsboost.models.visibility.splatted_motion_flows).
+    # A rule, not weights, as in_frame_rule.
+    motion_to_t: str = "linear"
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:
@@ -49,6 +55,8 @@ class CelFlowConfig:
             object.__setattr__(self, "in_frame_rule", "everywhere" if self.in_frame_rule else "off")
         if self.in_frame_rule not in IN_FRAME_RULES:
             raise ValueError(f"unknown in-frame rule {self.in_frame_rule!r}: use {', '.join(IN_FRAME_RULES)}")
+        if self.motion_to_t not in MOTIONS_TO_T:
+            raise ValueError(f"unknown motion to t {self.motion_to_t!r}: use {', '.join(MOTIONS_TO_T)}")
         if self.flow_source not in FLOW_SOURCES:
             raise ValueError(f"unknown flow source {self.flow_source!r}: use {', '.join(FLOW_SOURCES)}")
 
@@ -76,6 +84,9 @@ PRESETS: dict[str, CelFlowConfig] = {
     # speed: shipped as weights/celflow-v2-fast.safetensors (benchmarks/v2/fast/).
     "celflow-v2-four-frame-quarter": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
                                                    four_frame_motion=True, synth_scale=4),
+    # The four-frame network with its flows to t splatted forward (motion_to_t "splat").
+    "celflow-v2-four-frame-splat": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
+                                                 four_frame_motion=True, motion_to_t="splat"),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

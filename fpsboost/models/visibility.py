@@ -40,7 +40,7 @@ from torch import nn
 
 from .acceleration import quadratic_correction
 from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv3x3_one_output, conv_prelu, downsample,
-                     downsample_flow, eager_cpu_inference, upsample_flow)
+                     downsample_flow, eager_cpu_inference, forward_splat, upsample_flow)
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
@@ -55,6 +55,16 @@ EDGE_TIMESTEP = 0.01  # t is clamped to [EDGE_TIMESTEP, 1 - EDGE_TIMESTEP] befor
 # own motion, fading to nothing at twice that.
 CAMERA_AGREEMENT_PX = 1.0
 CAMERA_AGREEMENT_SHARE = 0.1
+# Motion to t by splatting (CelFlowConfig.motion_to_t "splat", splatted_motion_flows): a pixel whose flow
+# fails to come back by d pixels pushes its motion with weight exp(-d * this), so where a moving object
+# and the background it covers land on the same pixel at t, the object's consistent flow outweighs the
+# background's. Where almost nothing lands (weights summing to well under this), the linear formula's
+# flows fill in.
+SPLAT_INCONSISTENCY_DECAY = 0.5
+SPLAT_HOLE_WEIGHT = 0.005
+# The splat runs at half the synthesis's resolution: a quarter of the cost, 0.02 dB below the same at
+# the synthesis scale on the held-out synthetic cels (37.70 against 37.73 dB, untrained for it).
+SPLAT_COARSENING = 2
 
 
 def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,6 +75,42 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
     flow_t0 = -(1 - t) * t * flow_0to1 + t * t * flow_1to0
     flow_t1 = (1 - t) * (1 - t) * flow_0to1 - t * (1 - t) * flow_1to0
     return flow_t0, flow_t1
+
+
+def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor) -> torch.Tensor:
+    """``[P,5,h,w]`` at :data:`SPLAT_COARSENING` times the synthesis scale: what a frame pushes to time t
+    for :func:`splatted_motion_flows`. Channels: its pair flow (``F_0->1`` for frame 0, ``-F_1->0``
+    for frame 1: either way the motion from frame 0 to frame 1), that flow times its weight, and the
+    weight. ``flow``, ``inconsistency_cue`` (channel 0 of :func:`occlusion_cues`): at the synthesis scale."""
+    inconsistency = torch.exp(inconsistency_cue) - 1  # the cue is log1p of it (ONNX has no expm1)
+    weight = torch.exp(-SPLAT_INCONSISTENCY_DECAY * inconsistency)
+    payload = downsample(torch.cat([flow, flow * weight, weight], dim=1), SPLAT_COARSENING)
+    return payload * payload.new_tensor([1.0] * 4 + [SPLAT_COARSENING]).view(1, 5, 1, 1) / SPLAT_COARSENING
+
+
+def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backward flows from time t to frames 0 and 1 at the synthesis scale, read where each frame's
+    pixels arrive at t.
+
+    :func:`linear_motion_flows` reads a pair flow at the pixel of time t itself, which near a moving
+    edge belongs to the other side of the edge (the ceiling benchmark: exact pair flows under that
+    formula reach 36.82 dB where exact flows at t reach 40.17). Here every pixel of frame 0 moves
+    ``t F_0->1`` and every pixel of frame 1 ``(1 - t) F_1->0`` (linear motion), each carrying its
+    motion (:func:`splat_payload`) to where it lands (:func:`~fpsboost.models.blocks.forward_splat`);
+    the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands.
+    This runs at :data:`SPLAT_COARSENING` times the synthesis scale and is enlarged to it.
+    ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
+    """
+    flow_0to1, flow_1to0 = payload0[:, 0:2], -payload1[:, 0:2]
+    linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, t)
+    queries = flow_0to1.shape[0]
+    landed = forward_splat(torch.cat([payload0[:, 2:], payload1[:, 2:]]), torch.cat([t * flow_0to1, (1 - t) * flow_1to0]))
+    landed = landed[:queries] + landed[queries:]
+    motion, weight = landed[:, 0:2], landed[:, 2:3]
+    denominator = weight + SPLAT_HOLE_WEIGHT
+    flow_t0 = (SPLAT_HOLE_WEIGHT * linear_t0 - t * motion) / denominator
+    flow_t1 = (SPLAT_HOLE_WEIGHT * linear_t1 + (1 - t) * motion) / denominator
+    return upsample_flow(flow_t0, SPLAT_COARSENING), upsample_flow(flow_t1, SPLAT_COARSENING)
 
 
 def occlusion_cues(image0: torch.Tensor, image1: torch.Tensor, flow_0to1: torch.Tensor, flow_1to0: torch.Tensor
@@ -206,6 +252,9 @@ class SynthesisPairs:
     along0: torch.Tensor
     along1: torch.Tensor
     accelerated: bool
+    # With motion_to_t "splat": each frame's splat_payload (None: linear motion).
+    payload0: torch.Tensor | None = None
+    payload1: torch.Tensor | None = None
 
 
 class VisibilityHead(nn.Module):
@@ -263,7 +312,7 @@ class VisibilitySynthesizer(nn.Module):
     COARSE_OUT = FLOW_CHANNELS + 1 + CONTEXT_CHANNELS  # flow residuals, mask logit, context
 
     def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True,
-                 quadratic: bool = False, in_frame_rule: str = "off") -> None:
+                 quadratic: bool = False, in_frame_rule: str = "off", motion_to_t: str = "linear") -> None:
         super().__init__()
         self.scale = scale
         in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -281,6 +330,9 @@ class VisibilitySynthesizer(nn.Module):
         # Where a warp whose source leaves the picture gives way to the other (keep_in_frame;
         # CelFlowConfig.in_frame_rule): "off", "everywhere", or "camera" (where it moves with the camera).
         self.in_frame_rule = in_frame_rule
+        # How the pair flows become flows from time t (CelFlowConfig.motion_to_t): "linear"
+        # (linear_motion_flows) or "splat" (splatted_motion_flows).
+        self.motion_to_t = motion_to_t
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
@@ -302,7 +354,10 @@ class VisibilitySynthesizer(nn.Module):
         gather = _pair_gather(pair_index, image0)
         small0, small1 = gather(pairs.small0), gather(pairs.small1)
         small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
-        flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
+        if pairs.payload0 is not None:
+            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t)
+        else:
+            flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
         along0, along1 = backward_warp(gather(pairs.along0), flow_t0), backward_warp(gather(pairs.along1), flow_t1)
         cue_end = 3 + CUE_CHANNELS
         warped0, warped1 = along0[:, :3], along1[:, :3]
@@ -381,4 +436,8 @@ class VisibilitySynthesizer(nn.Module):
             acceleration = downsample_flow(flows.acceleration, self.scale)
             along0.append(acceleration[:, 0:2])
             along1.append(acceleration[:, 2:4])
-        return SynthesisPairs(small0, small1, small_01, small_10, torch.cat(along0, dim=1), torch.cat(along1, dim=1), accelerated)
+        payloads = (None, None)
+        if self.motion_to_t == "splat":
+            payloads = (splat_payload(small_01, cues0[:, 0:1]), splat_payload(-small_10, cues1[:, 0:1]))
+        return SynthesisPairs(small0, small1, small_01, small_10, torch.cat(along0, dim=1), torch.cat(along1, dim=1), accelerated,
+                              *payloads)
