@@ -171,10 +171,13 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Push each pixel's ``values`` ([B,C,H,W]) to ``pixel + flow`` ([B,2,H,W], pixels, x then y) and
     sum what lands on each pixel, spread bilinearly over the four pixels around where it lands; what
     lands outside the frame is dropped. Returns ``[B,C,H,W]`` (the dual of :func:`backward_warp`)."""
+    # In float32 whatever the network's precision, as backward_warp samples: fp16 holds pixel indices
+    # only to 2 above 2048 (and ONNX's Range has no float16).
+    working_dtype, values, flow = values.dtype, values.float(), flow.float()
     batch, channels, height, width = values.shape
     size = height * width
-    xs = torch.arange(width, dtype=flow.dtype, device=flow.device).view(1, 1, width)
-    ys = torch.arange(height, dtype=flow.dtype, device=flow.device).view(1, height, 1)
+    xs = torch.arange(width, dtype=torch.float32, device=flow.device).view(1, 1, width)
+    ys = torch.arange(height, dtype=torch.float32, device=flow.device).view(1, height, 1)
     x, y = flow[:, 0] + xs, flow[:, 1] + ys
     left, top = x.floor(), y.floor()
     right_share, bottom_share = x - left, y - top
@@ -198,7 +201,7 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
                 # ONNX export writes index_add as a scatter that keeps only one of several shares landing
                 # on a pixel; scatter_add becomes ScatterElements with reduction "add" (opset 16 on).
                 sums = sums.scatter_add(0, index.unsqueeze(1).expand(-1, channels), share)
-    return sums[:outside].view(batch, height, width, channels).permute(0, 3, 1, 2)
+    return sums[:outside].view(batch, height, width, channels).permute(0, 3, 1, 2).to(working_dtype)
 
 
 def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
