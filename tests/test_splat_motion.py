@@ -74,7 +74,7 @@ def test_splatted_flows_at_t_follow_the_moving_edge_where_the_linear_formula_doe
     square's motion there; the splat carries the square's own flow to where it is at t."""
     flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
     with torch.inference_mode():
-        splat_t0, splat_t1 = splatted_motion_flows(splat_payload(flow_0to1, cue0), splat_payload(-flow_1to0, cue1), HALF)
+        splat_t0, splat_t1 = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, HALF)
     assert (splat_t0[SQUARE_AT_HALF] + 6).abs().max() < 0.2  # back 6 px to frame 0
     assert (splat_t1[SQUARE_AT_HALF] - 6).abs().max() < 0.2  # on 6 px to frame 1
@@ -89,9 +89,9 @@ def test_where_a_moving_and_a_hidden_pixel_land_together_the_consistent_one_wins
     pulls the flow towards standing still."""
     flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
     with torch.inference_mode():
-        weighted_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0), splat_payload(-flow_1to0, cue1), HALF)
-        equal_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, torch.zeros_like(cue0)),
-                                            splat_payload(-flow_1to0, torch.zeros_like(cue1)), HALF)
+        weighted_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
+        equal_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, torch.zeros_like(cue0), 2),
+                                            splat_payload(-flow_1to0, torch.zeros_like(cue1), 2), HALF, 2)
     assert (weighted_t0[SQUARE_AT_HALF] + 6).abs().max() < 0.2
     assert (equal_t0[SQUARE_AT_HALF] + 6).abs().max() > 1.5
 

@@ -62,9 +62,11 @@ CAMERA_AGREEMENT_SHARE = 0.1
 # flows fill in.
 SPLAT_INCONSISTENCY_DECAY = 0.5
 SPLAT_HOLE_WEIGHT = 0.005
-# The splat runs at half the synthesis's resolution: a quarter of the cost, 0.02 dB below the same at
-# the synthesis scale on the held-out synthetic cels (37.70 against 37.73 dB, untrained for it).
-SPLAT_COARSENING = 2
+# The splat runs at a quarter of the frame's resolution (or the synthesis's, where that is coarser): for
+# the default network (synthesis at 1/2) a quarter of the cost, 0.02 dB below the splat at 1/2 on the
+# held-out synthetic cels (37.70 against 37.73 dB, untrained for it); at 1/8 the fast network (synthesis
+# at 1/4) lost 0.3 dB on medium motion (benchmarks/v2/splat/).
+SPLAT_SCALE = 4
 
 
 def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,18 +79,19 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
     return flow_t0, flow_t1
 
 
-def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor) -> torch.Tensor:
-    """``[P,5,h,w]`` at :data:`SPLAT_COARSENING` times the synthesis scale: what a frame pushes to time t
-    for :func:`splatted_motion_flows`. Channels: its pair flow (``F_0->1`` for frame 0, ``-F_1->0``
+def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsening: int) -> torch.Tensor:
+    """``[P,5,h,w]``, ``coarsening`` times coarser than the synthesis scale: what a frame pushes to time
+    t for :func:`splatted_motion_flows`. Channels: its pair flow (``F_0->1`` for frame 0, ``-F_1->0``
     for frame 1: either way the motion from frame 0 to frame 1), that flow times its weight, and the
     weight. ``flow``, ``inconsistency_cue`` (channel 0 of :func:`occlusion_cues`): at the synthesis scale."""
     inconsistency = torch.exp(inconsistency_cue) - 1  # the cue is log1p of it (ONNX has no expm1)
     weight = torch.exp(-SPLAT_INCONSISTENCY_DECAY * inconsistency)
-    payload = downsample(torch.cat([flow, flow * weight, weight], dim=1), SPLAT_COARSENING)
-    return payload * payload.new_tensor([1.0] * 4 + [SPLAT_COARSENING]).view(1, 5, 1, 1) / SPLAT_COARSENING
+    payload = downsample(torch.cat([flow, flow * weight, weight], dim=1), coarsening)
+    return payload * payload.new_tensor([1.0] * 4 + [coarsening]).view(1, 5, 1, 1) / coarsening
 
 
-def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward flows from time t to frames 0 and 1 at the synthesis scale, read where each frame's
     pixels arrive at t.
 
@@ -98,8 +101,8 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     ``t F_0->1`` and every pixel of frame 1 ``(1 - t) F_1->0`` (linear motion), each carrying its
     motion (:func:`splat_payload`) to where it lands (:func:`~fpsboost.models.blocks.forward_splat`);
     the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands.
-    This runs at :data:`SPLAT_COARSENING` times the synthesis scale and is enlarged to it.
-    ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
+    This runs ``coarsening`` times coarser than the synthesis scale (as the payloads were made) and is
+    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
     """
     flow_0to1, flow_1to0 = payload0[:, 0:2], -payload1[:, 0:2]
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, t)
@@ -110,7 +113,7 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     denominator = weight + SPLAT_HOLE_WEIGHT
     flow_t0 = (SPLAT_HOLE_WEIGHT * linear_t0 - t * motion) / denominator
     flow_t1 = (SPLAT_HOLE_WEIGHT * linear_t1 + (1 - t) * motion) / denominator
-    return upsample_flow(flow_t0, SPLAT_COARSENING), upsample_flow(flow_t1, SPLAT_COARSENING)
+    return upsample_flow(flow_t0, coarsening), upsample_flow(flow_t1, coarsening)
 
 
 def occlusion_cues(image0: torch.Tensor, image1: torch.Tensor, flow_0to1: torch.Tensor, flow_1to0: torch.Tensor
@@ -333,6 +336,7 @@ class VisibilitySynthesizer(nn.Module):
         # How the pair flows become flows from time t (CelFlowConfig.motion_to_t): "linear"
         # (linear_motion_flows) or "splat" (splatted_motion_flows).
         self.motion_to_t = motion_to_t
+        self.splat_coarsening = max(SPLAT_SCALE // scale, 1)
 
     def forward(
         self, image0: torch.Tensor, image1: torch.Tensor, flows, pair_index: torch.Tensor, t: torch.Tensor,
@@ -355,7 +359,7 @@ class VisibilitySynthesizer(nn.Module):
         small0, small1 = gather(pairs.small0), gather(pairs.small1)
         small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
         if pairs.payload0 is not None:
-            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t)
+            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t, self.splat_coarsening)
         else:
             flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
         along0, along1 = backward_warp(gather(pairs.along0), flow_t0), backward_warp(gather(pairs.along1), flow_t1)
@@ -438,6 +442,7 @@ class VisibilitySynthesizer(nn.Module):
             along1.append(acceleration[:, 2:4])
         payloads = (None, None)
         if self.motion_to_t == "splat":
-            payloads = (splat_payload(small_01, cues0[:, 0:1]), splat_payload(-small_10, cues1[:, 0:1]))
+            payloads = (splat_payload(small_01, cues0[:, 0:1], self.splat_coarsening),
+                        splat_payload(-small_10, cues1[:, 0:1], self.splat_coarsening))
         return SynthesisPairs(small0, small1, small_01, small_10, torch.cat(along0, dim=1), torch.cat(along1, dim=1), accelerated,
                               *payloads)
