@@ -36,6 +36,7 @@ from ...data.celgen import CelScene
 from ...models.blocks import backward_warp
 from ...models.global_motion import dominant_translation
 from ...models.interpolator import CelFlow, PairFlows, linear_motion_flows
+from ...models.visibility import SPLAT_SCALE, occlusion_cues, splat_payload, splatted_motion_flows
 from ..metrics import oracle_blend
 from ..report import describe_weights, git_commit, write_report
 from ..test_sets import MOTION_SPLITS, QUALITY_TIMESTEPS, motion_split, scene_motion, start_time
@@ -59,6 +60,8 @@ VARIANTS = [
     ("dis_plain_blend", "DIS pair flows, linear motion, plain blend (the quality table's DIS baseline)"),
     ("dis_flows_celflow_synthesis", "DIS pair flows through CelFlow's synthesiser"),
     ("exact_pair_flows_oracle_mask", "exact pair flows under linear motion (CelFlow's starting point), oracle mask"),
+    ("dis_splat_oracle_mask", "DIS pair flows splatted to t (the shipped motion_to_t), oracle mask"),
+    ("exact_pair_flows_splat_oracle_mask", "exact pair flows splatted to t, oracle mask"),
     ("exact_t_flows_plain_blend", "exact t-flows, plain blend"),
     ("exact_t_flows_oracle_mask", "exact t-flows, oracle mask: the warp-and-blend ceiling"),
 ]
@@ -97,6 +100,15 @@ def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> 
 
     shift = torch.from_numpy(dominant_translation(image0.numpy(), image1.numpy()))  # as the backends pass it
 
+    def splatted_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shipped splat (a quarter of the frame, weighted by the round trip), on the pair padded to
+        the network's stride as the network pads it, cropped back."""
+        flow_0to1, flow_1to0 = pad(flow_0to1), pad(flow_1to0)
+        cue0, cue1 = occlusion_cues(padded0, padded1, flow_0to1, flow_1to0)
+        flow_t0, flow_t1 = splatted_motion_flows(splat_payload(flow_0to1, cue0[:, 0:1], SPLAT_SCALE),
+                                                 splat_payload(-flow_1to0, cue1[:, 0:1], SPLAT_SCALE), time, SPLAT_SCALE)
+        return crop(flow_t0), crop(flow_t1)
+
     def frames_at(t: float, truth: torch.Tensor) -> dict[str, torch.Tensor]:
         time = torch.tensor([t])
         out: dict[str, torch.Tensor] = {"celflow": network(image0, image1, only_pair, time, shift)}
@@ -110,6 +122,10 @@ def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> 
         out["dis_flows_celflow_synthesis"] = crop(network.synthesizer(padded0, padded1, dis_pair, only_pair, time)[0])
         linear_t0, linear_t1 = linear_motion_flows(exact_0to1, exact_1to0, time.view(1, 1, 1, 1))
         out["exact_pair_flows_oracle_mask"] = oracle_blend(backward_warp(image0, linear_t0), backward_warp(image1, linear_t1), truth)
+        for name, (flow_0to1, flow_1to0) in (("dis_splat_oracle_mask", (dis_0to1, dis_1to0)),
+                                             ("exact_pair_flows_splat_oracle_mask", (exact_0to1, exact_1to0))):
+            splat_t0, splat_t1 = splatted_flows(flow_0to1, flow_1to0, time.view(1, 1, 1, 1))
+            out[name] = oracle_blend(backward_warp(image0, splat_t0), backward_warp(image1, splat_t1), truth)
         exact0 = backward_warp(image0, scene.flow(start + t, start)[None])
         exact1 = backward_warp(image1, scene.flow(start + t, start + 1.0)[None])
         out["exact_t_flows_plain_blend"] = (1 - t) * exact0 + t * exact1
