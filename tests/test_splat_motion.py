@@ -42,6 +42,18 @@ def test_a_fractional_shift_spreads_each_value_bilinearly_and_drops_what_leaves_
     assert landed.sum().item() == pytest.approx(1.0 + 0.75)
 
 
+def test_values_pushed_far_outside_or_by_a_broken_flow_are_dropped() -> None:
+    values = torch.ones(1, 1, 4, 6)
+    flow = torch.zeros(1, 2, 4, 6)
+    flow[0, 0, 0, :] = 1e9  # far right
+    flow[0, 1, 1, :] = -1e9  # far up
+    flow[0, :, 2, :] = float("nan")  # broken
+    for form in (torch.inference_mode, torch.enable_grad):  # the CPU form and the form written for export
+        with form():
+            landed = forward_splat(values, flow)
+        assert torch.equal(landed[0, 0, 3], torch.ones(6)) and landed.sum().item() == 6.0  # only the last row stays
+
+
 def test_the_form_written_for_export_sums_what_the_cpu_form_sums() -> None:
     torch.manual_seed(0)
     values, flow = torch.rand(3, 3, 20, 28), torch.randn(3, 2, 20, 28) * 5

@@ -175,25 +175,26 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     # only to 2 above 2048 (and ONNX's Range has no float16).
     working_dtype, values, flow = values.dtype, values.float(), flow.float()
     batch, channels, height, width = values.shape
-    size = height * width
+    # The sums go to a canvas with a margin around the frame (one pixel before it, two after, for the
+    # far corners), cropped at the end: a landing point is first clamped into that margin, so every
+    # corner's index lies on the canvas and no share needs a test of whether it landed inside (a point
+    # far outside leaves all of its weight in the margin).
+    canvas_width, canvas_size = width + 3, (height + 3) * (width + 3)
     xs = torch.arange(width, dtype=torch.float32, device=flow.device).view(1, 1, width)
     ys = torch.arange(height, dtype=torch.float32, device=flow.device).view(1, height, 1)
-    x, y = flow[:, 0] + xs, flow[:, 1] + ys
+    x = torch.nan_to_num(flow[:, 0] + xs, nan=-1.0).clamp_(-1, width)
+    y = torch.nan_to_num(flow[:, 1] + ys, nan=-1.0).clamp_(-1, height)
     left, top = x.floor(), y.floor()
     right_share, bottom_share = x - left, y - top
     column_shares, row_shares = (1 - right_share, right_share), (1 - bottom_share, bottom_share)
-    column_inside = ((left >= 0) & (left <= width - 1), (left >= -1) & (left <= width - 2))
-    row_inside = ((top >= 0) & (top <= height - 1), (top >= -1) & (top <= height - 2))
-    offsets = torch.arange(batch, device=flow.device).view(batch, 1, 1) * size
-    first = offsets + (top * width + left).clamp(-width - 1, size).long()  # clamped only to stay in range
-    outside = batch * size  # one extra row takes every share that lands outside the frame
+    offsets = torch.arange(batch, device=flow.device).view(batch, 1, 1) * canvas_size
+    first = (offsets + ((top + 1) * canvas_width + (left + 1)).long()).reshape(-1)
     rows = values.permute(0, 2, 3, 1).contiguous()  # [B,H,W,C]: one row of channels per pixel
     eager = eager_cpu_inference(values)
-    sums = values.new_zeros(batch * size + 1, channels)
+    sums = values.new_zeros(batch * canvas_size, channels)
     for dy in (0, 1):
         for dx in (0, 1):
-            inside = row_inside[dy] & column_inside[dx]
-            index = torch.where(inside, first + (dy * width + dx), outside).reshape(-1)
+            index = first + (dy * canvas_width + dx) if (dy, dx) != (0, 0) else first
             share = (rows * (row_shares[dy] * column_shares[dx]).unsqueeze(-1)).reshape(-1, channels)
             if eager:
                 sums.index_add_(0, index, share)
@@ -201,7 +202,8 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
                 # ONNX export writes index_add as a scatter that keeps only one of several shares landing
                 # on a pixel; scatter_add becomes ScatterElements with reduction "add" (opset 16 on).
                 sums = sums.scatter_add(0, index.unsqueeze(1).expand(-1, channels), share)
-    return sums[:outside].view(batch, height, width, channels).permute(0, 3, 1, 2).to(working_dtype)
+    sums = sums.view(batch, height + 3, canvas_width, channels)[:, 1:height + 1, 1:width + 1]
+    return sums.permute(0, 3, 1, 2).to(working_dtype)
 
 
 def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
