@@ -18,6 +18,10 @@ visible in a frame shows in cues v1 never saw. :class:`VisibilitySynthesizer` th
    warps (:class:`EdgeSharpener`). The flow corrections can be left out at inference
    (``correct_flows``; the shipped v2 does, see ``CelFlowConfig.flow_correction``).
 
+The flows from time t come from the pair flows either by Super SloMo's formula
+(:func:`linear_motion_flows`) or, in the shipped files, by pushing each frame's pixels forward to t
+(:func:`splatted_motion_flows`), which keeps a moving edge's motion on the edge.
+
 With ``quadratic`` (motion from four frames, :mod:`fpsboost.models.acceleration`) the head also
 sees both frames warped along the quadratic motion that each frame's acceleration gives, and
 decides per pixel and per frame how much of that acceleration to trust (a weight that starts near
