@@ -63,8 +63,8 @@ CAMERA_AGREEMENT_SHARE = 0.1
 # fails to come back by d pixels pushes its motion with weight exp(-d * this), so where a moving object
 # and the background it covers land on the same pixel at t, the object's consistent flow outweighs the
 # background's. Where almost nothing lands (weights summing to well under this), the linear formula's
-# flows fill in.
-SPLAT_INCONSISTENCY_DECAY = 0.5
+# flows fill in. Both chosen on the training's validation scenes (benchmarks/v2/splat/RESULTS.md).
+SPLAT_INCONSISTENCY_DECAY = 4.0
 SPLAT_HOLE_WEIGHT = 0.005
 # The splat runs at a quarter of the frame's resolution (or the synthesis's, where that is coarser): for
 # the default network (synthesis at 1/2) a quarter of the cost, 0.02 dB below the splat at 1/2 on the
