@@ -34,8 +34,9 @@ GRAPH_VERSION_KEY = "graph_version"
 # with motion from four frames takes each pair's accelerations as a seventh input (others keep six);
 # 9: a pair the translation explains as a whole keeps it wherever it is not clearly worse (rolling
 # credits), and a brightness map needs mostly the same lit pixels in both frames; 10: a network
-# with motion_to_t "splat" pushes the pair flows forward to t (ScatterElements, opset 16 and later).
-GRAPH_VERSION = 10
+# with motion_to_t "splat" pushes the pair flows forward to t (ScatterElements, opset 16 and later);
+# 11: the splat's round-trip weight is exp(-4 d) (was exp(-0.5 d)).
+GRAPH_VERSION = 11
 
 
 def input_names(classical_flow: bool, four_frame_motion: bool = False) -> tuple[str, ...]:
