@@ -62,14 +62,14 @@ CAMERA_AGREEMENT_SHARE = 0.1
 # Motion to t by splatting (CelFlowConfig.motion_to_t "splat", splatted_motion_flows): a pixel whose flow
 # fails to come back by d pixels pushes its motion with weight exp(-d * this), so where a moving object
 # and the background it covers land on the same pixel at t, the object's consistent flow outweighs the
-# background's. Where almost nothing lands (weights summing to well under this), the linear formula's
-# flows fill in. Both chosen on the training's validation scenes (benchmarks/v2/splat/RESULTS.md).
+# background's. Where almost nothing lands (weights summing to well under SPLAT_HOLE_WEIGHT), the linear
+# formula's flows fill in. Both chosen on the training's validation scenes (benchmarks/v2/splat/RESULTS.md).
 SPLAT_INCONSISTENCY_DECAY = 4.0
 SPLAT_HOLE_WEIGHT = 0.005
 # The splat runs at a quarter of the frame's resolution (or the synthesis's, where that is coarser): for
 # the default network (synthesis at 1/2) a quarter of the cost, 0.02 dB below the splat at 1/2 on the
-# held-out synthetic cels (37.70 against 37.73 dB, untrained for it); at 1/8 the fast network (synthesis
-# at 1/4) lost 0.3 dB on medium motion (benchmarks/v2/splat/).
+# held-out synthetic cels (37.70 against 37.73 dB, untrained for it, with the first weight exp(-0.5 d));
+# at 1/8 the fast network (synthesis at 1/4) lost 0.3 dB on medium motion (benchmarks/v2/splat/).
 SPLAT_SCALE = 4
 
 
@@ -247,7 +247,7 @@ def _pair_gather(pair_index: torch.Tensor, like: torch.Tensor) -> Callable[[torc
 class SynthesisPairs:
     """What the synthesis measures once per pair at its own scale, however many in-betweens use it
     (and however many calls they are split into): both frames and both flows shrunk, and per frame
-    what is carried to time t along the linear motion, stacked so that one sampling warps it all
+    what is carried to time t along the motion to t, stacked so that one sampling warps it all
     (``along0``, ``along1``: the frame's 3 colours, its :data:`CUE_CHANNELS` occlusion cues from
     :func:`occlusion_cues`, then with an acceleration its 2 channels; three samplings of one flow
     cost about twice one of all the channels)."""
