@@ -197,3 +197,20 @@ def test_quality_can_measure_another_network_side_by_side(tiny_weights):
             for name, psnr in ((FPSBOOST, 30.0), ("older", 40.0), ("dis", 29.0), ("minterpolate", 29.4))]
     (target,) = quality_targets(rows, [{"set": "bikes", "outside_check": False}])
     assert target["met"] and "minterpolate 29.40" in target["measured"]
+
+
+def test_the_oracles_pick_the_candidate_closest_to_the_truth_per_pixel_or_per_window() -> None:
+    """Per pixel the oracle takes whichever warp is closer; per window it takes the candidate whose
+    squared error over the whole block is least, even where single pixels of another are closer."""
+    import torch
+
+    from fpsboost.evaluation.metrics import oracle_blend, window_oracle
+
+    truth = torch.zeros(1, 3, 8, 8)
+    near = torch.full_like(truth, 0.1)
+    mostly = torch.zeros_like(truth)
+    mostly[..., :4, :4] = 0.9  # exact on three quarters of the block, far off on the rest
+    per_pixel = oracle_blend(near, mostly, truth)
+    assert torch.equal(per_pixel[..., 4:, 4:], mostly[..., 4:, 4:]) and torch.equal(per_pixel[..., :4, :4], near[..., :4, :4])
+    assert torch.equal(window_oracle([near, mostly], truth, 8), near)  # 0.01 per pixel against 0.2
+    assert torch.equal(window_oracle([near, mostly], truth, 4), per_pixel)  # each 4x4 block is one kind

@@ -144,6 +144,7 @@ def test_fine_tuning_the_synthesizer_alone_leaves_the_flow_estimator_as_it_was(t
     (("--preset", "huge"), "unknown preset"),
     (("--train-parts", "flow"), "unknown --train-parts"),
     (("--train-parts", "new"), "needs --init-weights"),
+    (("--visibility-window", "7"), "--visibility-window must be 0 or divide --crop"),
     (("--real-fraction", "1.5"), "--real-fraction"),
     (("--two-frame-gap-probability", "-0.1"), "--two-frame-gap-probability must be between 0 and 1"),
     (("--real-video", "missing.mp4"), "no such file"),

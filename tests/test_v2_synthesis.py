@@ -197,6 +197,30 @@ def test_the_visibility_loss_rewards_the_warp_that_is_right_and_ignores_agreeing
     assert loss(0.95, 0.01) == pytest.approx(loss(0.95, 0.99))  # the right half: both warps agree
 
 
+def test_the_window_visibility_loss_rewards_per_block_the_best_of_either_warp_and_their_blend() -> None:
+    """Per 8x8 block: where frame 1's warp is wrong, the weight of frame 0 should be 1; where the two
+    warps err by the same amount in opposite directions, their plain blend is exact and the weight
+    should be 1 - t, not either warp; single pixels closer in one warp do not count against the block."""
+    from fpsboost.training.interpolator import Synthesis, visibility_loss
+
+    truth = torch.full((1, 3, 8, 16), 0.5)
+    image0, image1 = truth.clone(), truth.clone()
+    image1[..., :, :8] = 0.9  # left block: warp 1 is off
+    image0[..., :, 8:], image1[..., :, 8:] = 0.4, 0.6  # right block: the blend at t = 0.5 is exact
+    image0[..., 0, 8] = 0.5  # one pixel of warp 0 is exact on the right: the block still wants the blend
+    zero = torch.zeros(1, 2, 8, 16)
+    batch = {"image0": image0, "image1": image1, "targets": truth, "pair_index": torch.tensor([0]),
+             "timesteps": torch.tensor([0.5])}
+
+    def loss(left: float, right: float) -> float:
+        mask = torch.full((1, 1, 8, 16), right)
+        mask[..., :, :8] = left
+        return float(visibility_loss(batch, Synthesis(truth, None, zero, zero, mask), window=8))
+
+    assert loss(0.95, 0.5) < loss(0.5, 0.5) < loss(0.05, 0.5)
+    assert loss(0.95, 0.5) < loss(0.95, 0.8) and loss(0.95, 0.5) < loss(0.95, 0.2)
+
+
 def test_weights_from_before_a_layer_gained_inputs_load_with_zeros_for_the_new_ones(tmp_path) -> None:
     """v2's visibility head gained the occlusion cues as inputs mid-training: a file whose first head
     convolution has fewer input channels still loads, the old channels' weights kept, the new ones zero."""

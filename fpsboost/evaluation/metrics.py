@@ -105,6 +105,19 @@ def psnr_u8(prediction: np.ndarray, truth: np.ndarray) -> float:
     return psnr(torch.from_numpy(prediction / 255.0), torch.from_numpy(truth / 255.0))
 
 
+def window_oracle(candidates: list[torch.Tensor], truth: torch.Tensor, window: int = 8) -> torch.Tensor:
+    """Per ``window`` x ``window`` block the candidate (``[Q,3,H,W]`` each) with the least squared error
+    to the truth. Unlike :func:`oracle_blend`'s choice per pixel, which also fits the noise and the
+    resampling blur of each pixel (the lower of two errors is always lower), a block's choice is one a
+    method could make from what it sees: the honest upper bound of a blend."""
+    errors = torch.stack([F.avg_pool2d(((c - truth) ** 2).mean(1, keepdim=True), window, ceil_mode=True)
+                          for c in candidates])
+    best = errors.argmin(dim=0)  # [Q,1,h,w]
+    best = F.interpolate(best.float(), scale_factor=float(window), mode="nearest")[..., :truth.shape[2], :truth.shape[3]].long()
+    stacked = torch.stack(candidates)  # [K,Q,3,H,W]
+    return torch.gather(stacked, 0, best.unsqueeze(0).expand(1, -1, 3, -1, -1)).squeeze(0)
+
+
 def oracle_blend(warped0: torch.Tensor, warped1: torch.Tensor, truth: torch.Tensor, half: bool = False) -> torch.Tensor:
     """Per pixel the warped frame (``[B,3,H,W]``) closer to the truth; ``half``: that choice pooled to
     half resolution and back. It peeks at the truth, so no real method can choose better between two

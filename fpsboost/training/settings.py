@@ -37,6 +37,9 @@ class TrainSettings:
     two_frame_gap_probability: float = 0.0  # share of synthetic pairs two frames apart (re-timing across holds)
     crossing_probability: float = 0.0  # share of synthetic scenes with sprites crossing each other (occlusion)
     visibility_weight: float = 0.0  # v2: weight of the loss that teaches the blend which warp is visible
+    # v2: what that loss calls right. 0: per pixel the warp closer to the truth (which also fits each
+    # pixel's noise and resampling blur); N: per N x N window the best of warp 0, warp 1 and their plain blend.
+    visibility_window: int = 0
     missing_neighbour_probability: float = 0.2  # four-frame presets: share of synthetic pairs without each neighbour
     train_parts: str = "all"  # one of TRAIN_PARTS
     init_weights: str | None = None  # start a new run from these weights (fine-tuning)
@@ -77,6 +80,8 @@ class TrainSettings:
             raise OptionError(f"--canvas-scale-max must be at least 1, got {self.canvas_scale_max}")
         if self.visibility_weight < 0:
             raise OptionError(f"--visibility-weight must be at least 0, got {self.visibility_weight}")
+        if self.visibility_window < 0 or (self.visibility_window and self.crop % self.visibility_window):
+            raise OptionError(f"--visibility-window must be 0 or divide --crop ({self.crop}), got {self.visibility_window}")
         if self.learning_rate <= 0 or self.final_learning_rate < 0:
             raise OptionError("learning rates must be positive")
         if self.loader_workers < 0 or self.warmup_steps < 0:

@@ -12,7 +12,9 @@ replaced by its exact or best possible version, one at a time:
   DIS's pair flows under linear motion (the quality table's baseline), or the exact ones;
 * the **blend**: CelFlow's learnt mask and colour residual, the plain ``(1 - t, t)`` blend, or an
   *oracle mask* that takes, per pixel, whichever warped frame is closer to the truth (it peeks
-  at the answer, so no method can pick better between the two warps).
+  at the answer, so no method can pick better between the two warps), or a *window oracle* that
+  takes per 4x4 or 8x8 block the best of warp 0, warp 1 and their plain blend: the per-pixel
+  oracle also fits each pixel's noise and resampling blur, so the window's is the honest bound.
 
 ``exact t-flows + oracle mask`` is therefore the ceiling of any method that only warps the two
 frames and chooses between them: what is left is what neither frame shows (disocclusions,
@@ -37,10 +39,15 @@ from ...models.blocks import backward_warp
 from ...models.global_motion import dominant_translation
 from ...models.interpolator import CelFlow, PairFlows, linear_motion_flows
 from ...models.visibility import SPLAT_SCALE, occlusion_cues, splat_payload, splatted_motion_flows
-from ..metrics import oracle_blend
+from ..metrics import oracle_blend, window_oracle
 from ..report import describe_weights, git_commit, write_report
 from ..test_sets import MOTION_SPLITS, QUALITY_TIMESTEPS, motion_split, scene_motion, start_time
 from .synthetic_set import HEIGHT, WIDTH, grey_u8, open_synthetic_set
+
+
+# Blocks of the window oracle (metrics.window_oracle): a choice per pixel also fits each pixel's noise
+# and resampling blur, one per block is what a method could hope to make.
+ORACLE_WINDOWS = (4, 8)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ VARIANTS = [
     ("celflow_flows_plain_blend", "CelFlow's own t-flows (no translation candidate), plain (1 - t, t) blend instead of its mask and residual"),
     ("celflow_flows_oracle_mask_half", "CelFlow's t-flows, oracle mask at half resolution (the synthesiser's)"),
     ("celflow_flows_oracle_mask", "CelFlow's t-flows, oracle mask at full resolution"),
+    ("celflow_flows_window_oracle_4", "CelFlow's t-flows, oracle choice per 4x4 window (warp 0, warp 1 or their plain blend)"),
+    ("celflow_flows_window_oracle_8", "CelFlow's t-flows, oracle choice per 8x8 window (warp 0, warp 1 or their plain blend)"),
     ("dis_plain_blend", "DIS pair flows, linear motion, plain blend (the quality table's DIS baseline)"),
     ("dis_flows_celflow_synthesis", "DIS pair flows through CelFlow's synthesiser"),
     ("exact_pair_flows_oracle_mask", "exact pair flows under linear motion (CelFlow's starting point), oracle mask"),
@@ -64,6 +73,8 @@ VARIANTS = [
     ("exact_pair_flows_splat_oracle_mask", "exact pair flows splatted to t, oracle mask"),
     ("exact_t_flows_plain_blend", "exact t-flows, plain blend"),
     ("exact_t_flows_oracle_mask", "exact t-flows, oracle mask: the warp-and-blend ceiling"),
+    ("exact_t_flows_window_oracle_4", "exact t-flows, oracle choice per 4x4 window (warp 0, warp 1 or their plain blend)"),
+    ("exact_t_flows_window_oracle_8", "exact t-flows, oracle choice per 8x8 window (warp 0, warp 1 or their plain blend)"),
 ]
 
 
@@ -117,6 +128,9 @@ def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> 
         out["celflow_flows_plain_blend"] = (1 - t) * warped0 + t * warped1
         out["celflow_flows_oracle_mask_half"] = oracle_blend(warped0, warped1, truth, half=True)
         out["celflow_flows_oracle_mask"] = oracle_blend(warped0, warped1, truth)
+        for window in ORACLE_WINDOWS:
+            out[f"celflow_flows_window_oracle_{window}"] = window_oracle(
+                [warped0, warped1, out["celflow_flows_plain_blend"]], truth, window)
         dis_t0, dis_t1 = linear_motion_flows(dis_0to1, dis_1to0, time.view(1, 1, 1, 1))
         out["dis_plain_blend"] = (1 - t) * backward_warp(image0, dis_t0) + t * backward_warp(image1, dis_t1)
         out["dis_flows_celflow_synthesis"] = crop(network.synthesizer(padded0, padded1, dis_pair, only_pair, time)[0])
@@ -130,6 +144,9 @@ def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> 
         exact1 = backward_warp(image1, scene.flow(start + t, start + 1.0)[None])
         out["exact_t_flows_plain_blend"] = (1 - t) * exact0 + t * exact1
         out["exact_t_flows_oracle_mask"] = oracle_blend(exact0, exact1, truth)
+        for window in ORACLE_WINDOWS:
+            out[f"exact_t_flows_window_oracle_{window}"] = window_oracle(
+                [exact0, exact1, out["exact_t_flows_plain_blend"]], truth, window)
         return out
 
     return frames_at

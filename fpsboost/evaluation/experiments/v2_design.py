@@ -40,7 +40,7 @@ from ...models.interpolator import CelFlow, PairFlows
 from ...models.pairs import stretch_dark_contrast
 from ...models.presets import load_interpolator, weights_dir
 from ..baselines import NetworkMethod
-from ..metrics import oracle_blend, psnr_u8
+from ..metrics import oracle_blend, psnr_u8, window_oracle
 from ..quality import QualitySettings
 from ..report import describe_weights, git_commit, write_report
 from ..test_sets import Triplet, motion_split, synthetic_seeds, synthetic_triplet
@@ -67,16 +67,6 @@ def choose_flow(a: torch.Tensor, b: torch.Tensor, flow_first: torch.Tensor, flow
     margin = F.avg_pool2d(errors[1] - errors[0], CHOICE_WINDOW, 1, CHOICE_WINDOW // 2, count_include_pad=False)
     second = (margin < 0).float()
     return second * flow_second + (1 - second) * flow_first
-
-
-def window_oracle(candidates: list[torch.Tensor], truth: torch.Tensor) -> torch.Tensor:
-    """Per 8x8 window the candidate (``[Q,3,H,W]`` each) with the least squared error to the truth."""
-    errors = torch.stack([F.avg_pool2d(((c - truth) ** 2).mean(1, keepdim=True), ORACLE_WINDOW, ceil_mode=True)
-                          for c in candidates])
-    best = errors.argmin(dim=0)  # [Q,1,h,w]
-    best = F.interpolate(best.float(), scale_factor=float(ORACLE_WINDOW), mode="nearest")[..., :truth.shape[2], :truth.shape[3]].long()
-    stacked = torch.stack(candidates)  # [K,Q,3,H,W]
-    return torch.gather(stacked, 0, best.unsqueeze(0).expand(1, -1, 3, -1, -1)).squeeze(0)
 
 
 class Scores:
@@ -135,7 +125,7 @@ def visibility(v2: CelFlow, image0: torch.Tensor, image1: torch.Tensor, pair_ind
         "v2 (learnt visibility)": crop(frames),
         "v2's t-flows, plain blend": plain,
         "v2's t-flows, oracle per pixel": oracle_blend(warped0, warped1, truth),
-        "v2's t-flows, oracle per 8x8 window (warp 0, warp 1, blend)": window_oracle([warped0, warped1, plain], truth),
+        "v2's t-flows, oracle per 8x8 window (warp 0, warp 1, blend)": window_oracle([warped0, warped1, plain], truth, ORACLE_WINDOW),
     }
 
 
