@@ -410,7 +410,10 @@ class VisibilitySynthesizer(nn.Module):
         if self.correct_flows:
             correction = out[:, :FLOW_CHANNELS]
             small_t = small_t + (correction if learnt_share is None else correction * learnt_share)
-        near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
+        if self.correct_flows:
+            near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
+        else:  # the frames along the uncorrected flows were warped above, with the cues
+            near0, near1 = warped0, warped1
         logit, context = out[:, FLOW_CHANNELS:FLOW_CHANNELS + 1], out[:, FLOW_CHANNELS + 1:]
         head_inputs = [near0, near1, (near0 - near1).abs().mean(dim=1, keepdim=True), logit, context, t_plane, cues_t0, cues_t1]
         if quadratic is not None:
