@@ -35,7 +35,7 @@ def test_where_every_candidate_matches_the_flow_is_kept() -> None:
     flow = torch.randn(1, 2, 40, 48)
     inside = (..., slice(8, -8), slice(8, -8))  # near the border, flows pointing out of the frame match worse than none
     assert torch.equal(refine_flow(flow, flat, flat)[inside], flow[inside])
-    assert CandidateRefinement().candidate_count() == 1 + 1 + 8 * 3 + 4
+    assert CandidateRefinement().candidate_count() == 1 + 1 + 8 * 2 + 4
 
 
 def test_a_still_textured_picture_gets_zero_motion() -> None:
