@@ -3,7 +3,6 @@ training only the part a trained network lacks (``--train-parts new``)."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from fpsboost.data.celgen import CelScene
@@ -64,28 +63,6 @@ def test_the_cpu_form_of_the_full_choice_draws_what_its_convolutions_draw() -> N
     with torch.no_grad(), torch.enable_grad():
         plain = model(image0, image1, index, times).detach()
     assert (fast - plain).abs().max().item() < 1e-5
-
-
-def test_the_full_choice_exports_to_onnx_and_matches_torch(tmp_path, monkeypatch) -> None:
-    import onnxruntime as ort
-
-    from fpsboost.backends import ModelSettings, create_backend
-    from fpsboost.backends.export import export_onnx
-
-    monkeypatch.setenv("FPSBOOST_CACHE_DIR", str(tmp_path / "cache"))
-    model = _with_random_learnt_parts(CelFlowConfig(**{**TINY_SPLAT.__dict__, "full_choice_width": 4,
-                                                       "in_frame_rule": "camera"}), 3)
-    weights = tmp_path / "full.safetensors"
-    save_weights(model, weights, model.config.to_dict(), "test-full")
-    graph = export_onnx(tmp_path / "full.onnx", weights=weights)
-    assert ort.InferenceSession(str(graph)).get_inputs()[-1].name in ("pair_flows", "pair_accelerations")
-    scene = CelScene(8, 70, 100)
-    frames0 = torch.stack([scene.render(0.0), scene.render(1.0)]).numpy()
-    frames1 = torch.stack([scene.render(1.0), scene.render(2.0)]).numpy()
-    pair_index, timesteps = np.array([0, 1, 1]), np.array([0.5, 0.25, 0.75], np.float32)
-    by_torch = create_backend(ModelSettings(backend="torch", device="cpu", weights=str(weights))).interpolate(frames0, frames1, pair_index, timesteps)
-    by_onnx = create_backend(ModelSettings(backend="onnx", device="cpu", onnx_path=str(graph))).interpolate(frames0, frames1, pair_index, timesteps)
-    assert 10 * np.log10(1 / np.mean((by_torch - by_onnx) ** 2)) >= 45
 
 
 def test_training_the_new_parts_only_leaves_the_trained_network_as_it_was(tmp_path) -> None:
