@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blocks import backward_warp, opencv_sums_apply, opencv_window_sums
+from .blocks import backward_warp, eager_cpu_inference, opencv_sums_apply, opencv_window_sums
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 # Wider frames are measured on an area-downscaled copy (at 854x480 the FFT took 9 ms, half size 3 ms).
@@ -124,8 +124,14 @@ def prefer_translation(
         rigid_margin = torch.where(outside, -torch.ones_like(rigid_margin), rigid_margin)
     margin = torch.where(rigid, rigid_margin, margin)
     better = (_window_mean(margin) < 0).to(flow.dtype)
+    if eager_cpu_inference(flow) and not bool(better.any()):
+        # Nowhere (a pair without a pan, most of them): the same numbers without the full-resolution
+        # enlargement and blend, about 4 ms a direction at 854x480 on one thread. (A graph keeps them.)
+        return flow, flow.new_zeros((flow.shape[0], 1, *flow.shape[2:]))
     better = F.interpolate(better, scale_factor=float(CHOICE_SCALE), mode="bilinear", align_corners=False)
-    return better * translation + (1 - better) * flow, better
+    # One pass over the full-resolution flows (better * translation + (1 - better) * flow took four,
+    # 11.5 of a direction's 16 ms at 854x480 on one thread).
+    return torch.lerp(flow, translation.expand_as(flow), better), better
 
 
 def _window_mean(margin: torch.Tensor) -> torch.Tensor:

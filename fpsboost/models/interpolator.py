@@ -227,6 +227,8 @@ class CelFlow(nn.Module):
             # Where the translation carries the pair both ways, its in-betweens are drawn plainly (see
             # TimestepSynthesizer): the learnt corrections were made for the network's own flows.
             translated = translated0 * translated1
+            if eager_cpu_inference(translated) and not bool(translated.any()):
+                translated = None  # nowhere: the synthesis skips its full-resolution blending with the plain blend
         # v1's synthesiser has no notion of the picture inside the padding.
         inside = {"frame_size": (height, width), "camera": global_shift} if self.config.synthesis == "visibility" else {}
         chunk = self.query_chunk
