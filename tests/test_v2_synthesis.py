@@ -424,3 +424,30 @@ def test_mixed_precision_runs_the_learnt_blocks_in_bf16_and_draws_what_fp32_draw
     drawn = mixed.interpolate(frames0, frames1, index, times)
     difference = np.abs(drawn - reference)
     assert 0 < difference.max() < 0.5 / 255 and difference.mean() < 0.02 / 255
+
+
+def test_a_translation_that_wins_nowhere_leaves_the_flows_and_the_frames_as_they_were() -> None:
+    """A textured picture moving 3 px right with its exact flows, offered a translation 6 px the wrong
+    way: it warps worse everywhere, so the flows come back unchanged and the network draws exactly the
+    frames it draws without the candidate (in eager inference that work is skipped; a graph or autograd
+    computes the blend, which must agree)."""
+    from fpsboost.models.global_motion import prefer_translation, shrink_luma
+
+    texture = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(4))
+    moved = torch.roll(texture, shifts=3, dims=3)
+    flow = torch.zeros(1, 2, 64, 96)
+    flow[:, 0] = -3.0  # pixel x of the moved picture is at x - 3 in the original
+    wrong = torch.tensor([[6.0, 0.0]])
+    small_moved, small_texture = shrink_luma(moved), shrink_luma(texture)
+    with torch.inference_mode():
+        skipped, where = prefer_translation(small_moved, small_texture, flow, wrong, frame_size=(64, 96))
+    assert skipped is flow and not where.any()
+    blended, where_graph = prefer_translation(small_moved, small_texture, flow.requires_grad_(), wrong, frame_size=(64, 96))
+    assert torch.equal(blended.detach(), flow.detach()) and not where_graph.any()
+
+    model = _tiny_v2_with_random_outputs(5)
+    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    with torch.inference_mode():
+        without = model(texture, moved, index, times)
+        offered = model(texture, moved, index, times, global_shift=-wrong)
+    assert torch.equal(offered, without)
