@@ -11,7 +11,7 @@ import torch
 from fpsboost.models.blocks import forward_splat
 from fpsboost.models.config import CelFlowConfig
 from fpsboost.models.interpolator import CelFlow
-from fpsboost.models.presets import load_interpolator, read_metadata, save_weights
+from fpsboost.models.presets import load_interpolator, read_metadata, save_weights, weights_dir
 from fpsboost.models.visibility import linear_motion_flows, occlusion_cues, splat_payload, splatted_motion_flows
 
 
@@ -119,3 +119,41 @@ def test_motion_to_t_is_read_from_the_file_and_old_files_stay_linear(tmp_path) -
     assert CelFlowConfig.from_dict(old).motion_to_t == "linear"
     with pytest.raises(ValueError, match="motion to t"):
         CelFlowConfig(motion_to_t="cubic")
+
+
+def test_the_splat_coverage_leaves_a_hole_where_a_frame_does_not_see_time_t() -> None:
+    """Both frames move 4 px right between 0 and 1: at t = 0.5 frame 0's pixels have moved 2 px, so the
+    first two columns at t get nothing from frame 0 (it never showed them) while frame 1 covers them;
+    inside the picture each frame covers each pixel once."""
+    flow_0to1 = torch.zeros(1, 2, 8, 16)
+    flow_0to1[:, 0] = 4.0
+    consistent = torch.zeros(1, 1, 8, 16)  # the flows come back: full weight
+    payload0 = splat_payload(flow_0to1, consistent, 1)
+    payload1 = splat_payload(flow_0to1, consistent, 1)  # -F_1->0: the same motion seen from frame 1
+    coverage: list[torch.Tensor] = []
+    with torch.inference_mode():
+        splatted_motion_flows(payload0, payload1, torch.full((1, 1, 1, 1), 0.5), 1, coverage)
+    (both,) = coverage
+    assert both.shape == (1, 2, 8, 16)
+    assert torch.equal(both[0, 0, :, :2], torch.zeros(8, 2)) and torch.allclose(both[0, 0, :, 2:], torch.ones(8, 14))
+    assert torch.allclose(both[0, 1, :, :14], torch.ones(8, 14)) and torch.equal(both[0, 1, :, 14:], torch.zeros(8, 2))
+    with pytest.raises(ValueError, match="coverage_cues needs motion_to_t 'splat'"):
+        CelFlowConfig(synthesis="visibility", coverage_cues=True)
+
+
+def test_coverage_cues_added_to_a_trained_network_start_as_nothing(tmp_path) -> None:
+    """Grown from the shipped file, the network with coverage cues has zero weights on the new input
+    channels of its two learnt blocks, so it draws the shipped network's frames exactly."""
+    from dataclasses import replace
+
+    from fpsboost.data.celgen import CelScene
+    from fpsboost.training.interpolator import load_matching_weights
+
+    shipped = load_interpolator()
+    grown = CelFlow(replace(shipped.config, coverage_cues=True)).eval()
+    assert load_matching_weights(grown, str(weights_dir() / "celflow-v2.safetensors")) == []
+    scene = CelScene(3, 70, 100)
+    image0, image1 = scene.render(0.0)[None], scene.render(1.0)[None]
+    index, times = torch.zeros(2, dtype=torch.long), torch.tensor([0.25, 0.5])
+    with torch.inference_mode():
+        assert torch.equal(grown(image0, image1, index, times), shipped(image0, image1, index, times))

@@ -144,13 +144,14 @@ def test_classical_pair_flows_find_a_known_shift_both_ways() -> None:
     assert torch.allclose(inside, torch.tensor([3.0, -2.0, -3.0, 2.0]), atol=0.3)
 
 
-@pytest.mark.parametrize(("in_frame_rule", "motion_to_t", "full_choice_width"),
-                         [("everywhere", "linear", 0), ("camera", "linear", 0), ("camera", "splat", 0), ("camera", "splat", 4)])
-def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule, motion_to_t,
-                                                             full_choice_width) -> None:
+@pytest.mark.parametrize(("in_frame_rule", "motion_to_t", "extra"),
+                         [("everywhere", "linear", {}), ("camera", "linear", {}), ("camera", "splat", {}),
+                          ("camera", "splat", {"full_choice_width": 4}), ("camera", "splat", {"coverage_cues": True})])
+def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule, motion_to_t, extra) -> None:
     """The exported v2 graph has a sixth input, pair_flows; both backends measure the pairs alike and
     their in-betweens agree (>= 45 dB, as the issue asks), with either form of the in-frame rule,
-    either motion to t (the splat's sums become ScatterElements) and with the learnt full-resolution choice."""
+    either motion to t (the splat's sums become ScatterElements), the learnt full-resolution choice
+    and the splat's coverage as a cue."""
     import onnxruntime as ort
 
     from fpsboost.backends import ModelSettings, create_backend
@@ -161,7 +162,7 @@ def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypat
     torch.manual_seed(0)
     # With the in-frame rule: the 70x100 frames are padded, so it acts at the edges.
     model = CelFlow(CelFlowConfig(**{**TINY_V2.__dict__, "flow_source": "classical", "in_frame_rule": in_frame_rule,
-                                     "motion_to_t": motion_to_t, "full_choice_width": full_choice_width}))
+                                     "motion_to_t": motion_to_t, **extra}))
     with torch.no_grad():
         model.synthesizer.head.out.weight.normal_(0, 0.01)  # the learnt path active, as after training
         if model.synthesizer.full_choice is not None:

@@ -51,6 +51,9 @@ class CelFlowConfig:
     # of the mask decided at the synthesis scale: the ceiling benchmark's perfect choice gains 0.9 dB at full
     # resolution over one at half (benchmarks/ceiling/). 0: none, the edge sharpener's one convolution only.
     full_choice_width: int = 0
+    # v2 with motion_to_t "splat": whether the learnt blocks also see, per frame, how much of it the splat
+    # brought to each pixel of time t (0 where that frame does not see the pixel; an occlusion cue of time t).
+    coverage_cues: bool = False
 
     def __post_init__(self) -> None:
         if self.synthesis not in SYNTHESES:
@@ -61,6 +64,8 @@ class CelFlowConfig:
             raise ValueError(f"unknown in-frame rule {self.in_frame_rule!r}: use {', '.join(IN_FRAME_RULES)}")
         if self.motion_to_t not in MOTIONS_TO_T:
             raise ValueError(f"unknown motion to t {self.motion_to_t!r}: use {', '.join(MOTIONS_TO_T)}")
+        if self.coverage_cues and self.motion_to_t != "splat":
+            raise ValueError("coverage_cues needs motion_to_t 'splat' (the coverage is the splat's)")
         if self.full_choice_width < 0:
             raise ValueError(f"full_choice_width must be at least 0, got {self.full_choice_width}")
         if self.flow_source not in FLOW_SOURCES:
@@ -97,6 +102,10 @@ PRESETS: dict[str, CelFlowConfig] = {
     "celflow-v2-four-frame-splat-full": CelFlowConfig(synthesis="visibility", flow_source="classical",
                                                       flow_correction=False, four_frame_motion=True,
                                                       motion_to_t="splat", full_choice_width=8),
+    # The splat network whose learnt blocks also see each frame's splat coverage at t (coverage_cues).
+    "celflow-v2-four-frame-splat-coverage": CelFlowConfig(synthesis="visibility", flow_source="classical",
+                                                          flow_correction=False, four_frame_motion=True,
+                                                          motion_to_t="splat", coverage_cues=True),
     # v2's synthesis on v1's learnt flow estimator (measured, not shipped: benchmarks/v2/RESULTS.md).
     "celflow-v2-netflow": CelFlowConfig(synthesis="visibility"),
 }

@@ -153,7 +153,8 @@ class CelFlow(nn.Module):
             self.synthesizer = VisibilitySynthesizer(self.config.synth_scale, self.config.synth_width,
                                                      self.config.synth_depth, self.config.head_width, self.config.flow_correction,
                                                      self.config.four_frame_motion, self.config.in_frame_rule,
-                                                     self.config.motion_to_t, self.config.full_choice_width)
+                                                     self.config.motion_to_t, self.config.full_choice_width,
+                                                     self.config.coverage_cues)
         else:
             self.synthesizer = TimestepSynthesizer(self.config)
         # Flow is estimated on the pair shrunk by this power of two (RIFE's "scale" is its inverse):

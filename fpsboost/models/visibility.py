@@ -51,6 +51,8 @@ CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
 CONTEXT_CHANNELS = 8  # coarse features handed to the visibility head
 WARP_ERROR_GAIN = 8.0  # mean absolute colour error of 1/8 reads as 1: the cue's useful range
 QUADRATIC_CHANNELS = 3 + 3 + 1  # both frames warped along quadratic motion, their disagreement
+COVERAGE_CHANNELS = 2  # per frame, how much of it the splat brought to each pixel of time t
+COVERAGE_CLAMP = 2.0  # coverage above this (pixels piling up where motion converges) reads as this
 TRUST_PRIOR_LOGIT = -2.0  # untrained, the acceleration is trusted sigmoid(-2) = 12 %: close to two-frame motion
 IN_FRAME_EPSILON = 1e-4  # below this the two in-frame weights together count as none
 EDGE_TIMESTEP = 0.01  # t is clamped to [EDGE_TIMESTEP, 1 - EDGE_TIMESTEP] before its logit is taken
@@ -94,8 +96,8 @@ def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsenin
     return payload * payload.new_tensor([1.0] * 4 + [coarsening]).view(1, 5, 1, 1) / coarsening
 
 
-def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int,
+                          coverage: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward flows from time t to frames 0 and 1 at the synthesis scale, read where each frame's
     pixels arrive at t.
 
@@ -107,11 +109,18 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands.
     This runs ``coarsening`` times coarser than the synthesis scale (as the payloads were made) and is
     enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
+    ``coverage`` (a list, optional): receives ``[Q,2,H,W]`` at the synthesis scale, the weight each frame
+    brought to each pixel of time t (0: a hole, where that frame does not see the pixel), clamped to
+    :data:`COVERAGE_CLAMP`.
     """
     flow_0to1, flow_1to0 = payload0[:, 0:2], -payload1[:, 0:2]
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, t)
     queries = flow_0to1.shape[0]
     landed = forward_splat(torch.cat([payload0[:, 2:], payload1[:, 2:]]), torch.cat([t * flow_0to1, (1 - t) * flow_1to0]))
+    if coverage is not None:
+        per_frame = torch.cat([landed[:queries, 2:3], landed[queries:, 2:3]], dim=1).clamp(max=COVERAGE_CLAMP)
+        coverage.append(F.interpolate(per_frame, scale_factor=float(coarsening), mode="bilinear", align_corners=False)
+                        if coarsening != 1 else per_frame)
     landed = landed[:queries] + landed[queries:]
     motion, weight = landed[:, 0:2], landed[:, 2:3]
     denominator = weight + SPLAT_HOLE_WEIGHT
@@ -277,9 +286,9 @@ class VisibilityHead(nn.Module):
 
     IN_CHANNELS = 3 + 3 + 1 + 1 + CONTEXT_CHANNELS + 1 + 2 * CUE_CHANNELS
 
-    def __init__(self, width: int, quadratic: bool = False) -> None:
+    def __init__(self, width: int, quadratic: bool = False, coverage: bool = False) -> None:
         super().__init__()
-        in_channels = self.IN_CHANNELS + (QUADRATIC_CHANNELS if quadratic else 0)
+        in_channels = self.IN_CHANNELS + (QUADRATIC_CHANNELS if quadratic else 0) + (COVERAGE_CHANNELS if coverage else 0)
         self.body = nn.Sequential(conv_prelu(in_channels, width), conv_prelu(width, width))
         self.out = nn.Conv2d(width, 4 + (2 if quadratic else 0), 3, padding=1)
         nn.init.zeros_(self.out.weight)
@@ -342,16 +351,18 @@ class VisibilitySynthesizer(nn.Module):
 
     def __init__(self, scale: int, width: int, depth: int, head_width: int, correct_flows: bool = True,
                  quadratic: bool = False, in_frame_rule: str = "off", motion_to_t: str = "linear",
-                 full_choice_width: int = 0) -> None:
+                 full_choice_width: int = 0, coverage_cues: bool = False) -> None:
         super().__init__()
         self.scale = scale
-        in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS
+        in_channels = 4 * 3 + FLOW_CHANNELS + 1 + 2 * CUE_CHANNELS + (COVERAGE_CHANNELS if coverage_cues else 0)
         self.coarse = RefineBlock(in_channels, self.COARSE_OUT, width, depth)
         # Start as the plain blend: no flow correction, no mask change, no context.
         decoder = self.coarse.decode[0]
         nn.init.zeros_(decoder.weight)
         nn.init.zeros_(decoder.bias)
-        self.head = VisibilityHead(head_width, quadratic)
+        self.head = VisibilityHead(head_width, quadratic, coverage_cues)
+        # Whether both learnt blocks also see each frame's splat coverage at t (CelFlowConfig.coverage_cues).
+        self.coverage_cues = coverage_cues
         # Whether the pairs' accelerations (PairFlows.acceleration) offer quadratic motion (four frames).
         self.quadratic = quadratic
         self.sharpen = EdgeSharpener()
@@ -387,8 +398,10 @@ class VisibilitySynthesizer(nn.Module):
         gather = _pair_gather(pair_index, image0)
         small0, small1 = gather(pairs.small0), gather(pairs.small1)
         small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
+        coverage: list[torch.Tensor] = []
         if pairs.payload0 is not None:
-            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t, self.splat_coarsening)
+            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t, self.splat_coarsening,
+                                                     coverage if self.coverage_cues else None)
         else:
             flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
         along0, along1 = backward_warp(gather(pairs.along0), flow_t0), backward_warp(gather(pairs.along1), flow_t1)
@@ -402,7 +415,7 @@ class VisibilitySynthesizer(nn.Module):
                        else torch.zeros_like(torch.cat([flow_t0, flow_t1], dim=1)))
             quadratic = quadratic_correction(sampled, t)
         t_plane = t.expand(-1, 1, small0.shape[2], small0.shape[3])
-        out = _run_block(self.coarse, [small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1])
+        out = _run_block(self.coarse, [small0, small1, warped0, warped1, flow_t0, flow_t1, t_plane, cues_t0, cues_t1, *coverage])
         out = out.contiguous()  # the rest is sampling and arithmetic, in the default layout
         # Where the learnt parts give way to the plain blend, per query, at the synthesis scale (used twice).
         learnt_share = None if plain is None else 1 - gather(downsample(plain, self.scale))
@@ -419,6 +432,7 @@ class VisibilitySynthesizer(nn.Module):
         if quadratic is not None:
             far0, far1 = backward_warp(small0, small_t[:, 0:2] + quadratic[:, 0:2]), backward_warp(small1, small_t[:, 2:4] + quadratic[:, 2:4])
             head_inputs += [far0, far1, (far0 - far1).abs().mean(dim=1, keepdim=True)]
+        head_inputs += coverage
         head = _run_block(self.head, head_inputs).contiguous()
         if quadratic is not None:
             trust = torch.sigmoid(head[:, 4:6] + TRUST_PRIOR_LOGIT)
