@@ -48,8 +48,9 @@ class CelFlowConfig:
     # A rule, not weights, as in_frame_rule.
     motion_to_t: str = "linear"
     # v2: channels of a learnt choice between the two warps at full resolution (FullResolutionChoice), on top
-    # of the mask decided at the synthesis scale: the ceiling benchmark's perfect choice gains 0.9 dB at full
-    # resolution over one at half (benchmarks/ceiling/). 0: none, the edge sharpener's one convolution only.
+    # of the mask decided at the synthesis scale: the ceiling benchmark's perfect choice per pixel gains 0.9 dB
+    # at full resolution over one at half, but trained it learnt nothing (benchmarks/ceiling/). 0: none, the
+    # edge sharpener's one convolution only (every shipped file).
     full_choice_width: int = 0
     # v2 with motion_to_t "splat": whether the learnt blocks also see, per frame, how much of it the splat
     # brought to each pixel of time t (0 where that frame does not see the pixel; an occlusion cue of time t).

@@ -281,7 +281,8 @@ class VisibilityHead(nn.Module):
     frames' occlusion cues warped to t (at this resolution: the coarse block sees them only at 1/8).
     Output ``[Q,4,h,w]``: a mask logit correction and an RGB residual (before tanh), zero before training.
     With ``quadratic`` the input ends with :data:`QUADRATIC_CHANNELS` more (the quadratic-motion
-    warps) and the output with two acceleration-trust logits (frame 0's, frame 1's).
+    warps) and the output with two acceleration-trust logits (frame 0's, frame 1's); with ``coverage``
+    the input ends with both frames' splat coverage at t (:data:`COVERAGE_CHANNELS`).
     """
 
     IN_CHANNELS = 3 + 3 + 1 + 1 + CONTEXT_CHANNELS + 1 + 2 * CUE_CHANNELS
@@ -319,11 +320,13 @@ class EdgeSharpener(nn.Module):
 
 
 class FullResolutionChoice(nn.Module):
-    """A learnt mask logit correction at full resolution, where the perfect choice between the two warps
-    gains most over one made at the synthesis scale (the ceiling benchmark: 39.27 against 38.37 dB at
+    """A learnt mask logit correction at full resolution, where a perfect choice per pixel between the two
+    warps gains over one made at the synthesis scale (the ceiling benchmark: 39.27 against 38.37 dB at
     half resolution). Two 3x3 convolutions of ``width`` channels and one out, over the edge sharpener's
     8 input channels; output ``[Q,1,H,W]``, zero before training. At 854x480 in fp32 on the CPU, 8
-    channels cost about 15 ms per in-between (2 threads): 16 channels cost 4x that."""
+    channels cost about 15 ms per in-between (2 threads): 16 channels cost 4x that. Trained alone on the
+    shipped network it learnt nothing in 1,000 steps: what a choice per pixel adds over one per block is
+    mostly each pixel's noise and resampling blur (benchmarks/ceiling/RESULTS.md). No shipped file has it."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -423,7 +426,6 @@ class VisibilitySynthesizer(nn.Module):
         if self.correct_flows:
             correction = out[:, :FLOW_CHANNELS]
             small_t = small_t + (correction if learnt_share is None else correction * learnt_share)
-        if self.correct_flows:
             near0, near1 = backward_warp(small0, small_t[:, 0:2]), backward_warp(small1, small_t[:, 2:4])
         else:  # the frames along the uncorrected flows were warped above, with the cues
             near0, near1 = warped0, warped1
