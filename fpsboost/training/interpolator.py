@@ -80,7 +80,8 @@ def visibility_loss(batch: dict[str, torch.Tensor], synthesis: Synthesis, window
     With ``window`` the right weight is decided per ``window`` x ``window`` block instead, among three:
     1 (warp 0), 0 (warp 1) or ``1 - t`` (their plain blend), whichever has the least squared error over
     the block, weighted by its lead over the next best. A choice per pixel also fits each pixel's noise
-    and resampling blur, which nothing the network sees predicts (the ceiling benchmark's window rows).
+    and resampling blur, which a learnt choice at full resolution did not learn to predict
+    (benchmarks/ceiling/RESULTS.md).
     """
     index = batch["pair_index"]
     warped0 = backward_warp(batch["image0"][index], synthesis.flow_t0.detach())
