@@ -12,7 +12,8 @@ from fpsboost.models.blocks import forward_splat
 from fpsboost.models.config import CelFlowConfig
 from fpsboost.models.interpolator import CelFlow
 from fpsboost.models.presets import load_interpolator, read_metadata, save_weights, weights_dir
-from fpsboost.models.visibility import linear_motion_flows, occlusion_cues, splat_payload, splatted_motion_flows
+from fpsboost.models.visibility import (linear_motion_flows, occlusion_cues, splat_coverage, splat_payload,
+                                        splatted_motion_flows)
 
 
 def test_a_whole_pixel_shift_moves_every_value_to_its_new_place() -> None:
@@ -86,7 +87,7 @@ def test_splatted_flows_at_t_follow_the_moving_edge_where_the_linear_formula_doe
     square's motion there; the splat carries the square's own flow to where it is at t."""
     flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
     with torch.inference_mode():
-        splat_t0, splat_t1 = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
+        splat_t0, splat_t1, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, HALF)
     assert (splat_t0[SQUARE_AT_HALF] + 6).abs().max() < 0.2  # back 6 px to frame 0
     assert (splat_t1[SQUARE_AT_HALF] - 6).abs().max() < 0.2  # on 6 px to frame 1
@@ -101,9 +102,9 @@ def test_where_a_moving_and_a_hidden_pixel_land_together_the_consistent_one_wins
     pulls the flow towards standing still."""
     flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
     with torch.inference_mode():
-        weighted_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
-        equal_t0, _ = splatted_motion_flows(splat_payload(flow_0to1, torch.zeros_like(cue0), 2),
-                                            splat_payload(-flow_1to0, torch.zeros_like(cue1), 2), HALF, 2)
+        weighted_t0, _, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
+        equal_t0, _, _ = splatted_motion_flows(splat_payload(flow_0to1, torch.zeros_like(cue0), 2),
+                                               splat_payload(-flow_1to0, torch.zeros_like(cue1), 2), HALF, 2)
     assert (weighted_t0[SQUARE_AT_HALF] + 6).abs().max() < 0.2
     assert (equal_t0[SQUARE_AT_HALF] + 6).abs().max() > 1.5
 
@@ -130,10 +131,8 @@ def test_the_splat_coverage_leaves_a_hole_where_a_frame_does_not_see_time_t() ->
     consistent = torch.zeros(1, 1, 8, 16)  # the flows come back: full weight
     payload0 = splat_payload(flow_0to1, consistent, 1)
     payload1 = splat_payload(flow_0to1, consistent, 1)  # -F_1->0: the same motion seen from frame 1
-    coverage: list[torch.Tensor] = []
     with torch.inference_mode():
-        splatted_motion_flows(payload0, payload1, torch.full((1, 1, 1, 1), 0.5), 1, coverage)
-    (both,) = coverage
+        both = splat_coverage(splatted_motion_flows(payload0, payload1, torch.full((1, 1, 1, 1), 0.5), 1)[2], 1)
     assert both.shape == (1, 2, 8, 16)
     assert torch.equal(both[0, 0, :, :2], torch.zeros(8, 2)) and torch.allclose(both[0, 0, :, 2:], torch.ones(8, 14))
     assert torch.allclose(both[0, 1, :, :14], torch.ones(8, 14)) and torch.equal(both[0, 1, :, 14:], torch.zeros(8, 2))

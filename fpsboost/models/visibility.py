@@ -96,8 +96,8 @@ def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsenin
     return payload * payload.new_tensor([1.0] * 4 + [coarsening]).view(1, 5, 1, 1) / coarsening
 
 
-def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int,
-                          coverage: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Backward flows from time t to frames 0 and 1 at the synthesis scale, read where each frame's
     pixels arrive at t.
 
@@ -108,25 +108,30 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     motion (:func:`splat_payload`) to where it lands (:func:`~fpsboost.models.blocks.forward_splat`);
     the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands.
     This runs ``coarsening`` times coarser than the synthesis scale (as the payloads were made) and is
-    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1)``.
-    ``coverage`` (a list, optional): receives ``[Q,2,H,W]`` at the synthesis scale, the weight each frame
-    brought to each pixel of time t (0: a hole, where that frame does not see the pixel), clamped to
-    :data:`COVERAGE_CLAMP`.
+    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1,
+    landed)``: ``landed`` (``[Q,2,h,w]``, at the splat's own scale) is the weight each frame brought to each
+    pixel of time t, 0 where that frame does not see it (:func:`splat_coverage` makes a cue of it).
     """
     flow_0to1, flow_1to0 = payload0[:, 0:2], -payload1[:, 0:2]
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, t)
     queries = flow_0to1.shape[0]
     landed = forward_splat(torch.cat([payload0[:, 2:], payload1[:, 2:]]), torch.cat([t * flow_0to1, (1 - t) * flow_1to0]))
-    if coverage is not None:
-        per_frame = torch.cat([landed[:queries, 2:3], landed[queries:, 2:3]], dim=1).clamp(max=COVERAGE_CLAMP)
-        coverage.append(F.interpolate(per_frame, scale_factor=float(coarsening), mode="bilinear", align_corners=False)
-                        if coarsening != 1 else per_frame)
+    per_frame = torch.cat([landed[:queries, 2:3], landed[queries:, 2:3]], dim=1)
     landed = landed[:queries] + landed[queries:]
     motion, weight = landed[:, 0:2], landed[:, 2:3]
     denominator = weight + SPLAT_HOLE_WEIGHT
     flow_t0 = (SPLAT_HOLE_WEIGHT * linear_t0 - t * motion) / denominator
     flow_t1 = (SPLAT_HOLE_WEIGHT * linear_t1 + (1 - t) * motion) / denominator
-    return upsample_flow(flow_t0, coarsening), upsample_flow(flow_t1, coarsening)
+    return upsample_flow(flow_t0, coarsening), upsample_flow(flow_t1, coarsening), per_frame
+
+
+def splat_coverage(landed: torch.Tensor, coarsening: int) -> torch.Tensor:
+    """``[Q,2,H,W]`` at the synthesis scale: the per-frame weights :func:`splatted_motion_flows` landed at
+    time t (``coarsening`` times coarser), clamped to :data:`COVERAGE_CLAMP` and enlarged."""
+    landed = landed.clamp(max=COVERAGE_CLAMP)
+    if coarsening == 1:
+        return landed
+    return F.interpolate(landed, scale_factor=float(coarsening), mode="bilinear", align_corners=False)
 
 
 def occlusion_cues(image0: torch.Tensor, image1: torch.Tensor, flow_0to1: torch.Tensor, flow_1to0: torch.Tensor
@@ -401,10 +406,12 @@ class VisibilitySynthesizer(nn.Module):
         gather = _pair_gather(pair_index, image0)
         small0, small1 = gather(pairs.small0), gather(pairs.small1)
         small_01, small_10 = gather(pairs.flow_0to1), gather(pairs.flow_1to0)
-        coverage: list[torch.Tensor] = []
+        coverage: list[torch.Tensor] = []  # with coverage_cues: both frames' splat coverage, an input of both blocks
         if pairs.payload0 is not None:
-            flow_t0, flow_t1 = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t, self.splat_coarsening,
-                                                     coverage if self.coverage_cues else None)
+            flow_t0, flow_t1, landed = splatted_motion_flows(gather(pairs.payload0), gather(pairs.payload1), t,
+                                                             self.splat_coarsening)
+            if self.coverage_cues:
+                coverage.append(splat_coverage(landed, self.splat_coarsening))
         else:
             flow_t0, flow_t1 = linear_motion_flows(small_01, small_10, t)
         along0, along1 = backward_warp(gather(pairs.along0), flow_t0), backward_warp(gather(pairs.along1), flow_t1)
