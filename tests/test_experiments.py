@@ -89,3 +89,21 @@ def test_find_experiment_names_the_known_ones():
     assert find_experiment("ceiling").module == "ceiling"
     with pytest.raises(OptionError, match="use ceiling, flow"):
         find_experiment("nope")
+
+
+def test_the_splat_rule_experiment_scores_every_rule_and_leaves_the_shipped_constants(tmp_path):
+    """``fpsboost bench splat-rule`` on the training's validation scenes only (one each): a row per rule,
+    and the module's constants as they were afterwards (the experiment sets them one rule at a time)."""
+    from fpsboost.evaluation.experiments.splat_rule import RELATIVE_GRID
+    from fpsboost.models import visibility
+
+    shipped = (visibility.SPLAT_MAX_INCONSISTENCY, visibility.SPLAT_UNCOVERED)
+    result = CliRunner().invoke(main, ["bench", "splat-rule", "--per-split", "0", "--windows", "0",
+                                       "--validation-scenes", "1", "--threads", "1", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert len(report["psnr"]) == 1 + len(RELATIVE_GRID)
+    assert all(set(row) == {"validation 192 px", "validation 1.5x canvas"} for row in report["psnr"].values())
+    assert all(10 < value < 70 for row in report["psnr"].values() for value in row.values())
+    assert (visibility.SPLAT_MAX_INCONSISTENCY, visibility.SPLAT_UNCOVERED) == shipped
+    assert "| splat | " in (tmp_path / "RESULTS.md").read_text()

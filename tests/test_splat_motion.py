@@ -12,8 +12,8 @@ from fpsboost.models.blocks import forward_splat
 from fpsboost.models.config import CelFlowConfig
 from fpsboost.models.interpolator import CelFlow
 from fpsboost.models.presets import load_interpolator, read_metadata, save_weights, weights_dir
-from fpsboost.models.visibility import (linear_motion_flows, occlusion_cues, splat_coverage, splat_payload,
-                                        splatted_motion_flows)
+from fpsboost.models.visibility import (SPLAT_UNCOVERED, linear_motion_flows, occlusion_cues, splat_coverage,
+                                        splat_payload, splatted_motion_flows)
 
 
 def test_a_whole_pixel_shift_moves_every_value_to_its_new_place() -> None:
@@ -109,12 +109,65 @@ def test_where_a_moving_and_a_hidden_pixel_land_together_the_consistent_one_wins
     assert (equal_t0[SQUARE_AT_HALF] + 6).abs().max() > 1.5
 
 
+REVEALED_AT_HALF = (slice(None), 0, slice(26, 38), slice(25, 29))  # background only frame 1 shows, at t = 0.5
+
+
+def test_under_the_relative_rule_the_background_a_square_reveals_keeps_its_own_motion() -> None:
+    """Left of the square at t = 0.5 lies background that frame 0 never showed (the square covered it).
+    Frame 1's pixels there fail their round trip by the square's 12 px, so under "splat" they weigh
+    nothing and the linear formula fills the hole with a quarter of the square's motion (-3 px). Under
+    "splat-relative" they carry their own motion, standing still, and the linear formula keeps only
+    the share SPLAT_UNCOVERED / (1 + SPLAT_UNCOVERED) where one frame's pixels land once."""
+    flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
+    with torch.inference_mode():
+        absolute_t0, _, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2), splat_payload(-flow_1to0, cue1, 2), HALF, 2)
+        relative_t0, relative_t1, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2, relative=True),
+                                                            splat_payload(-flow_1to0, cue1, 2, relative=True), HALF, 2)
+    linear_share = SPLAT_UNCOVERED / (1 + SPLAT_UNCOVERED)
+    assert torch.allclose(absolute_t0[REVEALED_AT_HALF], torch.tensor(-3.0), atol=0.01)
+    assert torch.allclose(relative_t0[REVEALED_AT_HALF], torch.tensor(-3.0 * linear_share), atol=0.01)
+    assert torch.allclose(relative_t1[REVEALED_AT_HALF], torch.tensor(3.0 * linear_share), atol=0.01)
+    # Inside the square and on the still background far from it, the two rules agree.
+    assert (relative_t0[SQUARE_AT_HALF] + 6).abs().max() < 0.2
+    background = (slice(None), slice(None), slice(0, 16), slice(None))
+    assert relative_t0[background].abs().max() < 1e-3 and relative_t1[background].abs().max() < 1e-3
+
+
+def test_under_the_relative_rule_the_linear_formula_fills_where_nothing_lands() -> None:
+    """Every pixel pushed far out of the picture: nothing lands at t, and the flows at t are the linear
+    formula's, finite (the weights' floor keeps the division defined)."""
+    flow_0to1 = torch.full((1, 2, 8, 12), 1e4)
+    consistent = torch.zeros(1, 1, 8, 12)
+    with torch.inference_mode():
+        flow_t0, flow_t1, _ = splatted_motion_flows(splat_payload(flow_0to1, consistent, 1, relative=True),
+                                                    splat_payload(flow_0to1, consistent, 1, relative=True), HALF, 1)
+    linear_t0, linear_t1 = linear_motion_flows(flow_0to1, -flow_0to1, HALF)
+    assert torch.isfinite(flow_t0).all() and torch.allclose(flow_t0, linear_t0) and torch.allclose(flow_t1, linear_t1)
+
+
+def test_the_relative_payload_is_float32_for_a_half_precision_network_and_the_flows_come_back_in_half() -> None:
+    """The weights' floor (4e-11) lies below float16's range: made in float16, the background a
+    square reveals would weigh 0 and stand still at 0 px whatever its motion."""
+    flow_0to1, flow_1to0, cue0, cue1 = _sliding_square()
+    with torch.inference_mode():
+        payload0 = splat_payload(flow_0to1.half(), cue0.half(), 2, relative=True)
+        payload1 = splat_payload(-flow_1to0.half(), cue1.half(), 2, relative=True)
+        half_t0, _, _ = splatted_motion_flows(payload0, payload1, HALF.half(), 2)
+        full_t0, _, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0, 2, relative=True),
+                                              splat_payload(-flow_1to0, cue1, 2, relative=True), HALF, 2)
+    assert payload0.dtype == torch.float32 and payload0.shape[1] == 6 and half_t0.dtype == torch.float16
+    assert torch.allclose(half_t0.float(), full_t0, atol=0.01)
+
+
 def test_motion_to_t_is_read_from_the_file_and_old_files_stay_linear(tmp_path) -> None:
     config = CelFlowConfig(synthesis="visibility", flow_source="classical", flow_correction=False, four_frame_motion=True,
                            synth_width=12, synth_depth=1, head_width=8, motion_to_t="splat")
     path = tmp_path / "splat.safetensors"
     save_weights(CelFlow(config), path, config.to_dict(), "test-splat")
     assert load_interpolator(path).synthesizer.motion_to_t == "splat"
+    relative = CelFlowConfig(**{**config.__dict__, "motion_to_t": "splat-relative"})
+    save_weights(CelFlow(relative), tmp_path / "relative.safetensors", relative.to_dict(), "test-splat-relative")
+    assert load_interpolator(tmp_path / "relative.safetensors").synthesizer.motion_to_t == "splat-relative"
     old = json.loads(read_metadata(path)["config"])
     del old["motion_to_t"]
     assert CelFlowConfig.from_dict(old).motion_to_t == "linear"
@@ -136,7 +189,7 @@ def test_the_splat_coverage_leaves_a_hole_where_a_frame_does_not_see_time_t() ->
     assert both.shape == (1, 2, 8, 16)
     assert torch.equal(both[0, 0, :, :2], torch.zeros(8, 2)) and torch.allclose(both[0, 0, :, 2:], torch.ones(8, 14))
     assert torch.allclose(both[0, 1, :, :14], torch.ones(8, 14)) and torch.equal(both[0, 1, :, 14:], torch.zeros(8, 2))
-    with pytest.raises(ValueError, match="coverage_cues needs motion_to_t 'splat'"):
+    with pytest.raises(ValueError, match="coverage_cues needs a splatted motion_to_t"):
         CelFlowConfig(synthesis="visibility", coverage_cues=True)
 
 

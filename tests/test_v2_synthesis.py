@@ -146,7 +146,7 @@ def test_classical_pair_flows_find_a_known_shift_both_ways() -> None:
 
 @pytest.mark.parametrize(("in_frame_rule", "motion_to_t", "extra"),
                          [("everywhere", "linear", {}), ("camera", "linear", {}), ("camera", "splat", {}),
-                          ("camera", "splat", {"full_choice_width": 4}), ("camera", "splat", {"coverage_cues": True})])
+                          ("camera", "splat-relative", {}), ("camera", "splat", {"full_choice_width": 4}), ("camera", "splat", {"coverage_cues": True})])
 def test_v2_onnx_graph_takes_the_dis_flows_and_matches_torch(tmp_path, monkeypatch, in_frame_rule, motion_to_t, extra) -> None:
     """The exported v2 graph has a sixth input, pair_flows; both backends measure the pairs alike and
     their in-betweens agree (>= 45 dB, as the issue asks), with either form of the in-frame rule,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 SYNTHESES = ("linear-blend", "visibility")
 FLOW_SOURCES = ("network", "classical")
 IN_FRAME_RULES = ("off", "everywhere", "camera")  # CelFlowConfig.in_frame_rule
-MOTIONS_TO_T = ("linear", "splat")  # CelFlowConfig.motion_to_t
+MOTIONS_TO_T = ("linear", "splat", "splat-relative")  # CelFlowConfig.motion_to_t
+SPLATTED_MOTIONS = ("splat", "splat-relative")  # the forms of motion_to_t that push the pair flows forward
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class CelFlowConfig:
     # v2: how the pair flows become the flows from time t to each frame. "linear": read at the pixel of
     # time t itself (Super SloMo's formula), wrong along moving edges; "splat": each frame's pixels
     # pushed forward to t along their flow carry it there (fpsboost.models.visibility.splatted_motion_flows).
-    # A rule, not weights, as in_frame_rule.
+    # A rule, not weights, as in_frame_rule. "splat-relative": the same, but a pixel that only one frame
+    # sees still carries its own motion into the hole it reveals (fpsboost.models.visibility.SPLAT_UNCOVERED).
     motion_to_t: str = "linear"
     # v2: channels of a learnt choice between the two warps at full resolution (FullResolutionChoice), on top
     # of the mask decided at the synthesis scale: the ceiling benchmark's perfect choice per pixel gains 0.9 dB
@@ -65,8 +67,8 @@ class CelFlowConfig:
             raise ValueError(f"unknown in-frame rule {self.in_frame_rule!r}: use {', '.join(IN_FRAME_RULES)}")
         if self.motion_to_t not in MOTIONS_TO_T:
             raise ValueError(f"unknown motion to t {self.motion_to_t!r}: use {', '.join(MOTIONS_TO_T)}")
-        if self.coverage_cues and self.motion_to_t != "splat":
-            raise ValueError("coverage_cues needs motion_to_t 'splat' (the coverage is the splat's)")
+        if self.coverage_cues and self.motion_to_t not in SPLATTED_MOTIONS:
+            raise ValueError("coverage_cues needs a splatted motion_to_t (the coverage is the splat's)")
         if self.full_choice_width < 0:
             raise ValueError(f"full_choice_width must be at least 0, got {self.full_choice_width}")
         if self.flow_source not in FLOW_SOURCES:

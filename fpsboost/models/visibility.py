@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import quadratic_correction
+from .config import SPLATTED_MOTIONS
 from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv3x3_one_output, conv_prelu, downsample,
                      downsample_flow, eager_cpu_inference, forward_splat, upsample_flow)
 
@@ -68,6 +69,20 @@ CAMERA_AGREEMENT_SHARE = 0.1
 # formula's flows fill in. Both chosen on the training's validation scenes (benchmarks/v2/splat/RESULTS.md).
 SPLAT_INCONSISTENCY_DECAY = 4.0
 SPLAT_HOLE_WEIGHT = 0.005
+# motion_to_t "splat-relative": the weights only rank what lands together. A pixel that only one frame
+# sees (the background a moving object reveals) fails its round trip by about the object's motion, so
+# under exp(-k d) alone it weighs nothing, and in the hole it should fill the linear formula took over.
+# Here d counts up to SPLAT_MAX_INCONSISTENCY pixels (a floor of exp(-4 * 6) = 4e-11 under every
+# weight), and the linear formula keeps a share SPLAT_UNCOVERED / (landed + SPLAT_UNCOVERED) of each
+# pixel, where "landed" counts the pixels that land there whatever their weights: a sixth where one
+# frame's pixels land once, all of it where nothing lands. Both chosen on scenes and windows outside
+# the test sets (benchmarks/v2/splat/RESULTS.md).
+SPLAT_MAX_INCONSISTENCY = 6.0
+SPLAT_UNCOVERED = 0.2
+RELATIVE_PAYLOAD_CHANNELS = 6  # splat_payload's channels under "splat-relative" (5 under "splat")
+# Below every weight that lands with a share of what landed worth counting (at least 4e-11 times that
+# share), so the division only guards pixels where the linear formula fills in anyway.
+RELATIVE_WEIGHT_FLOOR = 1e-12
 # The splat runs at a quarter of the frame's resolution (or the synthesis's, where that is coarser): for
 # the default network (synthesis at 1/2) a quarter of the cost, 0.02 dB below the splat at 1/2 on the
 # held-out synthetic cels (37.70 against 37.73 dB, untrained for it, with the first weight exp(-0.5 d));
@@ -85,15 +100,24 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
     return flow_t0, flow_t1
 
 
-def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsening: int) -> torch.Tensor:
+def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsening: int, relative: bool = False) -> torch.Tensor:
     """``[P,5,h,w]``, ``coarsening`` times coarser than the synthesis scale: what a frame pushes to time
     t for :func:`splatted_motion_flows`. Channels: its pair flow (``F_0->1`` for frame 0, ``-F_1->0``
     for frame 1: either way the motion from frame 0 to frame 1), that flow times its weight, and the
-    weight. ``flow``, ``inconsistency_cue`` (channel 0 of :func:`occlusion_cues`): at the synthesis scale."""
+    weight. ``flow``, ``inconsistency_cue`` (channel 0 of :func:`occlusion_cues`): at the synthesis scale.
+    ``relative`` (motion_to_t "splat-relative"): the failed round trip counts up to
+    :data:`SPLAT_MAX_INCONSISTENCY` pixels, and a sixth channel of ones counts what lands."""
+    if relative:
+        # In float32 whatever the network's precision: the floor, 4e-11, is below float16's range.
+        flow, inconsistency_cue = flow.float(), inconsistency_cue.float()
     inconsistency = torch.exp(inconsistency_cue) - 1  # the cue is log1p of it (ONNX has no expm1)
+    if relative:
+        inconsistency = inconsistency.clamp(max=SPLAT_MAX_INCONSISTENCY)
     weight = torch.exp(-SPLAT_INCONSISTENCY_DECAY * inconsistency)
-    payload = downsample(torch.cat([flow, flow * weight, weight], dim=1), coarsening)
-    return payload * payload.new_tensor([1.0] * 4 + [coarsening]).view(1, 5, 1, 1) / coarsening
+    parts = [flow, flow * weight, weight] + ([torch.ones_like(weight)] if relative else [])
+    payload = downsample(torch.cat(parts, dim=1), coarsening)
+    # The flows shrink with the picture; the weight (and the count) add up over the coarse pixel's area.
+    return payload * payload.new_tensor([1.0] * 4 + [coarsening] * (len(parts) - 2)).view(1, -1, 1, 1) / coarsening
 
 
 def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int
@@ -106,9 +130,11 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     formula reach 36.82 dB where exact flows at t reach 40.17). Here every pixel of frame 0 moves
     ``t F_0->1`` and every pixel of frame 1 ``(1 - t) F_1->0`` (linear motion), each carrying its
     motion (:func:`splat_payload`) to where it lands (:func:`~fpsboost.models.blocks.forward_splat`);
-    the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands.
+    the flows at t are the weighted mean, with the linear formula's where (almost) nothing lands:
+    under "splat" where the landed weights sum to little, under "splat-relative" (payloads made with
+    ``relative``, six channels) where few pixels land, whatever their weights.
     This runs ``coarsening`` times coarser than the synthesis scale (as the payloads were made) and is
-    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1,
+    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]`` or ``[Q,6,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1,
     landed)``: ``landed`` (``[Q,2,h,w]``, at the splat's own scale) is the weight each frame brought to each
     pixel of time t, 0 where that frame does not see it (:func:`splat_coverage` makes a cue of it).
     """
@@ -119,9 +145,19 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     per_frame = torch.cat([landed[:queries, 2:3], landed[queries:, 2:3]], dim=1)
     landed = landed[:queries] + landed[queries:]
     motion, weight = landed[:, 0:2], landed[:, 2:3]
-    denominator = weight + SPLAT_HOLE_WEIGHT
-    flow_t0 = (SPLAT_HOLE_WEIGHT * linear_t0 - t * motion) / denominator
-    flow_t1 = (SPLAT_HOLE_WEIGHT * linear_t1 + (1 - t) * motion) / denominator
+    if payload0.shape[1] == RELATIVE_PAYLOAD_CHANNELS:
+        # The weighted mean of what landed, and the linear formula only where little landed at all.
+        # The floor keeps the division finite where nothing landed (the share of the mean is then 0).
+        splatted = motion / weight.clamp(min=RELATIVE_WEIGHT_FLOOR)
+        count = landed[:, 3:4]
+        share = count / (count + SPLAT_UNCOVERED)
+        flow_t0 = linear_t0 + share * (-t * splatted - linear_t0)
+        flow_t1 = linear_t1 + share * ((1 - t) * splatted - linear_t1)
+    else:
+        denominator = weight + SPLAT_HOLE_WEIGHT
+        flow_t0 = (SPLAT_HOLE_WEIGHT * linear_t0 - t * motion) / denominator
+        flow_t1 = (SPLAT_HOLE_WEIGHT * linear_t1 + (1 - t) * motion) / denominator
+    flow_t0, flow_t1, per_frame = flow_t0.to(t.dtype), flow_t1.to(t.dtype), per_frame.to(t.dtype)  # a float32 payload's
     return upsample_flow(flow_t0, coarsening), upsample_flow(flow_t1, coarsening), per_frame
 
 
@@ -273,7 +309,7 @@ class SynthesisPairs:
     along0: torch.Tensor
     along1: torch.Tensor
     accelerated: bool
-    # With motion_to_t "splat": each frame's splat_payload (None: linear motion).
+    # With a splatted motion_to_t: each frame's splat_payload (None: linear motion).
     payload0: torch.Tensor | None = None
     payload1: torch.Tensor | None = None
 
@@ -382,7 +418,7 @@ class VisibilitySynthesizer(nn.Module):
         # CelFlowConfig.in_frame_rule): "off", "everywhere", or "camera" (where it moves with the camera).
         self.in_frame_rule = in_frame_rule
         # How the pair flows become flows from time t (CelFlowConfig.motion_to_t): "linear"
-        # (linear_motion_flows) or "splat" (splatted_motion_flows).
+        # (linear_motion_flows), or "splat" or "splat-relative" (splatted_motion_flows).
         self.motion_to_t = motion_to_t
         self.splat_coarsening = max(SPLAT_SCALE // scale, 1)
 
@@ -502,8 +538,9 @@ class VisibilitySynthesizer(nn.Module):
             along0.append(acceleration[:, 0:2])
             along1.append(acceleration[:, 2:4])
         payloads = (None, None)
-        if self.motion_to_t == "splat":
-            payloads = (splat_payload(small_01, cues0[:, 0:1], self.splat_coarsening),
-                        splat_payload(-small_10, cues1[:, 0:1], self.splat_coarsening))
+        if self.motion_to_t in SPLATTED_MOTIONS:
+            relative = self.motion_to_t == "splat-relative"
+            payloads = (splat_payload(small_01, cues0[:, 0:1], self.splat_coarsening, relative),
+                        splat_payload(-small_10, cues1[:, 0:1], self.splat_coarsening, relative))
         return SynthesisPairs(small0, small1, small_01, small_10, torch.cat(along0, dim=1), torch.cat(along1, dim=1), accelerated,
                               *payloads)

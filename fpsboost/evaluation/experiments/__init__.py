@@ -41,6 +41,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("v2", "v2_design", "benchmarks/v2",
                "CelFlow v2: where its motion comes from, what its learnt visibility does, how much of the oracle it recovers."),
     Experiment("v2-speed", "v2_speed", "benchmarks/v2", "v1 against v2: network time per in-between, interleaved rounds."),
+    Experiment("splat-rule", "splat_rule", "benchmarks/v2/splat/rule",
+               "Which rule makes the flows at t from the splat, and its constants: chosen outside the test sets."),
     Experiment("four-frame", "four_frame", "benchmarks/v2/four_frame",
                "Motion from four frames: does the acceleration candidate help? Held-out synthetic and real."),
     Experiment("four-frame-trust", "four_frame_trust", "benchmarks/v2/four_frame",

@@ -116,8 +116,9 @@ def pair_variants(network: CelFlow, dis: Any, scene: CelScene, start: float) -> 
         the network's stride as the network pads it, cropped back."""
         flow_0to1, flow_1to0 = pad(flow_0to1), pad(flow_1to0)
         cue0, cue1 = occlusion_cues(padded0, padded1, flow_0to1, flow_1to0)
-        flow_t0, flow_t1, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0[:, 0:1], SPLAT_SCALE),
-                                                    splat_payload(-flow_1to0, cue1[:, 0:1], SPLAT_SCALE), time, SPLAT_SCALE)
+        relative = network.config.motion_to_t == "splat-relative"
+        flow_t0, flow_t1, _ = splatted_motion_flows(splat_payload(flow_0to1, cue0[:, 0:1], SPLAT_SCALE, relative),
+                                                    splat_payload(-flow_1to0, cue1[:, 0:1], SPLAT_SCALE, relative), time, SPLAT_SCALE)
         return crop(flow_t0), crop(flow_t1)
 
     def frames_at(t: float, truth: torch.Tensor) -> dict[str, torch.Tensor]:
