@@ -27,7 +27,10 @@ def test_refined_motion_extrapolates_closer_to_the_truth() -> None:
         extrapolator.model.refinement = None
         plain = _psnr(extrapolator.predict(context, [1.0])[0], truth)
         gains.append(refined - plain)
-    assert min(gains) > 0 and float(np.mean(gains)) > 1.0, gains
+    # Better on every scene. The mean gain was 1.02 dB while DIS measured luma alone; with its chroma
+    # hypothesis (models/classical_flow) one scene's unrefined motion is already 0.4 dB better, and the
+    # mean gain is 0.93 dB.
+    assert min(gains) > 0 and float(np.mean(gains)) > 0.75, gains
 
 
 def test_where_every_candidate_matches_the_flow_is_kept() -> None:

@@ -164,9 +164,10 @@ def test_consecutive_batches_measure_each_dis_direction_once_with_the_same_numbe
     measured_directions = []
     real_dis = classical_flow._dis
 
-    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS):
+    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS,
+                     finest_scale=None):
         measured_directions.append(len(luma_from) if needed is None else int(np.sum(needed)))
-        return real_dis(luma_from, luma_to, like, needed, refinement_iterations)
+        return real_dis(luma_from, luma_to, like, needed, refinement_iterations, finest_scale)
 
     class Measurer(InterpolationBackend):
         def interpolate(self, *args, **kwargs):
@@ -190,7 +191,9 @@ def test_consecutive_batches_measure_each_dis_direction_once_with_the_same_numbe
             assert np.array_equal(flows, fresh[pair])
     # First batch: 2 pairs x 2 directions, F_1->0 (to before) and F_3->4 (to after) for the neighbours.
     # Second: F_3->4 kept, so 3 directions, F_4->3 kept as the first pair's flow to before, F_5->6 to after.
-    assert sum(measured_directions) == (4 + 2) + (3 + 1)
+    # Each direction runs DIS once per hypothesis (luma, and chroma where CHROMA_HYPOTHESIS is on).
+    hypotheses = 2 if classical_flow.CHROMA_HYPOTHESIS else 1
+    assert sum(measured_directions) == hypotheses * ((4 + 2) + (3 + 1))
 
 
 def test_each_backend_measures_under_its_own_lock() -> None:
@@ -240,9 +243,10 @@ def test_kept_neighbour_flows_stay_few_however_long_the_video() -> None:
     directions = []
     real_dis = classical_flow._dis
 
-    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS):
+    def counting_dis(luma_from, luma_to, like, needed=None, refinement_iterations=classical_flow.DIS_REFINEMENT_ITERATIONS,
+                     finest_scale=None):
         directions.append(len(luma_from) if needed is None else int(np.sum(needed)))
-        return real_dis(luma_from, luma_to, like, needed, refinement_iterations)
+        return real_dis(luma_from, luma_to, like, needed, refinement_iterations, finest_scale)
 
     scene = CelScene(12, 48, 64)
     keys = [KeyImage(3 * i, Fraction(3 * i, 24), scene.render(i / 4).numpy(), None) for i in range(15)]
@@ -259,7 +263,7 @@ def test_kept_neighbour_flows_stay_few_however_long_the_video() -> None:
             kept = backend._neighbour_flows
             newest_first = keys[start + 1].index
             assert len(kept) <= 3 and all(min(key[:2]) >= newest_first for key in kept), sorted(kept)
-            if start > 1:
-                assert sum(directions) - before == 2 * len(batch)
+            if start > 1:  # two directions a pair, each measured once per hypothesis (luma, chroma)
+                assert sum(directions) - before == 2 * len(batch) * (2 if classical_flow.CHROMA_HYPOTHESIS else 1)
     finally:
         classical_flow._dis = original

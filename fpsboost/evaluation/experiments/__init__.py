@@ -34,6 +34,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Which --flow-scale suits which frame size: quality and time at 1, 0.5 and 0.25."),
     Experiment("dis-settings", "dis_settings", "benchmarks/dis_settings",
                "Does a better-tuned DIS give better motion? DIS settings against the medium preset, plain blend."),
+    Experiment("dis-hypotheses", "dis_hypotheses", "benchmarks/dis_settings/hypotheses",
+               "DIS on luma alone, or with a second hypothesis on the pair's chroma: chosen outside the test sets."),
     Experiment("edges", "edges", "benchmarks/edges",
                "The picture's edges: DIS on the picture rather than the padded pair, and the in-frame rule."),
     Experiment("credits", "credits", "benchmarks/credits", "Scrolling credits: the network against DIS and a blend."),
