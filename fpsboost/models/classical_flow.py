@@ -6,6 +6,10 @@ animation, 2 dB on bikes and 5 dB on Big Buck Bunny, at about the same cost on a
 its pair flows from DIS and spends its learning on what DIS cannot do: deciding, per pixel, which
 warped frame is visible (:mod:`fpsboost.models.visibility`).
 
+DIS reads 8-bit luma, which shows no edge where two colours of one brightness meet; so every direction
+is also measured on the pair's chroma, and per pixel the better match of the two is kept
+(:data:`CHROMA_HYPOTHESIS`, :func:`better_match`).
+
 DIS runs outside the network graph (it is not a torch operation): both backends measure it with
 :func:`classical_pair_flows` (``InterpolationBackend.pair_measurements``) and pass it in, to
 :meth:`CelFlow.forward <fpsboost.models.interpolator.CelFlow.forward>` or as the ONNX graph's

@@ -43,9 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import quadratic_correction
-from .config import SPLATTED_MOTIONS
 from .blocks import (RefineBlock, backward_warp, cat_for_convolution, conv3x3_one_output, conv_prelu, downsample,
                      downsample_flow, eager_cpu_inference, forward_splat, upsample_flow)
+from .config import SPLATTED_MOTIONS
 
 FLOW_CHANNELS = 4  # F_t->0 and F_t->1 (x, y each)
 CUE_CHANNELS = 2  # per frame: forward-backward inconsistency, warping error
@@ -101,12 +101,13 @@ def linear_motion_flows(flow_0to1: torch.Tensor, flow_1to0: torch.Tensor, t: tor
 
 
 def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsening: int, relative: bool = False) -> torch.Tensor:
-    """``[P,5,h,w]``, ``coarsening`` times coarser than the synthesis scale: what a frame pushes to time
-    t for :func:`splatted_motion_flows`. Channels: its pair flow (``F_0->1`` for frame 0, ``-F_1->0``
-    for frame 1: either way the motion from frame 0 to frame 1), that flow times its weight, and the
-    weight. ``flow``, ``inconsistency_cue`` (channel 0 of :func:`occlusion_cues`): at the synthesis scale.
-    ``relative`` (motion_to_t "splat-relative"): the failed round trip counts up to
-    :data:`SPLAT_MAX_INCONSISTENCY` pixels, and a sixth channel of ones counts what lands."""
+    """``[P,5,h,w]`` (``[P,6,h,w]`` with ``relative``), ``coarsening`` times coarser than the synthesis
+    scale: what a frame pushes to time t for :func:`splatted_motion_flows`. Channels: its pair flow
+    (``F_0->1`` for frame 0, ``-F_1->0`` for frame 1: either way the motion from frame 0 to frame 1),
+    that flow times its weight, and the weight. ``flow``, ``inconsistency_cue`` (channel 0 of
+    :func:`occlusion_cues`): at the synthesis scale. ``relative`` (motion_to_t "splat-relative"): the
+    failed round trip counts up to :data:`SPLAT_MAX_INCONSISTENCY` pixels, and a sixth channel of ones
+    counts what lands."""
     if relative:
         # In float32 whatever the network's precision: the floor, 4e-11, is below float16's range.
         flow, inconsistency_cue = flow.float(), inconsistency_cue.float()
@@ -134,9 +135,10 @@ def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: tor
     under "splat" where the landed weights sum to little, under "splat-relative" (payloads made with
     ``relative``, six channels) where few pixels land, whatever their weights.
     This runs ``coarsening`` times coarser than the synthesis scale (as the payloads were made) and is
-    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]`` or ``[Q,6,h,w]``; ``t``: ``[Q,1,1,1]``. Returns ``(F_t->0, F_t->1,
-    landed)``: ``landed`` (``[Q,2,h,w]``, at the splat's own scale) is the weight each frame brought to each
-    pixel of time t, 0 where that frame does not see it (:func:`splat_coverage` makes a cue of it).
+    enlarged to it. ``payload0``, ``payload1``: ``[Q,5,h,w]`` or ``[Q,6,h,w]``; ``t``: ``[Q,1,1,1]``.
+    Returns ``(F_t->0, F_t->1, landed)``: ``landed`` (``[Q,2,h,w]``, at the splat's own scale) is the
+    weight each frame brought to each pixel of time t, 0 where that frame does not see it
+    (:func:`splat_coverage` makes a cue of it).
     """
     flow_0to1, flow_1to0 = payload0[:, 0:2], -payload1[:, 0:2]
     linear_t0, linear_t1 = linear_motion_flows(flow_0to1, flow_1to0, t)
