@@ -107,3 +107,18 @@ def test_the_splat_rule_experiment_scores_every_rule_and_leaves_the_shipped_cons
     assert all(10 < value < 70 for row in report["psnr"].values() for value in row.values())
     assert (visibility.SPLAT_MAX_INCONSISTENCY, visibility.SPLAT_UNCOVERED) == shipped
     assert "| splat | " in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_the_dis_hypotheses_experiment_scores_every_variant_and_leaves_dis_as_shipped(tmp_path):
+    """``fpsboost bench dis-hypotheses`` on one validation scene each: a row per variant, and DIS's
+    module settings as they were afterwards (the experiment switches them one variant at a time)."""
+    from fpsboost.models import classical_flow
+
+    names = ("CHROMA_HYPOTHESIS", "CHOICE_WINDOW", "LUMA_FINEST_SCALE", "CHROMA_FINEST_SCALE")
+    shipped = [getattr(classical_flow, name) for name in names]
+    result = CliRunner().invoke(main, ["bench", "dis-hypotheses", "--per-split", "0", "--windows", "0",
+                                       "--validation-scenes", "1", "--threads", "1", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    psnr = json.loads((tmp_path / "results.json").read_text())["psnr"]
+    assert "luma only" in psnr and len(psnr) >= 4 and len({row["validation 192 px"] for row in psnr.values()}) > 1
+    assert [getattr(classical_flow, name) for name in names] == shipped

@@ -11,11 +11,12 @@ takes part. Writes ``results.json`` and ``RESULTS.md``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from ..report import write_report
 from ..speed import limit_threads
+from . import splat_rule
 from .splat_rule import score_variants, table
 
 CHOICE_WINDOWS = (5, 7, 11, 15, 21)
@@ -23,13 +24,9 @@ CHEAPER_FINEST_SCALE = 2  # DIS at its finest scale 2 instead of 1: about a thir
 
 
 @dataclass(frozen=True)
-class Settings:
-    real_dir: str | None = field(default=None, metadata={"help": "folder with bikes.mp4 (the film: here or in the data cache)"})
-    weights: str | None = field(default=None, metadata={"help": "weights to measure (default: the shipped model)"})
-    per_split: int = field(default=10, metadata={"help": "synthetic scenes per motion split"})
-    windows: int = field(default=20, metadata={"help": "windows per real clip"})
-    validation_scenes: int = field(default=48, metadata={"help": "the training's validation scenes (48 as it validates)"})
-    threads: int = 2
+class Settings(splat_rule.Settings):
+    """As ``fpsboost bench splat-rule``'s (the same sets), recorded elsewhere."""
+
     out_dir: str = "benchmarks/dis_settings/hypotheses"
 
 
