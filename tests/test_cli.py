@@ -26,6 +26,13 @@ from helpers_pipeline import file_digest, read_video, stream_durations
 SIGNAL_TEST_FRAMES = 240
 
 
+def _default_signal_handling() -> None:
+    """In the job's process: SIGINT as a terminal delivers it. A suite started in the background by a
+    shell without job control (``cmd &`` in a script) inherits SIGINT ignored, and so would the job,
+    which then rightly runs to the end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_cli(*args: object):
     return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
 
@@ -283,7 +290,7 @@ def test_signal_stops_the_job_and_removes_unfinished_output(clip, tiny_weights, 
     output = tmp_path / "out.mp4"
     process = subprocess.Popen(
         [sys.executable, "-m", "fpsboost.cli", str(source), str(output), "--backend", "torch", "--model", str(tiny_weights)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signal_handling,
     )
     try:
         deadline = time.monotonic() + 120
