@@ -12,8 +12,9 @@ also score the training's own validation scenes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,6 +25,7 @@ SELECTION_SEED_OFFSET = 200_000  # from VALIDATION_SEED_BASE; the quality table'
 TRAINING_PART = 0.8  # the first 80 % of a clip is what training reads (the rest is held out)
 FILM_WIDTH = 640  # the film's windows are shrunk to this width (1280x720 costs 4x the time)
 SCAN_PER_SCENE = 100  # seeds scanned per scene wanted while filling the motion splits
+VALIDATION_SIZE, WIDE_CANVAS = 192, 1.5  # the training's validation scenes, as fpsboost train validates
 
 Items = list[tuple[str, Triplet]]  # (motion split, or "all" for real footage; triplet)
 
@@ -104,3 +106,54 @@ def ordered_columns(row: dict[str, float]) -> list[str]:
     """A row's keys for a table: synthetic, its splits in order, then the rest as they came."""
     synthetic = [key for key in ["synthetic"] + [f"synthetic {split}" for split in MOTION_SPLITS] if key in row]
     return synthetic + [key for key in row if not key.startswith("synthetic")]
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """What an experiment that chooses on these sets measures (each sets its own ``out_dir``)."""
+
+    real_dir: str | None = field(default=None, metadata={"help": "folder with bikes.mp4 (the film: here or in the data cache)"})
+    weights: str | None = field(default=None, metadata={"help": "weights to measure (default: the shipped model)"})
+    per_split: int = field(default=10, metadata={"help": "synthetic scenes per motion split"})
+    windows: int = field(default=20, metadata={"help": "windows per real clip"})
+    validation_scenes: int = field(default=48, metadata={"help": "the training's validation scenes (48 as it validates)"})
+    threads: int = 2
+    out_dir: str = ""
+
+
+def score_variants(settings: SelectionSettings, variants: list[tuple[str, Callable[[Any], None]]], restore: Callable[[], None]
+                   ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """PSNR per set for each ``(name, apply)`` variant, ``apply(network)`` setting it up, on the selection
+    sets and the training's validation scenes (at 192 px and on a 1.5x canvas), and the sets' sizes;
+    ``restore()`` puts back what the variants change, however the measuring ends."""
+    import torch
+
+    from ..data.datasets import validation_set
+    from ..training.interpolator import validate
+    from .baselines import NetworkMethod
+
+    sets = selection_sets(settings.real_dir, settings.per_split, settings.windows)
+    count = settings.validation_scenes
+    validation = {"validation 192 px": validation_set(count, VALIDATION_SIZE, neighbours=True),
+                  "validation 1.5x canvas": validation_set(count, VALIDATION_SIZE, canvas_scale=WIDE_CANVAS, neighbours=True)}
+    method = NetworkMethod(settings.weights)
+    network = method.backend.model
+    psnr: dict[str, dict[str, float]] = {}
+    try:
+        for name, apply in variants:
+            apply(network)
+            psnr[name] = score(method, sets)
+            psnr[name].update({key: round(validate(network, samples, torch.device("cpu"))["psnr"], 3) for key, samples in validation.items()})
+            network.eval()  # validate leaves the network in training mode
+    finally:
+        restore()
+    return psnr, {name: len(items) for name, items in sets.items()}
+
+
+def table(title: str, command: str, psnr: dict[str, dict[str, float]]) -> list[str]:
+    """An experiment's RESULTS.md lines: a row per variant, a column per set."""
+    columns = ordered_columns(next(iter(psnr.values())))
+    lines = [f"# {title}", "", f"Made by `{command}` (command and commit in results.json). PSNR dB of the network "
+             "with each variant; the sets are described in `fpsboost/evaluation/selection_sets.py`.", "",
+             "| variant | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    return lines + [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |" for name, row in psnr.items()]

@@ -15,18 +15,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from ..report import write_report
+from ..selection_sets import SelectionSettings, score_variants, table
 from ..speed import limit_threads
-from . import splat_rule
-from .splat_rule import score_variants, table
 
 CHOICE_WINDOWS = (5, 7, 11, 15, 21)
 CHEAPER_FINEST_SCALE = 2  # DIS at its finest scale 2 instead of 1: about a third of the time
 
 
 @dataclass(frozen=True)
-class Settings(splat_rule.Settings):
-    """As ``fpsboost bench splat-rule``'s (the same sets), recorded elsewhere."""
-
+class Settings(SelectionSettings):
     out_dir: str = "benchmarks/dis_settings/hypotheses"
 
 
