@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .acceleration import pair_accelerations
-from .blocks import downsample, upsample_flow
+from .blocks import downsample, opencv_window_sums, upsample_flow
 from .global_motion import LUMA_WEIGHTS
 from .pairs import PairFlows, brightness_change, stretch_dark_pairs
 
@@ -94,13 +94,14 @@ def dis_flows(image0: torch.Tensor, image1: torch.Tensor, needed: np.ndarray | N
     """
     luma0, luma1 = _luma_u8(image0), _luma_u8(image1)
     wanted = (None, None) if needed is None else (needed[:, 0], needed[:, 1])
-    luma_scale = LUMA_FINEST_SCALE if min(image0.shape[-2:]) >= FINEST_SCALE_MIN_SIDE else None
+    large_enough = min(image0.shape[-2:]) >= FINEST_SCALE_MIN_SIDE  # for DIS at the finest scales set here
+    luma_scale = LUMA_FINEST_SCALE if large_enough else None
     flow_0to1 = _dis(luma0, luma1, image0, wanted[0], refinement_iterations, luma_scale)
     flow_1to0 = _dis(luma1, luma0, image0, wanted[1], refinement_iterations, luma_scale)
     if not (CHROMA_HYPOTHESIS if chroma_hypothesis is None else chroma_hypothesis):
         return flow_0to1, flow_1to0
     second0, second1 = chroma_component_u8(image0, image1)
-    chroma_scale = CHROMA_FINEST_SCALE if min(image0.shape[-2:]) >= FINEST_SCALE_MIN_SIDE else None
+    chroma_scale = CHROMA_FINEST_SCALE if large_enough else None
     if wanted[0] is None or wanted[0].any():
         flow_0to1 = better_match(flow_0to1, _dis(second0, second1, image0, wanted[0], refinement_iterations, chroma_scale),
                                  image0, image1)
@@ -138,21 +139,20 @@ def better_match(flow: torch.Tensor, hypothesis: torch.Tensor, image_from: torch
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     target = np.ascontiguousarray(image_from.float().permute(0, 2, 3, 1).cpu().numpy())
     source = np.ascontiguousarray(image_to.float().permute(0, 2, 3, 1).cpu().numpy())
-    window = (CHOICE_WINDOW, CHOICE_WINDOW)
-    candidates = [flow.float().cpu().numpy(), hypothesis.float().cpu().numpy()]
     channel_sum = np.ones((1, 3), np.float32)
-    chosen = np.zeros((len(target), 1, height, width), bool)
-    for pair in range(len(target)):
-        errors = []
-        for candidate in candidates:
-            warped = cv2.remap(source[pair], cv2.add(columns, candidate[pair, 0]), cv2.add(rows, candidate[pair, 1]),
-                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            difference = cv2.transform(cv2.absdiff(warped, target[pair]), channel_sum)
-            # Sums rather than means: both candidates' windows hold the same pixels.
-            errors.append(cv2.boxFilter(difference, -1, window, normalize=False, borderType=cv2.BORDER_CONSTANT))
-        chosen[pair, 0] = errors[1] < errors[0]
-    return torch.where(torch.from_numpy(chosen).to(flow.device), hypothesis, flow)
 
+    def warping_error(candidate: np.ndarray, pair: int) -> np.ndarray:
+        """``[H,W]``: the absolute difference of this pair's target and source warped along ``candidate``, summed over colours."""
+        warped = cv2.remap(source[pair], cv2.add(columns, candidate[pair, 0]), cv2.add(rows, candidate[pair, 1]),
+                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.transform(cv2.absdiff(warped, target[pair]), channel_sum)
+
+    errors = []
+    for candidate in (flow.float().cpu().numpy(), hypothesis.float().cpu().numpy()):
+        differences = torch.from_numpy(np.stack([warping_error(candidate, pair) for pair in range(len(target))])).unsqueeze(1)
+        # Sums rather than means: both candidates' windows hold the same pixels.
+        errors.append(opencv_window_sums(differences, CHOICE_WINDOW).to(flow.device))
+    return torch.where(errors[1] < errors[0], hypothesis, flow)
 
 def _dis(luma_from: np.ndarray, luma_to: np.ndarray, like: torch.Tensor, needed: np.ndarray | None = None,
          refinement_iterations: int | None = DIS_REFINEMENT_ITERATIONS, finest_scale: int | None = None) -> torch.Tensor:

@@ -118,7 +118,7 @@ def splat_payload(flow: torch.Tensor, inconsistency_cue: torch.Tensor, coarsenin
     parts = [flow, flow * weight, weight] + ([torch.ones_like(weight)] if relative else [])
     payload = downsample(torch.cat(parts, dim=1), coarsening)
     # The flows shrink with the picture; the weight (and the count) add up over the coarse pixel's area.
-    return payload * payload.new_tensor([1.0] * 4 + [coarsening] * (len(parts) - 2)).view(1, -1, 1, 1) / coarsening
+    return payload * payload.new_tensor([1.0] * 4 + [coarsening] * (payload.shape[1] - 4)).view(1, -1, 1, 1) / coarsening
 
 
 def splatted_motion_flows(payload0: torch.Tensor, payload1: torch.Tensor, t: torch.Tensor, coarsening: int
